@@ -1,0 +1,3 @@
+from scope_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Persistent agents: identity, own skills, memory, relationships, growth."""

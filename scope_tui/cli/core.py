@@ -1,0 +1,428 @@
+"""The substrate commands: spawn, wait, poll, tree, kill, redirect, attach, clean, log, doctor (and the hidden worker)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store.errors import UsageError
+
+
+def _project(create: bool = False):  # noqa: ANN202 - lazy import keeps start-up fast
+    from scope_tui.store.project import Project
+
+    return Project.open_or_create() if create else Project.open()
+
+
+def read_task(args: argparse.Namespace, *, stdin_taken: bool = False) -> str:
+    """The task text from TASK, `-` (stdin) or --task-file; raises UsageError when none or two are given."""
+    given = [x for x in (args.task, args.task_file) if x is not None]
+    if len(given) != 1:
+        raise UsageError("give the task as TASK, '-' for stdin, or --task-file FILE (exactly one)")
+    if args.task_file is not None:
+        try:
+            return Path(args.task_file).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read task file {args.task_file}: {exc.strerror}") from None
+    if args.task == "-":
+        if stdin_taken:
+            raise UsageError("stdin cannot be both the task and the context")
+        return sys.stdin.read()
+    return str(args.task)
+
+
+# --- spawn -----------------------------------------------------------------------------------------
+def add_task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", nargs="?", metavar="TASK", help="the task text, or '-' to read it from stdin")
+    p.add_argument("--task-file", metavar="FILE", help="read the task from FILE")
+
+
+def add_spawn_args(p: argparse.ArgumentParser) -> None:
+    add_task_args(p)
+    p.add_argument(
+        "--parent", metavar="ID", help="parent session (default: the session this runs in, if any)"
+    )
+    p.add_argument("--driver", choices=["builtin", "claude", "command"], help="what runs in the window")
+    p.add_argument(
+        "--cmd", metavar="COMMAND", help="a shell command to run as the worker (implies --driver command)"
+    )
+    p.add_argument("--skill", metavar="NAME", help="the skill (orchestration pattern) to follow")
+    p.add_argument(
+        "--level", choices=["strategic", "tactical", "operational"], help="OODA level (default operational)"
+    )
+    p.add_argument("--model", metavar="NAME", help="model name, or 'offline'")
+    p.add_argument(
+        "--budget", type=float, metavar="DOLLARS", help="spending limit for this session and its subtree"
+    )
+    p.add_argument("--agent", metavar="NAME", help="give the task to this persistent agent")
+    p.add_argument("--worktree", action="store_true", help="run in a git worktree and branch of its own")
+    p.add_argument(
+        "--context", action="append", metavar="PATH", help="RLM context: a file, a folder, or '-' for stdin"
+    )
+    p.add_argument("--parallel", type=int, metavar="N", help="map-reduce / DAG: at most N workers at once")
+    p.add_argument(
+        "--chunk-tokens", type=int, metavar="N", help="map-reduce: partition into chunks of N tokens"
+    )
+    p.add_argument("--rubric", metavar="FILE", help="maker-checker: the checker's rubric (TOML)")
+    p.add_argument("--max-iter", type=int, metavar="N", help="ralph / maker-checker / RLM: iteration limit")
+    p.add_argument(
+        "--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"
+    )
+    p.add_argument("--dag", metavar="FILE", help="dag: the TOML file of tasks")
+    p.add_argument("--json", action="store_true", help="print the new session as JSON")
+
+
+PATTERN_PARAMS = ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag")
+
+
+def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Pattern parameters given on the command line, with file paths made absolute."""
+    params: dict[str, Any] = {}
+    for k in PATTERN_PARAMS:
+        v = getattr(args, k, None)
+        if v is None:
+            continue
+        if k in ("rubric", "dag"):
+            path = Path(v)
+            if not path.is_file():
+                raise UsageError(f"--{k} {v}: no such file")
+            v = str(path.resolve())
+        if k == "context":
+            v = [x if x == "-" else str(Path(x).resolve()) for x in v]
+            for x in v:
+                if x != "-" and not Path(x).exists():
+                    raise UsageError(f"--context {x}: no such file or folder")
+        if k in ("parallel", "chunk_tokens", "max_iter") and v < 1:
+            raise UsageError(f"--{k.replace('_', '-')} must be at least 1")
+        params[k] = v
+    return params
+
+
+def cmd_spawn(args: argparse.Namespace) -> int:
+    from scope_tui import api
+
+    params = spawn_params(args)
+    task = read_task(args, stdin_taken="-" in (params.get("context") or []))
+    project = _project(create=True)
+    s = api.spawn(
+        project,
+        task,
+        params=params,
+        parent=args.parent if args.parent else True,
+        driver=args.driver,
+        cmd=args.cmd,
+        skill=args.skill,
+        level=args.level,
+        model=args.model,
+        budget=args.budget,
+        agent=args.agent,
+        worktree=args.worktree,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "id": s.id,
+                    "dir": str(s.dir),
+                    "level": s.level,
+                    "driver": s.meta.get("driver"),
+                    "tmux": s.meta.get("tmux"),
+                }
+            )
+        )
+    else:
+        print(s.id)
+    return 0
+
+
+# --- wait / poll / tree ----------------------------------------------------------------------------
+def cmd_wait(args: argparse.Namespace) -> int:
+    from scope_tui.substrate.wait import wait
+
+    if args.timeout is not None and args.timeout < 0:
+        raise UsageError("--timeout must be positive")
+    project = _project()
+    res = wait(project, args.ids, timeout=args.timeout, any_=args.any)
+    for s in res.sessions:
+        if args.json:
+            print(
+                json.dumps(
+                    {"id": s.id, "status": s.status, "reason": s.state.get("reason"), "result": s.result()}
+                )
+            )
+            continue
+        if not s.terminal:
+            continue
+        head = (
+            f"== {s.id} {s.status}" + (f" ({s.state.get('reason')})" if s.state.get("reason") else "") + " =="
+        )
+        print(head)
+        r = s.result()
+        if r:
+            print(r.rstrip("\n"))
+    if res.timed_out:
+        live = [s.id for s in res.sessions if not s.terminal]
+        print(
+            f"scope: timed out after {args.timeout:g}s; still running: {' '.join(live) or '-'}",
+            file=sys.stderr,
+        )
+    return res.exit_code
+
+
+def _session_row(s: Any, now: float) -> dict[str, Any]:
+    st = s.state
+    return {
+        "id": s.id,
+        "status": s.status,
+        "reason": st.get("reason") if not s.corrupt else s.corrupt,
+        "level": s.meta.get("level"),
+        "phase": st.get("phase"),
+        "driver": s.meta.get("driver"),
+        "skill": s.meta.get("skill"),
+        "model": st.get("model") or s.meta.get("model"),
+        "agent": s.meta.get("agent"),
+        "title": s.meta.get("title"),
+        "cost": st.get("cost"),
+        "tokens": st.get("tokens"),
+        "created_at": s.meta.get("created_at"),
+        "updated_at": st.get("updated_at"),
+        "exit_code": st.get("exit_code"),
+    }
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from scope_tui.cli.render import GLYPH, age, money, table
+    from scope_tui.store import sessions
+    from scope_tui.substrate.reconcile import reconcile
+
+    project = _project()
+    if args.ids and not args.all:
+        listed = [sessions.load(project, i) for i in args.ids]
+    else:
+        listed = sessions.list_all(project)
+    reconcile(project, listed)
+    now = time.time()
+    if args.json:
+        for s in listed:
+            print(json.dumps(_session_row(s, now), ensure_ascii=False))
+        return 0
+    if not listed:
+        print("no sessions yet (start one: scope spawn TASK)")
+        return 0
+    rows = []
+    for s in listed:
+        r = _session_row(s, now)
+        rows.append(
+            [
+                r["id"],
+                f"{GLYPH.get(s.status, ' ')} {s.status}",
+                r["level"] or "-",
+                r["phase"] or "-",
+                r["driver"] or "-",
+                r["skill"] or "-",
+                r["model"] or "-",
+                money(r["cost"]),
+                age(r["created_at"], now),
+                (r["reason"] or "") if s.status != "done" else "",
+                (r["title"] or "")[:50],
+            ]
+        )
+    print(
+        table(
+            rows,
+            ["ID", "STATUS", "LEVEL", "PHASE", "DRIVER", "SKILL", "MODEL", "COST", "AGE", "REASON", "TASK"],
+        )
+    )
+    return 0
+
+
+def cmd_tree(args: argparse.Namespace) -> int:
+    from scope_tui.cli.render import GLYPH, age
+    from scope_tui.store import ids, sessions
+    from scope_tui.substrate.reconcile import reconcile
+
+    project = _project()
+    listed = sessions.subtree(project, args.root) if args.root else sessions.list_all(project)
+    reconcile(project, listed)
+    if not listed:
+        print("no sessions yet (start one: scope spawn TASK)")
+        return 0
+    base = ids.depth(args.root) if args.root else 0
+    now = time.time()
+    for s in listed:
+        pad = "  " * (ids.depth(s.id) - base)
+        bits = [s.status, s.level]
+        if s.state.get("phase") and not s.terminal:
+            bits.append(str(s.state["phase"]))
+        for k in ("skill", "agent"):
+            if s.meta.get(k):
+                bits.append(f"{k}={s.meta[k]}")
+        model = s.state.get("model") or s.meta.get("model")
+        if model:
+            bits.append(f"model={model}")
+        bits.append(age(s.meta.get("created_at"), now))
+        title = s.corrupt or s.title
+        print(f"{pad}{GLYPH.get(s.status, ' ')} {s.id}  {title[:60]}  [{', '.join(bits)}]")
+    return 0
+
+
+# --- kill / redirect / attach / clean --------------------------------------------------------------
+def cmd_kill(args: argparse.Namespace) -> int:
+    from scope_tui.store import sessions
+    from scope_tui.substrate.control import kill
+
+    project = _project()
+    tree = sessions.subtree(project, args.id)
+    live = [s.id for s in tree if not s.terminal and not s.corrupt]
+    if not args.yes and sys.stdin.isatty():
+        ans = input(f"kill {args.id} and its subtree ({len(live)} live session(s))? [y/N] ")
+        if ans.strip().lower() not in ("y", "yes"):
+            print("nothing killed")
+            return 1
+    killed = kill(project, args.id)
+    print(f"killed {len(killed)}: {' '.join(killed)}" if killed else f"nothing live under {args.id}")
+    return 0
+
+
+def cmd_redirect(args: argparse.Namespace) -> int:
+    from scope_tui.substrate.control import redirect
+
+    message = sys.stdin.read() if args.message == "-" else args.message
+    s = redirect(_project(), args.id, message)
+    print(f"redirected {s.id}")
+    return 0
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from scope_tui.substrate.control import attach_argv
+
+    argv = attach_argv(_project(), args.id)
+    env = dict(os.environ)
+    if argv[3] == "attach-session":
+        env.pop("TMUX", None)  # nested attach from inside another tmux server
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from scope_tui.substrate.control import clean, parse_age
+
+    older = parse_age(args.older_than) if args.older_than else 0.0
+    done = clean(_project(), older)
+    print(f"cleaned {len(done)}: {' '.join(done)}" if done else "nothing to clean")
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from scope_tui.store import sessions
+    from scope_tui.store.events import EventReader
+
+    project = _project()
+    s = sessions.load(project, args.id)
+    reader = EventReader(s.dir / "events.jsonl")
+    types = set(args.type.split(",")) if args.type else None
+
+    def show(evs: list[dict[str, Any]]) -> None:
+        for e in evs:
+            if types and e.get("type") not in types:
+                continue
+            if args.json:
+                print(json.dumps(e, ensure_ascii=False))
+                continue
+            t = time.strftime("%H:%M:%S", time.localtime(e.get("t") or 0))
+            rest = {k: v for k, v in e.items() if k not in ("seq", "t", "type")}
+            why = rest.pop("why", None)
+            body = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)[:120]}" for k, v in rest.items())
+            print(
+                f"{t} #{e.get('seq')} {e.get('type'):<14} {body}" + (f"  — {why}" if why else ""), flush=True
+            )
+
+    show(reader.read_new())
+    if args.follow:
+        from scope_tui.substrate.watch import ticks
+
+        for _ in ticks(s.dir):
+            show(reader.read_new())
+            if sessions.load_dir(s.dir).terminal:
+                show(reader.read_new())
+                return 0
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from scope_tui.substrate.doctor import checks
+
+    bad = 0
+    for ok, what, fix in checks():
+        mark = "ok " if ok else ("-- " if ok is None else "!! ")
+        print(f"{mark} {what}" + (f"\n    fix: {fix}" if fix and not ok else ""))
+        bad += ok is False
+    return 1 if bad else 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from scope_tui import api
+
+    return api.run_worker(Path(args.session_dir))
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("spawn", help="start a session in a new tmux window; prints its id at once")
+    add_spawn_args(p)
+    p.set_defaults(func=cmd_spawn)
+
+    p = sub.add_parser("wait", help="block until sessions finish (exit 0 done, 1 failed, 3 timeout)")
+    p.add_argument("ids", nargs="+", metavar="ID", help="session ids, or ID.* for a subtree")
+    p.add_argument("--timeout", type=float, metavar="S")
+    p.add_argument("--any", action="store_true", help="return when the first one finishes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_wait)
+
+    p = sub.add_parser("poll", help="status at once, as a table or JSON lines")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_poll)
+
+    p = sub.add_parser("tree", help="the session hierarchy with status, level, skill and age")
+    p.add_argument("root", nargs="?", metavar="ID")
+    p.set_defaults(func=cmd_tree)
+
+    p = sub.add_parser("kill", help="kill a session and its whole subtree (history is kept)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.set_defaults(func=cmd_kill)
+
+    p = sub.add_parser("redirect", help="send a message into a running agent")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("message", metavar="MESSAGE", help="the message, or '-' for stdin")
+    p.set_defaults(func=cmd_redirect)
+
+    p = sub.add_parser("attach", help="attach to a session's tmux window (detach to come back)")
+    p.add_argument("id", metavar="ID")
+    p.set_defaults(func=cmd_attach)
+
+    p = sub.add_parser("clean", help="close the windows and worktrees of finished sessions; history stays")
+    p.add_argument(
+        "--older-than", metavar="AGE", help="only sessions finished longer ago than AGE (30s, 10m, 2h, 7d)"
+    )
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("log", help="a session's events (the decision log), optionally followed live")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--type", metavar="T[,T]", help="only these event types, e.g. decision,orientation")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the session ends")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("doctor", help="check tmux, the .scope folder, API key and Claude Code")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("worker")  # internal: what a tmux window runs
+    p.add_argument("session_dir")
+    p.set_defaults(func=cmd_worker)

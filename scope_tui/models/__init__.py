@@ -1,0 +1,1 @@
+"""Model protocol; anthropic and offline backends; token and cost accounting; budgets."""

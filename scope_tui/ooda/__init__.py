@@ -1,0 +1,1 @@
+"""The OODA loop at three levels, restart policies, semantic escalation."""

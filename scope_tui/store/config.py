@@ -1,0 +1,66 @@
+"""`.scope/config.toml`: project settings, read with tomllib and written with tomli-w."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store.atomic import write_text
+from scope_tui.store.errors import CorruptFile
+
+DEFAULTS: dict[str, Any] = {
+    "driver": "builtin",
+    "auto_approve": False,
+    "theme": "scope-dark",
+    "bell": True,
+    "models": {
+        "backend": "auto",  # auto: anthropic when a key is set, else offline
+        "strategic": "claude-opus-4-1",
+        "tactical": "claude-sonnet-4-5",
+        "operational": "claude-haiku-4-5",
+    },
+    # dollars per million tokens: input, output
+    "prices": {
+        "claude-opus-4-1": [15.0, 75.0],
+        "claude-sonnet-4-5": [3.0, 15.0],
+        "claude-haiku-4-5": [1.0, 5.0],
+        "offline": [0.0, 0.0],
+    },
+    "budgets": {"session": 0.0, "subtree": 0.0},  # 0 means no limit
+    "keymap": {},
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFile(path, f"not valid TOML: {exc}") from None
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The settings in `path` over the defaults. Raises CorruptFile for a broken file."""
+    return _merge(DEFAULTS, read_raw(path))
+
+
+def update(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge `changes` into the file (keeping what a person wrote there) and return the file's dict."""
+    import tomli_w  # the one non-stdlib import of the store, and only when writing
+
+    data = _merge(read_raw(path), changes)
+    write_text(path, tomli_w.dumps(data))
+    return data

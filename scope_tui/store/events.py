@@ -1,0 +1,119 @@
+"""The append-only events.jsonl of a session: one JSON object a line, seq assigned under flock.
+
+Several processes write one events file (the worker, hooks, redirects, the detector), so `seq` is taken
+under an exclusive flock on the file itself and the line goes out in one O_APPEND write.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS = "events.jsonl"
+
+
+def _last_seq(fd: int) -> int:
+    """Read the seq of the file's last complete line, looking back from the end."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return 0
+    block = 4096
+    pos = size
+    tail = b""
+    while pos > 0:
+        step = min(block, pos)
+        pos -= step
+        tail = os.pread(fd, step, pos) + tail
+        lines = tail.rstrip(b"\n").split(b"\n")
+        if len(lines) > 1 or pos == 0:
+            for line in reversed(lines):
+                try:
+                    return int(json.loads(line)["seq"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+            if pos == 0:
+                return 0
+        block *= 2
+    return 0
+
+
+def append(session_dir: Path, type: str, **fields: Any) -> dict[str, Any]:
+    """Append one event to the session's stream and return it (with its seq and time)."""
+    path = session_dir / EVENTS
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        rfd = os.open(path, os.O_RDONLY)
+        try:
+            seq = _last_seq(rfd) + 1
+        finally:
+            os.close(rfd)
+        event = {"seq": seq, "t": round(time.time(), 3), "type": type, **fields}
+        line = (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode()
+        os.write(fd, line)
+        return event
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+@dataclass
+class EventReader:
+    """Tails one events file from a byte offset; `read_new()` returns only complete new lines.
+
+    A half-written last line is left for the next call; a corrupt line is reported as an `error`
+    event of its own (type `corrupt_event`) and skipped, so one bad line never hides the rest.
+    """
+
+    path: Path
+    offset: int = 0
+    _partial: bytes = field(default=b"", repr=False)
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size < self.offset:  # truncated or replaced: start over
+                    self.offset, self._partial = 0, b""
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        if not data:
+            return []
+        self.offset += len(data)
+        buf = self._partial + data
+        *lines, self._partial = buf.split(b"\n")
+        out: list[dict[str, Any]] = []
+        for raw in lines:
+            if not raw.strip():
+                continue
+            try:
+                ev = json.loads(raw)
+                if not isinstance(ev, dict):
+                    raise ValueError("not an object")
+                out.append(ev)
+            except ValueError as exc:
+                out.append(
+                    {
+                        "seq": None,
+                        "t": None,
+                        "type": "corrupt_event",
+                        "reason": str(exc),
+                        "raw": raw[:200].decode(errors="replace"),
+                    }
+                )
+        return out
+
+
+def read_all(session_dir: Path) -> list[dict[str, Any]]:
+    return EventReader(session_dir / EVENTS).read_new()
+
+
+def iter_type(events: list[dict[str, Any]], *types: str) -> Iterator[dict[str, Any]]:
+    return (e for e in events if e.get("type") in types)

@@ -1,0 +1,1 @@
+"""spawn / wait / poll / kill / redirect / attach / reconcile as one Python API, used by the CLI and the app."""

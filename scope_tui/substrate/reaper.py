@@ -1,0 +1,27 @@
+"""Run by tmux's pane-died hook: a worker whose pane died without writing a terminal status crashed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from scope_tui.store import events, sessions
+
+
+def reap(root: Path, sid: str, exit_status: str, signal: str = "") -> bool:
+    """Mark session `sid` failed (reason `crashed`) unless it already reached a terminal status."""
+    d = root / "sessions" / sid
+    if not d.is_dir():
+        return False
+    code = int(exit_status) if exit_status.lstrip("-").isdigit() else None
+    sig = int(signal) if signal.isdigit() else None
+    why = f"worker died (signal {sig})" if sig else f"worker exited ({code}) without a result"
+    if sessions.set_status(d, "failed", reason="crashed", exit_code=code if sig is None else -sig):
+        events.append(d, "error", error=why, source="pane-died")
+        return True
+    return False
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4:
+        reap(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")

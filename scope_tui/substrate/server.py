@@ -1,0 +1,34 @@
+"""The project's private tmux server, started with the pane-died hook that marks crashed workers."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from scope_tui.store.project import Project
+from scope_tui.tmux import Tmux, socket_for
+
+
+def tmux_for(project: Project) -> Tmux:
+    return Tmux(socket_for(project.home))
+
+
+def reaper_command(project: Project) -> str:
+    """The shell command tmux runs when a pane dies; tmux fills in the window name and exit status."""
+    return " ".join(
+        [
+            shlex.quote(sys.executable),
+            "-m",
+            "scope_tui.substrate.reaper",
+            shlex.quote(str(project.root)),
+            "'#{window_name}'",
+            "'#{pane_dead_status}'",
+            "'#{pane_dead_signal}'",
+        ]
+    )
+
+
+def ensure(project: Project) -> Tmux:
+    t = tmux_for(project)
+    t.ensure_server(pane_died_hook=reaper_command(project), banner=f"Scope tmux server for {project.home}")
+    return t

@@ -1,0 +1,132 @@
+"""spawn: a new session folder and its tmux window, returning at once (fork-join, never blocking)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store import config, ids, sessions
+from scope_tui.store.atomic import write_json
+from scope_tui.store.errors import UnknownSession, UsageError
+from scope_tui.store.project import Project
+from scope_tui.substrate.server import ensure
+
+DRIVERS = ("builtin", "claude", "command", "pattern")
+_PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
+_PASS_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "LANG", "TERM", "PYTHONPATH", "TZ", "USER", "SHELL")
+
+
+def current_session(project: Project) -> str | None:
+    """The session this process runs inside, when it belongs to `project`."""
+    sid = os.environ.get("SCOPE_SESSION_ID")
+    here = os.environ.get("SCOPE_DIR")
+    if not sid or not here:
+        return None
+    try:
+        if Path(here).resolve() != project.root.resolve():
+            return None
+        ids.validate(sid)
+    except (OSError, UsageError):
+        return None
+    return sid if project.session_dir(sid).is_dir() else None
+
+
+def window_env(project: Project, sid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a worker's window gets: the spawner's, never the tmux server's stale one."""
+    env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith(_PASS_ENV_PREFIXES)}
+    env.pop("TMUX", None)
+    env["SCOPE_DIR"] = str(project.root)
+    env["SCOPE_SESSION_ID"] = sid
+    env.update(extra or {})
+    return env
+
+
+def worker_command(session_dir: Path) -> str:
+    return f"exec {shlex.quote(sys.executable)} -m scope_tui worker {shlex.quote(str(session_dir))}"
+
+
+def spawn(
+    project: Project,
+    task: str,
+    *,
+    parent: str | None | bool = True,
+    driver: str | None = None,
+    cmd: str | None = None,
+    level: str = "operational",
+    skill: str | None = None,
+    model: str | None = None,
+    budget: float | None = None,
+    agent: str | None = None,
+    cwd: Path | None = None,
+    launch_now: bool = True,
+    **extra: Any,
+) -> sessions.Session:
+    """Create a session and start its worker in a new tmux window; returns as soon as the window exists.
+
+    `parent=True` means "the session this process runs in, if any". Raises UsageError for bad input
+    and UnknownSession for a parent that does not exist.
+    """
+    if parent is True:
+        parent = current_session(project)
+    elif parent is False:
+        parent = None
+    if parent is not None:
+        ids.validate(parent)
+        if not project.session_dir(parent).is_dir():
+            raise UnknownSession(parent)
+    if level not in sessions.LEVELS:
+        raise UsageError(f"bad level {level!r}: use one of {', '.join(sessions.LEVELS)}")
+    if cmd is not None:
+        if not cmd.strip():
+            raise UsageError("--cmd needs a command")
+        driver = driver or "command"
+        if driver != "command":
+            raise UsageError("--cmd goes with the command driver only")
+    if driver is None:
+        driver = str(config.load(project.config_path).get("driver", "builtin"))
+    if driver not in DRIVERS:
+        raise UsageError(
+            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d != 'pattern')}"
+        )
+    if driver == "command" and cmd is None:
+        raise UsageError("the command driver needs --cmd COMMAND")
+    if budget is not None and budget < 0:
+        raise UsageError("--budget must be a positive number of dollars")
+    meta: dict[str, Any] = {
+        "skill": skill,
+        "model": model,
+        "agent": agent,
+        "budget": budget,
+        "cwd": str((cwd or Path.cwd()).resolve()),
+    }
+    if cmd is not None:
+        meta["cmd"] = cmd
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
+    if launch_now:
+        launch(project, s)
+    return s
+
+
+def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None = None) -> sessions.Session:
+    """Open the session's tmux window and record its target in meta.json."""
+    t = ensure(project)
+    old = (s.meta.get("tmux") or {}).get("window")
+    if old:  # a restart: the dead window of the previous run would share the name
+        t.kill_window(old)
+    cwd = Path(s.meta.get("worktree") or s.meta.get("cwd") or project.home)
+    if not cwd.is_dir():
+        cwd = project.home
+    window, pane = t.new_window(
+        s.id,
+        worker_command(s.dir),
+        env=window_env(project, s.id, env),
+        cwd=cwd,
+        log=s.dir / sessions.PANE_LOG,
+    )
+    s.meta["tmux"] = {"socket": t.socket, "window": window, "pane": pane}
+    write_json(s.dir / sessions.META, s.meta)
+    return s

@@ -1,0 +1,98 @@
+"""wait: block on file events until sessions finish; never a sleep loop."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scope_tui.store import ids, sessions
+from scope_tui.store.errors import UnknownSession, UsageError
+from scope_tui.store.project import Project
+from scope_tui.substrate.reconcile import reconcile
+from scope_tui.substrate.spawn import current_session
+from scope_tui.substrate.watch import ticks
+
+
+@dataclass
+class WaitResult:
+    sessions: list[sessions.Session]
+    timed_out: bool
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 any failed / killed / escalated, 3 timeout."""
+        if self.timed_out:
+            return 3
+        return 0 if all(s.status == "done" for s in self.sessions if s.terminal) else 1
+
+
+def resolve(project: Project, targets: list[str]) -> Callable[[], list[sessions.Session]]:
+    """Turn `3`, `3.1` and subtree patterns `3.*` into a function listing the sessions they name now."""
+    if not targets:
+        raise UsageError("wait needs at least one session id")
+    exact: list[str] = []
+    trees: list[str] = []
+    for t in targets:
+        if t.endswith(".*"):
+            trees.append(ids.validate(t[:-2]))
+        else:
+            exact.append(ids.validate(t))
+    for sid in exact + trees:
+        if not project.session_dir(sid).is_dir():
+            raise UnknownSession(sid)
+
+    def current() -> list[sessions.Session]:
+        out = [sessions.load_dir(project.session_dir(s)) for s in exact]
+        for root in trees:
+            out += [s for s in sessions.list_all(project) if ids.is_descendant(s.id, root) and s.id != root]
+        return out
+
+    return current
+
+
+def wait(
+    project: Project,
+    targets: list[str],
+    *,
+    timeout: float | None = None,
+    any_: bool = False,
+    on_needs_input: Callable[[sessions.Session], None] | None = None,
+) -> WaitResult:
+    """Block until every named session (or, with `any_`, one) is terminal, or `timeout` seconds pass."""
+    current = resolve(project, targets)
+    me = current_session(project)
+    if me is not None:
+        sessions.set_status(project.session_dir(me), "waiting", reason=f"waiting on {' '.join(targets)}")
+    told: set[str] = set()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_reconcile = 0.0
+    try:
+        gen = ticks(project.sessions, tick_ms=500)
+        while True:
+            now_list = current()
+            if time.monotonic() - last_reconcile > 1.0:
+                last_reconcile = time.monotonic()
+                if reconcile(project, now_list):
+                    now_list = current()
+            for s in now_list:
+                if s.status == "needs_input" and s.id not in told:
+                    told.add(s.id)
+                    (on_needs_input or _tell_needs_input)(s)
+            finished = [s for s in now_list if s.terminal or s.corrupt]
+            if now_list and (len(finished) == len(now_list) or (any_ and finished)):
+                return WaitResult(finished if any_ else now_list, False)
+            if deadline is not None and time.monotonic() >= deadline:
+                return WaitResult(now_list, True)
+            next(gen)
+    finally:
+        if me is not None:
+            sessions.update_state(project.session_dir(me), status="running", reason=None)
+
+
+def _tell_needs_input(s: sessions.Session) -> None:
+    print(
+        f"scope: session {s.id} needs input: {s.state.get('reason') or ''} (answer with 'scope redirect {s.id} ...')",
+        file=sys.stderr,
+    )

@@ -1,0 +1,244 @@
+"""One private tmux server per project (`tmux -L scope-<hash>`): windows, send, capture, pane logs, attach.
+
+The hot paths (spawning a window, the one `list-panes -a` sweep) run the tmux binary directly: `scope
+spawn` must start in milliseconds and importing libtmux alone costs ~170 ms. Everything else goes
+through libtmux's Server, bound to the same private socket. Targets are always tmux ids (`@3`, `%7`),
+except the exact-match `=name` used inside the one command list that creates a window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store.errors import ScopeError
+
+BASE_SESSION = "_scope"
+SPAWN_COUNTER = (
+    Path(os.environ.get("SCOPE_TMUX_COUNTER", "")) if os.environ.get("SCOPE_TMUX_COUNTER") else None
+)
+
+
+class TmuxError(ScopeError):
+    pass
+
+
+def socket_for(project_home: Path) -> str:
+    """The private socket name of a project: `scope-` and a hash of its path."""
+    digest = hashlib.sha1(str(project_home.resolve()).encode()).hexdigest()[:12]
+    return f"scope-{digest}"
+
+
+@dataclass(frozen=True)
+class Pane:
+    window_name: str
+    window_id: str
+    pane_id: str
+    dead: bool
+    dead_status: int | None
+    pid: int | None
+
+
+def _count() -> None:
+    # Benchmarks set SCOPE_TMUX_COUNTER to count tmux processes started by Scope itself.
+    if SPAWN_COUNTER is not None:
+        with open(SPAWN_COUNTER, "a") as fh:
+            fh.write("1\n")
+
+
+class Tmux:
+    """The tmux server on one private socket."""
+
+    def __init__(self, socket: str) -> None:
+        if not socket or "/" in socket:
+            raise TmuxError(f"bad tmux socket name {socket!r}")
+        self.socket = socket
+        self._server: Any = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[bytes]:
+        exe = shutil.which("tmux")
+        if exe is None:
+            raise TmuxError("tmux is not installed (install it: apt-get install tmux)")
+        _count()
+        proc = subprocess.run([exe, "-L", self.socket, *args], input=input, capture_output=True)
+        if check and proc.returncode != 0:
+            raise TmuxError(f"tmux {args[0]}: {proc.stderr.decode(errors='replace').strip()}")
+        return proc
+
+    @property
+    def server(self) -> Any:
+        """libtmux's Server on this socket (imported on first use)."""
+        if self._server is None:
+            import libtmux
+
+            self._server = libtmux.Server(socket_name=self.socket)
+        return self._server
+
+    @staticmethod
+    def _absent(stderr: bytes) -> bool:
+        s = stderr.decode(errors="replace")
+        return any(
+            m in s for m in ("no server running", "error connecting", "can't find session", "No such file")
+        )
+
+    def alive(self) -> bool:
+        return self.run("has-session", "-t", BASE_SESSION).returncode == 0
+
+    # -- the server -----------------------------------------------------------------------------
+    def ensure_server(self, *, pane_died_hook: str | None, banner: str = "Scope's tmux server") -> None:
+        """Start the server with its base session and options, unless another process already has."""
+        if self.alive():
+            return
+        idle = f"printf '%s\\n' {shlex.quote(banner)}; exec tail -f /dev/null"
+        cmds: list[str] = [
+            "new-session",
+            "-d",
+            "-s",
+            BASE_SESSION,
+            "-n",
+            "home",
+            "-x",
+            "220",
+            "-y",
+            "50",
+            idle,
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "set-option",
+            "-g",
+            "automatic-rename",
+            "off",
+            ";",
+            "set-option",
+            "-g",
+            "allow-rename",
+            "off",
+            ";",
+            "set-option",
+            "-g",
+            "history-limit",
+            "20000",
+            ";",
+            "set-option",
+            "-g",
+            "exit-empty",
+            "off",
+        ]
+        if pane_died_hook:
+            cmds += [";", "set-hook", "-g", "pane-died", f"run-shell -b {shlex.quote(pane_died_hook)}"]
+        proc = self.run(*cmds)
+        if proc.returncode != 0 and b"duplicate session" not in proc.stderr:
+            raise TmuxError(
+                f"cannot start tmux server {self.socket}: {proc.stderr.decode(errors='replace').strip()}"
+            )
+
+    def kill_server(self) -> None:
+        self.run("kill-server")
+
+    # -- windows --------------------------------------------------------------------------------
+    def new_window(
+        self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path
+    ) -> tuple[str, str]:
+        """Open a window named `name` running `command`, its output appended to `log` from the first byte.
+
+        Returns (window_id, pane_id). The pipe is attached in the same command list, before the pane's
+        first output is read, so nothing the worker prints is missed.
+        """
+        args: list[str] = [
+            "new-window",
+            "-d",
+            "-t",
+            f"{BASE_SESSION}:",
+            "-n",
+            name,
+            "-P",
+            "-F",
+            "#{window_id} #{pane_id}",
+            "-c",
+            str(cwd),
+        ]
+        for k, v in env.items():
+            args += ["-e", f"{k}={v}"]
+        args += [
+            command,
+            ";",
+            "pipe-pane",
+            "-o",
+            "-t",
+            f"{BASE_SESSION}:={name}",
+            f"cat >> {shlex.quote(str(log))}",
+        ]
+        proc = self.run(*args)
+        if proc.returncode != 0:
+            raise TmuxError(f"cannot open a tmux window: {proc.stderr.decode(errors='replace').strip()}")
+        out = proc.stdout.decode().split()
+        return out[0], out[1]
+
+    def list_panes(self) -> dict[str, Pane] | None:
+        """Every pane on the server, keyed by window name, in one tmux call; None when the server is gone."""
+        fmt = "#{window_name}\t#{window_id}\t#{pane_id}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}"
+        proc = self.run("list-panes", "-a", "-F", fmt)
+        if proc.returncode != 0:
+            return None
+        panes: dict[str, Pane] = {}
+        for line in proc.stdout.decode(errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) != 6:
+                continue
+            name, wid, pid_, dead, status, ppid = parts
+            panes[name] = Pane(
+                name,
+                wid,
+                pid_,
+                dead == "1",
+                int(status) if status.lstrip("-").isdigit() else None,
+                int(ppid) if ppid.isdigit() else None,
+            )
+        return panes
+
+    def kill_window(self, window_id: str) -> None:
+        self.run("kill-window", "-t", window_id)
+
+    def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None:
+        """Put `text` into a pane byte-exact: load a buffer from stdin, paste it (bracketed), then Enter."""
+        buf = f"scope-{os.getpid()}-{pane_id.lstrip('%')}"
+        self.run("load-buffer", "-b", buf, "-", input=text.encode(), check=True)
+        self.run("paste-buffer", "-d", "-p", "-b", buf, "-t", pane_id, check=True)
+        if enter:
+            self.run("send-keys", "-t", pane_id, "Enter", check=True)
+
+    def send_keys(self, pane_id: str, *keys: str) -> None:
+        self.run("send-keys", "-t", pane_id, *keys, check=True)
+
+    def capture(self, pane_id: str, *, escapes: bool = True, history: int = 0) -> str:
+        """The visible screen of a pane (with colour escapes), plus `history` lines of scrollback."""
+        args = ["capture-pane", "-p", "-t", pane_id]
+        if escapes:
+            args.append("-e")
+        if history:
+            args += ["-S", f"-{history}"]
+        proc = self.run(*args)
+        if proc.returncode != 0:
+            raise TmuxError(f"cannot capture {pane_id}: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode(errors="replace")
+
+    def attach_argv(self, window_id: str) -> list[str]:
+        """The command that shows `window_id` to a person: switch-client inside this server, else attach."""
+        exe = shutil.which("tmux") or "tmux"
+        inside = os.environ.get("TMUX", "")
+        if inside and Path(inside.split(",")[0]).name == self.socket:
+            return [exe, "-L", self.socket, "switch-client", "-t", window_id]
+        return [exe, "-L", self.socket, "attach-session", "-t", window_id]

@@ -1,0 +1,42 @@
+"""What runs inside a tmux window: the built-in agent loop, the Claude Code driver, a plain command."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from scope_tui.store import events, sessions
+
+# driver name -> module with `run(session_dir: Path) -> int`
+DRIVERS = {
+    "command": "scope_tui.workers.command",
+    "builtin": "scope_tui.workers.builtin",
+    "claude": "scope_tui.workers.claude",
+}
+
+
+def run(session_dir: Path) -> int:
+    """Run the worker of the session in `session_dir` to its end; returns the process exit code.
+
+    Whatever happens, the session ends in a terminal or waiting state with an event saying why.
+    """
+    s = sessions.load_dir(session_dir)
+    if s.corrupt:
+        print(f"scope: session {s.id} is corrupt: {s.corrupt}")
+        return 2
+    driver = str(s.meta.get("driver"))
+    modname = DRIVERS.get(driver)
+    if modname is None:
+        sessions.set_status(session_dir, "failed", reason=f"unknown driver {driver!r}")
+        return 2
+    try:
+        mod = importlib.import_module(modname)
+        return int(mod.run(session_dir))
+    except KeyboardInterrupt:
+        sessions.set_status(session_dir, "killed", reason="interrupted")
+        return 130
+    except Exception as exc:  # the worker must never die silently: record what happened
+        events.append(session_dir, "error", error=f"{type(exc).__name__}: {exc}", source="worker")
+        sessions.set_status(session_dir, "failed", reason=f"worker error: {type(exc).__name__}: {exc}")
+        print(f"scope: worker error: {type(exc).__name__}: {exc}")
+        return 1
