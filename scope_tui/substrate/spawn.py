@@ -14,7 +14,7 @@ from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import ensure
 
-DRIVERS = ("builtin", "claude", "command", "pattern")
+DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
 _PASS_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "LANG", "TERM", "PYTHONPATH", "TZ", "USER", "SHELL")
 
@@ -89,7 +89,7 @@ def spawn(
         driver = str(config.load(project.config_path).get("driver", "builtin"))
     if driver not in DRIVERS:
         raise UsageError(
-            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d != 'pattern')}"
+            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d not in ('pattern', 'orchestrator'))}"
         )
     if driver == "command" and cmd is None:
         raise UsageError("the command driver needs --cmd COMMAND")
