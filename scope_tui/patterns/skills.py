@@ -1,0 +1,395 @@
+"""Skill files: front matter + prompt, versions across roots, lineage.
+
+A skill root holds `<name>/v<N>.md` plus `<name>/lineage.json`; a flat `<name>.md` counts as v1.
+Roots by precedence: an agent's own skills > the project's `.scope/skills/` > the shipped `skills/`.
+The latest version of a name across all roots wins; on a tie the higher-precedence root wins.
+A broken file becomes a SkillError (file, line, message) and never stops the others from loading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import scope_tui
+from scope_tui.store.atomic import write_json, write_text
+from scope_tui.store.errors import UsageError
+from scope_tui.store.project import Project
+
+SHIPPED = Path(scope_tui.__file__).resolve().parent.parent / "skills"
+LINEAGE = "lineage.json"
+_VFILE = re.compile(r"^v(\d+)\.md$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass
+class Skill:
+    """One version of one skill. `body` is the prompt (the text after the front matter)."""
+
+    name: str
+    version: int
+    description: str = ""
+    when: list[str] = field(default_factory=list)
+    rules: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+    path: Path | None = None
+    root: Path | None = None
+    front: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+
+@dataclass
+class SkillError:
+    """A skill file that could not be read: where and why."""
+
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class _Broken(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+# ---------------------------------------------------------------- front matter
+
+
+def _yaml_scalar(raw: str, line: int) -> Any:
+    s = raw.strip()
+    if s == "":
+        return ""
+    if s[0] in "\"'":
+        if len(s) < 2 or s[-1] != s[0]:
+            raise _Broken(line, f"unterminated string {s!r}")
+        inner = s[1:-1]
+        return inner.encode().decode("unicode_escape") if s[0] == '"' else inner
+    if s.startswith("["):
+        if not s.endswith("]"):
+            raise _Broken(line, f"unterminated list {s!r}")
+        inner = s[1:-1].strip()
+        return [_yaml_scalar(p, line) for p in _split_commas(inner, line)] if inner else []
+    low = s.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    if low in ("null", "~"):
+        return None
+    try:
+        return int(s.replace("_", ""))
+    except ValueError:
+        pass
+    try:
+        return float(s.replace("_", ""))
+    except ValueError:
+        return s
+
+
+def _split_commas(s: str, line: int) -> list[str]:
+    out, cur, quote = [], "", ""
+    for ch in s:
+        if quote:
+            cur += ch
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            cur += ch
+        elif ch == ",":
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if quote:
+        raise _Broken(line, "unterminated string in list")
+    out.append(cur)
+    return [p for p in out if p.strip()]
+
+
+def parse_yaml_subset(text: str, first_line: int = 1) -> dict[str, Any]:
+    """The YAML subset skill files use: `key: scalar`, `key: [a, b]`, a `key:` followed by an indented
+    `- item` list or an indented `sub: scalar` map (one level). Raises _Broken with the line."""
+    out: dict[str, Any] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = first_line + i
+        raw = lines[i]
+        i += 1
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        if raw[0] in " \t":
+            raise _Broken(ln, f"unexpected indentation: {raw.strip()!r}")
+        if ":" not in raw:
+            raise _Broken(ln, f"expected 'key: value', got {raw.strip()!r}")
+        key, _, rest = raw.partition(":")
+        key = key.strip()
+        if not rest.strip():
+            # a nested block: list items or a one-level map
+            items: list[Any] = []
+            sub: dict[str, Any] = {}
+            while i < len(lines) and (not lines[i].strip() or lines[i][0] in " \t"):
+                body = lines[i].strip()
+                bl = first_line + i
+                i += 1
+                if not body or body.startswith("#"):
+                    continue
+                if body.startswith("- ") or body == "-":
+                    if sub:
+                        raise _Broken(bl, f"mixing list items and keys under {key!r}")
+                    items.append(_yaml_scalar(body[1:], bl))
+                elif ":" in body:
+                    if items:
+                        raise _Broken(bl, f"mixing list items and keys under {key!r}")
+                    k, _, v = body.partition(":")
+                    sub[k.strip()] = _yaml_scalar(v, bl)
+                else:
+                    raise _Broken(bl, f"expected '- item' or 'key: value' under {key!r}")
+            out[key] = items if items else sub if sub else None
+        else:
+            out[key] = _yaml_scalar(rest, ln)
+    return out
+
+
+def parse(text: str) -> tuple[dict[str, Any], str]:
+    """Split a skill file into (front matter, body). Raises _Broken(line, message)."""
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        raise _Broken(1, "empty file")
+    fence = lines[0].strip()
+    if fence not in ("+++", "---"):
+        raise _Broken(1, "no front matter: the file must start with '+++' (TOML) or '---' (YAML)")
+    end = next((j for j in range(1, len(lines)) if lines[j].strip() == fence), None)
+    if end is None:
+        raise _Broken(1, f"front matter opened with {fence!r} is never closed")
+    fm_text = "".join(lines[1:end])
+    if fence == "+++":
+        try:
+            front = tomllib.loads(fm_text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"at line (\d+)", str(exc))
+            line = 1 + int(m.group(1)) if m else 2
+            msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            raise _Broken(line, f"front matter is not valid TOML: {msg}") from None
+    else:
+        front = parse_yaml_subset(fm_text, first_line=2)
+    body = "".join(lines[end + 1 :]).lstrip("\n")
+    return front, body
+
+
+def _check(front: dict[str, Any], text: str) -> None:
+    def line_of(key: str) -> int:
+        for n, ln in enumerate(text.splitlines(), 1):
+            if re.match(rf"^\s*{re.escape(key)}\s*[:=]", ln):
+                return n
+        return 1
+
+    when = front.get("when", [])
+    if isinstance(when, str):
+        front["when"] = [when]
+    elif not isinstance(when, list) or not all(isinstance(w, str) for w in when):
+        raise _Broken(line_of("when"), "'when' must be a list of strings (predicates or prose)")
+    rules = front.get("rules", {})
+    if rules is None:
+        front["rules"] = {}
+    elif not isinstance(rules, dict):
+        raise _Broken(line_of("rules"), "'rules' must be a table / map")
+    if "version" in front and not isinstance(front["version"], int):
+        raise _Broken(line_of("version"), "'version' must be an integer")
+    if "name" in front and not isinstance(front["name"], str):
+        raise _Broken(line_of("name"), "'name' must be a string")
+    from scope_tui.patterns.rules import RuleError, parse_rules
+
+    try:
+        parse_rules(front.get("rules") or {})
+    except RuleError as exc:
+        raise _Broken(line_of(exc.key) if exc.key else line_of("rules"), str(exc)) from None
+
+
+def read_file(path: Path, root: Path | None = None, name: str | None = None, version: int | None = None) -> Skill:
+    """Read one skill file; raises _Broken (use `load_file` for a SkillError instead)."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise _Broken(1, "not UTF-8 text") from None
+    front, body = parse(text)
+    _check(front, text)
+    name = name or str(front.get("name") or path.stem)
+    version = version if version is not None else int(front.get("version", 1))
+    return Skill(
+        name=name,
+        version=version,
+        description=str(front.get("description", "")),
+        when=list(front.get("when") or []),
+        rules=dict(front.get("rules") or {}),
+        body=body,
+        path=path,
+        root=root,
+        front=front,
+    )
+
+
+# ---------------------------------------------------------------- roots and versions
+
+
+def roots(project: Project | None, agent_skill_root: Path | None = None) -> list[Path]:
+    """Skill roots in precedence order (highest first)."""
+    out: list[Path] = []
+    if agent_skill_root is not None:
+        out.append(Path(agent_skill_root))
+    if project is not None:
+        out.append(project.skills)
+    out.append(SHIPPED)
+    return out
+
+
+def _files_in(root: Path) -> list[tuple[str, int, Path]]:
+    """(name, version, path) for every skill file in one root."""
+    found: list[tuple[str, int, Path]] = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix == ".md" and entry.stem.lower() != "readme":
+            found.append((entry.stem, 1, entry))
+        elif entry.is_dir():
+            for f in sorted(entry.iterdir()):
+                m = _VFILE.match(f.name)
+                if m and f.is_file():
+                    found.append((entry.name, int(m.group(1)), f))
+    return found
+
+
+def _scan(
+    project: Project | None, agent_skill_root: Path | None
+) -> tuple[dict[str, dict[int, Skill]], list[SkillError]]:
+    by_name: dict[str, dict[int, Skill]] = {}
+    errors: list[SkillError] = []
+    for root in roots(project, agent_skill_root):
+        for name, ver, path in _files_in(root):
+            if ver in by_name.get(name, {}):
+                continue  # a higher-precedence root already has this version
+            try:
+                sk = read_file(path, root=root, name=name, version=ver)
+            except _Broken as exc:
+                errors.append(SkillError(path, exc.line, exc.message))
+                continue
+            except OSError as exc:
+                errors.append(SkillError(path, 1, f"cannot read: {exc.strerror or exc}"))
+                continue
+            by_name.setdefault(name, {})[ver] = sk
+    return by_name, errors
+
+
+def load_all(
+    project: Project | None, agent_skill_root: Path | None = None
+) -> tuple[dict[str, Skill], list[SkillError]]:
+    """The latest readable version of every skill across the roots, and the files that could not be read."""
+    by_name, errors = _scan(project, agent_skill_root)
+    return {n: vs[max(vs)] for n, vs in sorted(by_name.items())}, errors
+
+
+def versions(project: Project | None, name: str, agent_skill_root: Path | None = None) -> list[Skill]:
+    """Every readable version of `name`, oldest first (empty when there is none)."""
+    by_name, _ = _scan(project, agent_skill_root)
+    vs = by_name.get(name, {})
+    return [vs[v] for v in sorted(vs)]
+
+
+def load(
+    project: Project | None, name: str, version: int | None = None, agent_skill_root: Path | None = None
+) -> Skill:
+    """One skill (latest version unless `version`); `name` may be 'name@vN'. Raises UsageError if unknown."""
+    if "@" in name and version is None:
+        name, _, v = name.partition("@")
+        try:
+            version = int(v.lstrip("vV"))
+        except ValueError:
+            raise UsageError(f"bad skill version {v!r} (write NAME@vN, e.g. rlm@v2)") from None
+    by_name, errors = _scan(project, agent_skill_root)
+    vs = by_name.get(name)
+    if not vs:
+        broken = [e for e in errors if e.file.parent.name == name or e.file.stem == name]
+        if broken:
+            raise UsageError(f"skill {name!r} cannot be read: {broken[0]}")
+        known = ", ".join(sorted(by_name)) or "none"
+        raise UsageError(f"no skill {name!r} (known: {known}; try 'scope skills')")
+    if version is None:
+        return vs[max(vs)]
+    if version not in vs:
+        have = ", ".join(f"v{v}" for v in sorted(vs))
+        raise UsageError(f"skill {name!r} has no v{version} (has {have}; try 'scope skills versions {name}')")
+    return vs[version]
+
+
+# ---------------------------------------------------------------- lineage
+
+
+def lineage(project: Project | None, name: str, agent_skill_root: Path | None = None) -> dict[str, Any]:
+    """The merged lineage of `name` across roots (higher-precedence roots win per version)."""
+    merged: dict[str, Any] = {"name": name, "versions": {}}
+    for root in reversed(roots(project, agent_skill_root)):
+        path = root / name / LINEAGE
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("versions"), dict):
+            merged["versions"].update(data["versions"])
+    return merged
+
+
+def write_version(
+    project: Project,
+    name: str,
+    text: str,
+    lineage_entry: dict[str, Any] | None = None,
+    agent_skill_root: Path | None = None,
+) -> Skill:
+    """Write `text` as the next version of `name` (next N across all roots) into the project's
+    `.scope/skills/<name>/v<N>.md` (or the agent's root when given), record it in that folder's
+    lineage.json and return the new Skill. Raises UsageError if `name` is unsafe or `text` unreadable."""
+    if not _NAME.match(name):
+        raise UsageError(f"bad skill name {name!r} (lowercase letters, digits, '-', '_', '.')")
+    try:
+        parse(text)
+    except _Broken as exc:
+        raise UsageError(f"new text for skill {name!r} is broken at line {exc.line}: {exc.message}") from None
+    existing = versions(project, name, agent_skill_root)
+    n = max([s.version for s in existing], default=0) + 1
+    root = Path(agent_skill_root) if agent_skill_root is not None else project.skills
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"v{n}.md"
+    while path.exists():  # another writer took it; move on
+        n += 1
+        path = folder / f"v{n}.md"
+    write_text(path, text)
+    entry = {"parent": existing[-1].version if existing else None, "patches": [], "origin": "patch", "scores": {}}
+    entry.update(lineage_entry or {})
+    entry.setdefault("created_at", round(time.time(), 3))
+    lpath = folder / LINEAGE
+    try:
+        data = json.loads(lpath.read_text())
+        if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
+            raise ValueError
+    except (OSError, ValueError):
+        data = {"name": name, "versions": {}}
+    data["versions"][str(n)] = entry
+    write_json(lpath, data)
+    return read_file(path, root=root, name=name, version=n)
