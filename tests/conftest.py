@@ -67,3 +67,12 @@ def scope(tmp_path, home, monkeypatch) -> ScopeRunner:
     runner.init()
     yield runner
     runner.kill_server()
+
+
+@pytest.fixture
+def stub():
+    """A Messages-API stub on 127.0.0.1 (tests/support/messages_stub.py): push replies, read `stub.requests`."""
+    from tests.support.messages_stub import MessagesStub
+
+    with MessagesStub() as s:
+        yield s
