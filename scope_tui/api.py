@@ -28,6 +28,10 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
 
     opts = {k: v for k, v in opts.items() if v is not None}
     worktree = bool(opts.pop("worktree", False))
+    if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
+        from scope_tui.patterns.engines import prepare_params
+
+        params = prepare_params(str(opts["skill"]), params, opts)  # --cmd as worker template; DAG check
     if opts.get("skill") in PATTERN_SKILLS and not opts.get("cmd") and opts.get("driver") in (None, "pattern"):
         opts["driver"] = "pattern"
         opts.setdefault("level", "tactical")
@@ -47,7 +51,9 @@ def run_worker(session_dir: Path) -> int:
     from scope_tui.gepa.scores import record_outcome
     from scope_tui.store.project import Project
 
-    s = sessions.load_dir(session_dir)
+    from scope_tui.workers import wait_for_launch
+
+    s = wait_for_launch(session_dir)
     driver = s.meta.get("driver")
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical

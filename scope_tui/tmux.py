@@ -3,7 +3,7 @@
 The hot paths (spawning a window, the one `list-panes -a` sweep) run the tmux binary directly: `scope
 spawn` must start in milliseconds and importing libtmux alone costs ~170 ms. Everything else goes
 through libtmux's Server, bound to the same private socket. Targets are always tmux ids (`@3`, `%7`),
-except the exact-match `=name` used inside the one command list that creates a window.
+never names (a dotted session id reads as window.pane to tmux).
 """
 
 from __future__ import annotations
@@ -149,43 +149,24 @@ class Tmux:
         self.run("kill-server")
 
     # -- windows --------------------------------------------------------------------------------
-    def new_window(
-        self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path
-    ) -> tuple[str, str]:
-        """Open a window named `name` running `command`, its output appended to `log` from the first byte.
+    def new_window(self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path) -> tuple[str, str]:
+        """Open a window named `name` running `command`, its output appended to `log`; returns (window_id, pane_id).
 
-        Returns (window_id, pane_id). The pipe is attached in the same command list, before the pane's
-        first output is read, so nothing the worker prints is missed.
+        Ids are dotted (3.1) and tmux reads a dot in a target as window.pane, so the pipe is attached by pane
+        id in a second call; workers wait until their meta.json names their pane before printing anything,
+        so nothing they print is missed.
         """
-        args: list[str] = [
-            "new-window",
-            "-d",
-            "-t",
-            f"{BASE_SESSION}:",
-            "-n",
-            name,
-            "-P",
-            "-F",
-            "#{window_id} #{pane_id}",
-            "-c",
-            str(cwd),
-        ]
+        args: list[str] = ["new-window", "-d", "-t", f"{BASE_SESSION}:", "-n", name, "-P", "-F", "#{window_id} #{pane_id}",
+                           "-c", str(cwd)]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
-        args += [
-            command,
-            ";",
-            "pipe-pane",
-            "-o",
-            "-t",
-            f"{BASE_SESSION}:={name}",
-            f"cat >> {shlex.quote(str(log))}",
-        ]
+        args.append(command)
         proc = self.run(*args)
         if proc.returncode != 0:
             raise TmuxError(f"cannot open a tmux window: {proc.stderr.decode(errors='replace').strip()}")
-        out = proc.stdout.decode().split()
-        return out[0], out[1]
+        window, pane = proc.stdout.decode().split()[:2]
+        self.run("pipe-pane", "-o", "-t", pane, f"cat >> {shlex.quote(str(log))}", check=True)
+        return window, pane
 
     def list_panes(self) -> dict[str, Pane] | None:
         """Every pane on the server, keyed by window name, in one tmux call; None when the server is gone."""

@@ -113,7 +113,7 @@ def cmd_spawn(args: argparse.Namespace) -> int:
         project,
         task,
         params=params,
-        parent=args.parent if args.parent else True,
+        parent=args.parent if args.parent is not None else True,
         driver=args.driver,
         cmd=args.cmd,
         skill=args.skill,

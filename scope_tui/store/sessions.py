@@ -212,12 +212,15 @@ def update_state(d: Path, *, force: bool = False, **changes: Any) -> dict[str, A
 
     A terminal status is sticky: unless `force` (a restart), an update to a session that is already
     done, failed, killed or escalated is dropped and None is returned, so a late writer never revives
-    or relabels a finished session.
+    or relabels a finished session. A corrupt state.json is left as it is (None) unless `force`, so what
+    a person may want to inspect is never overwritten.
     """
     with _Lock(d):
         try:
             state = _read_json(d / STATE)
         except CorruptFile:
+            if not force:
+                return None
             state = {}
         if not force and state.get("status") in TERMINAL:
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 from scope_tui.store import events, sessions
@@ -15,12 +16,22 @@ DRIVERS = {
 }
 
 
+def wait_for_launch(session_dir: Path, timeout: float = 5.0) -> sessions.Session:
+    """The session once its spawner has recorded the tmux target (so the pane log is attached)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = sessions.load_dir(session_dir)
+        if s.corrupt or s.meta.get("tmux") or time.monotonic() > deadline:
+            return s
+        time.sleep(0.005)
+
+
 def run(session_dir: Path) -> int:
     """Run the worker of the session in `session_dir` to its end; returns the process exit code.
 
     Whatever happens, the session ends in a terminal or waiting state with an event saying why.
     """
-    s = sessions.load_dir(session_dir)
+    s = wait_for_launch(session_dir)
     if s.corrupt:
         print(f"scope: session {s.id} is corrupt: {s.corrupt}")
         return 2

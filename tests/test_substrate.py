@@ -1,0 +1,252 @@
+"""The substrate through the real CLI and a real tmux server on a private socket."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.support.helpers import wait_until
+
+
+def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
+    sid = scope.spawn("--cmd", "echo hello from $SCOPE_SESSION_ID", "greet")
+    assert sid == "1"
+    out = scope.run("wait", sid, "--timeout", "30")
+    assert out.returncode == 0, out.stderr
+    assert "== 1 done ==" in out.stdout and "hello from 1" in out.stdout
+    assert (scope.session(sid) / "result.md").read_text().strip() == "hello from 1"
+    assert "hello from 1" in (scope.session(sid) / "pane.log").read_text()
+    types = [e["type"] for e in scope.events(sid)]
+    assert types[0] == "spawn" and "exec" in types and types[-1] == "status"
+    assert scope.meta(sid)["tmux"]["window"].startswith("@") and scope.meta(sid)["tmux"]["pane"].startswith("%")
+
+
+def test_failing_command_is_failed_with_exit_code(scope):
+    sid = scope.spawn("--cmd", "echo oops; exit 7", "fail")
+    out = scope.run("wait", sid, "--timeout", "30")
+    assert out.returncode == 1
+    st = scope.state(sid)
+    assert st["status"] == "failed" and st["exit_code"] == 7 and st["reason"] == "exit 7"
+
+
+def test_concurrent_spawns_from_ten_processes(scope):
+    with ThreadPoolExecutor(10) as pool:
+        outs = list(pool.map(lambda i: scope.run("spawn", "--cmd", f"echo n{i}", f"task {i}"), range(10)))
+    assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs]
+    got = sorted(int(o.stdout.strip()) for o in outs)
+    assert got == list(range(1, 11))
+    assert scope.run("wait", *map(str, got), "--timeout", "60").returncode == 0
+    for sid in map(str, got):
+        seqs = [e["seq"] for e in scope.events(sid)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert scope.status(sid) == "done"
+
+
+def test_fork_join_runs_in_parallel(scope, tmp_path):
+    """Each worker waits for the other's marker file: a serial run would deadlock and time out."""
+    a_mark, b_mark = tmp_path / "a.mark", tmp_path / "b.mark"
+    wait_for = "for i in $(seq 200); do [ -e {m} ] && exit 0; sleep 0.1; done; exit 9"
+    a = scope.spawn("--cmd", f"touch {a_mark}; " + wait_for.format(m=b_mark), "a")
+    b = scope.spawn("--cmd", f"touch {b_mark}; " + wait_for.format(m=a_mark), "b")
+    out = scope.run("wait", a, b, "--timeout", "40")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert scope.status(a) == scope.status(b) == "done"
+
+
+def test_wait_timeout_exits_3(scope):
+    sid = scope.spawn("--cmd", "sleep 30", "slow")
+    out = scope.run("wait", sid, "--timeout", "0.5")
+    assert out.returncode == 3
+    assert "timed out" in out.stderr and sid in out.stderr
+    scope.ok("kill", sid, "--yes")
+
+
+def test_wait_any_returns_with_the_first(scope):
+    slow = scope.spawn("--cmd", "sleep 30", "slow")
+    fast = scope.spawn("--cmd", "echo quick", "fast")
+    out = scope.run("wait", slow, fast, "--any", "--timeout", "30")
+    assert out.returncode == 0 and f"== {fast} done ==" in out.stdout
+    scope.ok("kill", slow, "--yes")
+
+
+def test_subtree_kill_marks_every_live_descendant_killed(scope):
+    root = scope.spawn("--cmd", "sleep 60", "root")
+    child = scope.spawn("--parent", root, "--cmd", "sleep 60", "child")
+    grand = scope.spawn("--parent", child, "--cmd", "sleep 60", "grandchild")
+    other = scope.spawn("--cmd", "sleep 60", "unrelated")
+    assert (child, grand) == (f"{root}.1", f"{root}.1.1")
+    for s in (root, child, grand, other):
+        scope.wait_status(s, "running")
+    out = scope.ok("kill", root, "--yes")
+    assert "killed 3" in out
+    for s in (root, child, grand):
+        assert scope.status(s) == "killed"
+    assert scope.status(other) == "running"
+    windows = scope.tmux("list-windows", "-a", "-F", "#{window_name}").stdout.split()
+    assert root not in windows and grand not in windows and other in windows
+    assert scope.session(grand).is_dir()  # history is kept
+    scope.ok("kill", other, "--yes")
+
+
+NASTY = "quotes ' \" $(touch /tmp/pwned) `id` \\n\nnew line ünïcødé 🚀\t$HOME ${X:-y} ;|&<>"
+
+
+def test_task_reaches_the_worker_byte_exact(scope, tmp_path):
+    task = NASTY + "\n" + ("0123456789abcdef" * 65536)  # 1 MiB more
+    digest = hashlib.sha256(task.encode()).hexdigest()
+    out_file = tmp_path / "sum"
+    sid = scope.spawn("--task-file", "/dev/stdin", "--cmd",
+                      f'sha256sum "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" > {out_file}', input=task)
+    scope.wait_status(sid, "done")
+    assert out_file.read_text().split()[0] == digest
+    # and through stdin with '-'
+    sid2 = scope.spawn("-", "--cmd", "true", input=NASTY)
+    assert (scope.session(sid2) / "task.md").read_text() == NASTY
+
+
+def test_redirect_is_delivered_byte_exact(scope, tmp_path):
+    got = tmp_path / "got"
+    # The command reads one pasted line from its terminal: the pane gets the message too.
+    sid = scope.spawn("--cmd", f"IFS= read -r line; printf '%s' \"$line\" > {got}", "listen")
+    scope.wait_status(sid, "running")
+    msg = "change course: ' \" $(nope) `x` ünï 🚀"
+    scope.ok("redirect", sid, msg)
+    inbox = list((scope.session(sid) / "inbox").glob("*.json"))
+    assert len(inbox) == 1 and json.loads(inbox[0].read_text())["text"] == msg
+    assert [e for e in scope.events(sid) if e["type"] == "redirect"][0]["message"] == msg
+    scope.wait_status(sid, "done")
+    assert got.read_text() == msg
+
+
+def test_redirect_to_a_finished_session_is_refused(scope):
+    sid = scope.spawn("--cmd", "true", "quick")
+    scope.wait_status(sid, "done")
+    out = scope.run("redirect", sid, "hello")
+    assert out.returncode == 2 and "done" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_kill_dash_nine_of_a_worker_is_detected_as_failed(scope):
+    sid = scope.spawn("--cmd", "sleep 60", "victim")
+    scope.wait_status(sid, "running")
+    pane = scope.meta(sid)["tmux"]["pane"]
+    pid = int(scope.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
+    os.kill(pid, signal.SIGKILL)
+    st = scope.wait_status(sid, "failed", timeout=15)
+    assert st["reason"] == "crashed"
+    assert any(e["type"] == "error" and e.get("source") == "pane-died" for e in scope.events(sid))
+
+
+def test_killed_tmux_server_is_reconciled_to_lost(scope):
+    sid = scope.spawn("--cmd", "sleep 60", "will be lost")
+    scope.wait_status(sid, "running")
+    scope.kill_server()
+    out = scope.ok("poll", sid)
+    assert "failed" in out and "lost" in out
+    assert scope.state(sid)["reason"] == "lost"
+    # wait reconciles too and reports failure instead of hanging
+    assert scope.run("wait", sid, "--timeout", "20").returncode == 1
+
+
+def test_corrupt_state_shows_as_corrupt_while_others_poll(scope):
+    good = scope.spawn("--cmd", "true", "good")
+    bad = scope.spawn("--cmd", "true", "bad")
+    scope.wait_status(good, "done")
+    scope.wait_status(bad, "done")
+    (scope.session(bad) / "state.json").write_text("{half")
+    out = scope.run("poll", "--all")
+    assert out.returncode == 0
+    lines = {ln.split()[0]: ln for ln in out.stdout.splitlines()[1:]}
+    assert "done" in lines[good] and "corrupt" in lines[bad] and "state.json" in lines[bad]
+    rows = [json.loads(x) for x in scope.ok("poll", "--json").splitlines()]
+    assert {r["id"]: r["status"] for r in rows} == {good: "done", bad: "corrupt"}
+    assert "corrupt" in scope.ok("tree")
+
+
+@pytest.mark.parametrize("bad", ["../x", "3..1", "/etc", ""])
+def test_bad_ids_exit_2_with_one_line(scope, bad):
+    for cmd in (["poll", bad], ["kill", bad, "--yes"], ["wait", bad], ["redirect", bad, "m"], ["spawn", "--parent", bad, "--cmd", "true", "t"]):
+        out = scope.run(*cmd)
+        assert out.returncode == 2, (cmd, out.stderr)
+        assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_unknown_id_suggests_poll_all(scope):
+    out = scope.run("poll", "42")
+    assert out.returncode == 2 and "no session 42" in out.stderr and "scope poll --all" in out.stderr
+
+
+def test_read_only_commands_outside_a_project_exit_2(tmp_path, home):
+    env = {k: v for k, v in os.environ.items() if k != "SCOPE_DIR"}
+    for cmd in (["poll"], ["tree"], ["wait", "1"]):
+        p = subprocess.run([sys.executable, "-m", "scope_tui", *cmd], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert p.returncode == 2 and "no Scope project here" in p.stderr, (cmd, p.stderr)
+
+
+def test_usage_errors_are_one_line_exit_2(scope):
+    for cmd in (["spawn"], ["spawn", "--cmd", "", "t"], ["spawn", "--driver", "nope", "t"], ["wait"],
+                ["wait", "1", "--timeout", "-1"], ["clean", "--older-than", "soon"], ["frobnicate"]):
+        out = scope.run(*cmd)
+        assert out.returncode == 2, (cmd, out.stdout, out.stderr)
+        assert "Traceback" not in out.stderr and out.stderr.startswith("scope: "), (cmd, out.stderr)
+
+
+def test_nested_spawn_inside_a_session_is_its_child_and_wait_marks_it_waiting(scope, tmp_path):
+    inner = (f"{sys.executable} -m scope_tui spawn --cmd 'echo inner done' inner > {tmp_path}/child; "
+             f"{sys.executable} -m scope_tui wait $(cat {tmp_path}/child) --timeout 30")
+    parent = scope.spawn("--cmd", inner, "outer")
+    scope.wait_status(parent, "done", timeout=40)
+    child = (tmp_path / "child").read_text().strip()
+    assert child == f"{parent}.1"
+    assert scope.meta(child)["parent"] == parent
+    statuses = [e["status"] for e in scope.events(parent) if e["type"] == "status"]
+    assert "waiting" in statuses
+    assert "inner done" in (scope.session(parent) / "result.md").read_text()
+    assert any(e["type"] == "spawn" and e.get("child") == child for e in scope.events(parent))
+
+
+def test_clean_closes_finished_windows_and_keeps_history(scope):
+    sid = scope.spawn("--cmd", "echo bye", "short")
+    scope.wait_status(sid, "done")
+    assert sid in scope.tmux("list-windows", "-a", "-F", "#{window_name}").stdout.split()
+    assert f"cleaned 1: {sid}" in scope.ok("clean")
+    assert sid not in scope.tmux("list-windows", "-a", "-F", "#{window_name}").stdout.split()
+    assert (scope.session(sid) / "pane.log").read_text().count("bye") >= 1
+    assert scope.status(sid) == "done"
+
+
+def test_needs_input_is_reported_once_and_is_not_terminal(scope):
+    from scope_tui.store import sessions
+
+    sid = scope.spawn("--cmd", "sleep 60", "asks")
+    scope.wait_status(sid, "running")
+    sessions.set_status(scope.session(sid), "needs_input", reason="which file?")
+    out = scope.run("wait", sid, "--timeout", "1.5")
+    assert out.returncode == 3
+    assert out.stderr.count("needs input") == 1 and "which file?" in out.stderr
+    scope.ok("kill", sid, "--yes")
+
+
+def test_attach_command_targets_the_window_by_id(scope):
+    from scope_tui.store.project import Project
+    from scope_tui.substrate.control import attach_argv
+
+    sid = scope.spawn("--cmd", "sleep 30", "look at me")
+    scope.wait_status(sid, "running")
+    argv = attach_argv(Project(scope.scope_dir), sid)
+    assert argv[1:] == ["-L", scope.socket, "attach-session", "-t", scope.meta(sid)["tmux"]["window"]]
+    scope.ok("kill", sid, "--yes")
+    out = scope.run("attach", sid)
+    assert out.returncode == 2 and "no tmux window" in out.stderr
+
+
+def test_doctor_never_prints_the_key(scope):
+    out = scope.run("doctor", env={"ANTHROPIC_API_KEY": "sk-ant-secret-value-123"})
+    assert "tmux" in out.stdout and "API key present" in out.stdout
+    assert "secret-value" not in out.stdout + out.stderr
