@@ -1,0 +1,440 @@
+"""Patch proposals for skills (and agents' heuristics), kept as `.scope/patches/<id>.json`, and their approval.
+
+A patch changes nothing until it is approved: approving a skill patch writes the skill's next version
+(`.scope/skills/<name>/vN.md`, through patterns.skills.write_version) with its lineage; approving an
+agent patch ("agent:<name>/heuristics") only marks it approved (the agent layer pulls it in).
+A rejected patch is kept, and its deviation signature is never proposed again for that target.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store import events
+from scope_tui.store.atomic import write_json
+from scope_tui.store.errors import UsageError
+from scope_tui.store.project import Project
+
+STATUSES = ("pending", "approved", "rejected", "superseded")
+LEARNED = "## Learned rules"
+RECENT = 5  # oscillation is judged against this many recent approved or pending patches
+_PID = re.compile(r"^p?(\d{1,9})$")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _path(project: Project, pid: str) -> Path:
+    return project.patches / f"{pid}.json"
+
+
+def _norm_id(pid: str) -> str:
+    pid = str(pid).strip()
+    m = _PID.match(pid)
+    return f"p{int(m.group(1))}" if m else pid
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    obj.setdefault("id", path.stem)
+    obj.setdefault("status", "pending")
+    return obj
+
+
+def list_patches(project: Project, status: str | None = None) -> list[dict[str, Any]]:
+    """Every readable patch, oldest first (by created_at, then id); only those with `status` when given.
+
+    A half-written or broken file is skipped, never raised."""
+    try:
+        names = [n for n in os.listdir(project.patches) if n.endswith(".json") and not n.startswith(".")]
+    except FileNotFoundError:
+        return []
+    out = []
+    for n in names:
+        p = _read(project.patches / n)
+        if p is not None and (status is None or p.get("status") == status):
+            out.append(p)
+
+    def key(p: dict[str, Any]) -> tuple[float, int, str]:
+        m = _PID.match(str(p.get("id", "")))
+        return (float(p.get("created_at") or 0), int(m.group(1)) if m else 0, str(p.get("id")))
+
+    return sorted(out, key=key)
+
+
+def load_patch(project: Project, pid: str) -> dict[str, Any]:
+    """One patch by id (`p3` or `3`); raises UsageError when there is no such patch."""
+    for cand in dict.fromkeys((_norm_id(pid), str(pid).strip())):
+        if not cand or "/" in cand or cand.startswith("."):
+            continue
+        p = _read(_path(project, cand))
+        if p is not None:
+            return p
+    raise UsageError(f"no patch {pid} (try 'scope patches list')")
+
+
+# ---------------------------------------------------------------- skill text helpers
+
+
+def add_learned_line(text: str, line: str) -> str:
+    """`text` with `line` (a "- ..." bullet) added at the end of its "## Learned rules" section."""
+    bullet = line if line.startswith("- ") else f"- {line}"
+    lines = text.rstrip("\n").split("\n")
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == LEARNED)
+    except StopIteration:
+        return "\n".join(lines) + f"\n\n{LEARNED}\n\n{bullet}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    last = end
+    while last > start + 1 and not lines[last - 1].strip():
+        last -= 1
+    lines[last:last] = [bullet]
+    return "\n".join(lines) + "\n"
+
+
+def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=old_name, tofile=new_name
+        )
+    )
+
+
+def diff_lines(diff: str) -> tuple[list[str], list[str]]:
+    """(added, removed) content lines of a unified diff, stripped."""
+    added, removed = [], []
+    for ln in (diff or "").splitlines():
+        if ln.startswith(("+++", "---")):
+            continue
+        if ln.startswith("+") and ln[1:].strip():
+            added.append(ln[1:].strip())
+        elif ln.startswith("-") and ln[1:].strip():
+            removed.append(ln[1:].strip())
+    return added, removed
+
+
+def _skill_text(project: Project, name: str, version: int | None = None) -> tuple[int, str]:
+    from scope_tui.patterns import skills
+
+    sk = skills.load(project, name, version)
+    assert sk.path is not None
+    return sk.version, sk.path.read_text()
+
+
+# ---------------------------------------------------------------- oscillation
+
+
+_POLARITY = re.compile(r"^(?:-\s*)?\**\s*(ALWAYS|NEVER|DO NOT|DON'T)\b[:\s]*", re.IGNORECASE)
+_NUM = re.compile(r"\d+(?:\.\d+)?%?")
+
+
+def _core(line: str) -> tuple[str | None, str]:
+    """(polarity, the rest normalised) of a rule line: ALWAYS/NEVER and what it is about."""
+    m = _POLARITY.match(line.strip())
+    pol = None
+    rest = line.strip().lstrip("-* ").strip()
+    if m:
+        word = m.group(1).upper()
+        pol = "always" if word == "ALWAYS" else "never"
+        rest = line.strip()[m.end() :]
+    return pol, " ".join(re.sub(r"[^a-z0-9%. ]+", " ", rest.lower()).split())
+
+
+def oscillation(
+    project: Project, target: str, added: list[str], removed: list[str], exclude: str | None = None
+) -> str | None:
+    """Why a change with these added/removed lines undoes or contradicts one of the last RECENT approved or
+    pending patches of `target`, or None when it does not."""
+    recent = [
+        p
+        for p in list_patches(project)
+        if p.get("target") == target
+        and p.get("status") in ("approved", "pending")
+        and p.get("kind") != "consolidation"
+        and p.get("id") != exclude
+    ]
+    recent.sort(key=lambda p: float(p.get("decided_at") or p.get("created_at") or 0))
+    for p in reversed(recent[-RECENT:]):
+        p_added, p_removed = diff_lines(p.get("diff", ""))
+        pid = p.get("id")
+        for ln in removed:
+            if ln in p_added:
+                return f"it undoes {pid} (removes the line {pid} added: {ln!r})"
+        for ln in added:
+            if ln in p_removed:
+                return f"it undoes {pid} (puts back the line {pid} removed: {ln!r})"
+        for a in added:
+            pa, ca = _core(a)
+            for b in p_added:
+                pb, cb = _core(b)
+                if pa and pb and pa != pb and ca == cb:
+                    return f"it contradicts {pid} ({a!r} against {b!r})"
+                ta, tb = _NUM.sub("#", a), _NUM.sub("#", b)
+                if "#" in ta and ta == tb and a != b:
+                    return f"it moves a limit {pid} set ({b!r} -> {a!r}): the limit would move back and forth"
+    return None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _allocate(project: Project, patch: dict[str, Any]) -> dict[str, Any]:
+    """Give `patch` the next free id and write it; an O_EXCL-like link, so racing writers never collide."""
+    project.patches.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for n in os.listdir(project.patches) if (m := _PID.match(n.removesuffix(".json")))]
+    n = max(taken, default=0) + 1
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=project.patches)
+    os.close(fd)
+    try:
+        while True:
+            patch["id"] = f"p{n}"
+            Path(tmp).write_text(json.dumps(patch, indent=2, ensure_ascii=False) + "\n")
+            try:
+                os.link(tmp, _path(project, patch["id"]))
+                return patch
+            except FileExistsError:
+                n += 1
+    finally:
+        os.unlink(tmp)
+
+
+def _session_event(project: Project, sid: str | None, type: str, **fields: Any) -> None:
+    if not sid:
+        return
+    d = project.session_dir(str(sid))
+    if d.is_dir():
+        events.append(d, type, **fields)
+
+
+def propose(
+    project: Project,
+    *,
+    target: str,
+    new_text: str,
+    base_text: str = "",
+    skill: str | None = None,
+    base_version: int | None = None,
+    deviation: dict[str, Any] | None = None,
+    reflection: str = "",
+    signature: str | None = None,
+    session: str | None = None,
+    kind: str = "rule",
+    **extra: Any,
+) -> dict[str, Any] | None:
+    """Write a pending patch and a `patch_proposed` event in `session`; returns it.
+
+    Returns None (with a `patch_refused` event saying why) when the change is empty, when the same
+    signature was rejected before or is already pending for `target`, or when it would undo or
+    contradict one of the last five approved or pending patches (no oscillation). When the project's
+    `auto_approve` is set, the patch is approved at once (by "auto")."""
+
+    def refuse(reason: str) -> None:
+        _session_event(project, session, "patch_refused", target=target, skill=skill, signature=signature, reason=reason)
+
+    if new_text == base_text:
+        refuse("the change is already in the text")
+        return None
+    old_name = f"{skill}/v{base_version}.md" if skill else target
+    diff = unified_diff(base_text, new_text, old_name, old_name + " (patched)")
+    if signature and kind != "consolidation":
+        for p in list_patches(project):
+            if p.get("target") == target and p.get("signature") == signature:
+                if p.get("status") == "rejected":
+                    refuse(f"the same deviation ({signature}) was rejected in {p.get('id')}; it is not proposed again")
+                    return None
+                if p.get("status") == "pending":
+                    refuse(f"the same deviation ({signature}) is already pending as {p.get('id')}")
+                    return None
+    if kind != "consolidation":
+        added, removed = diff_lines(diff)
+        why = oscillation(project, target, added, removed)
+        if why:
+            refuse(f"refused: {why}")
+            return None
+    patch: dict[str, Any] = {
+        "id": None,
+        "kind": kind,
+        "target": target,
+        "skill": skill,
+        "base_version": base_version,
+        "new_text": new_text,
+        "diff": diff,
+        "deviation": deviation or {},
+        "reflection": reflection,
+        "signature": signature,
+        "session": session,
+        "status": "pending",
+        "decided_by": None,
+        "decision_note": None,
+        "created_at": round(time.time(), 3),
+        "decided_at": None,
+        **extra,
+    }
+    patch = _allocate(project, patch)
+    _session_event(
+        project,
+        session,
+        "patch_proposed",
+        patch=patch["id"],
+        target=target,
+        skill=skill,
+        base_version=base_version,
+        signature=signature,
+        kind=kind,
+    )
+    from scope_tui.store import config
+
+    try:
+        auto = bool(config.load(project.config_path).get("auto_approve"))
+    except Exception:  # a broken config.toml must not stop learning; it just stays manual
+        auto = False
+    if auto:
+        approve(project, patch["id"], by="auto", note="auto_approve is on")
+        return load_patch(project, patch["id"])
+    return patch
+
+
+def propose_rule(
+    project: Project,
+    skill: str,
+    line: str,
+    *,
+    base_version: int | None = None,
+    deviation: dict[str, Any] | None = None,
+    reflection: str = "",
+    signature: str | None = None,
+    session: str | None = None,
+) -> dict[str, Any] | None:
+    """Propose adding `line` to the "## Learned rules" of `skill` (its latest version unless `base_version`)."""
+    version, text = _skill_text(project, skill, base_version)
+    new_text = add_learned_line(text, line)
+    return propose(
+        project,
+        target=f"skill:{skill}",
+        skill=skill,
+        base_version=version,
+        base_text=text,
+        new_text=new_text,
+        deviation=deviation,
+        reflection=reflection,
+        signature=signature,
+        session=session,
+        rule_line=line,
+    )
+
+
+def _save(project: Project, patch: dict[str, Any]) -> None:
+    write_json(_path(project, patch["id"]), patch)
+
+
+def _decided_event(project: Project, patch: dict[str, Any]) -> None:
+    _session_event(
+        project,
+        patch.get("session"),
+        "patch_decided",
+        patch=patch["id"],
+        target=patch.get("target"),
+        skill=patch.get("skill"),
+        status=patch["status"],
+        decided_by=patch.get("decided_by"),
+        note=patch.get("decision_note"),
+        version=patch.get("version"),
+    )
+
+
+def _pending(project: Project, pid: str) -> dict[str, Any]:
+    patch = load_patch(project, pid)
+    if patch.get("status") != "pending":
+        raise UsageError(
+            f"patch {patch['id']} is already {patch.get('status')}"
+            + (f" by {patch['decided_by']}" if patch.get("decided_by") else "")
+            + " (only pending patches can be decided)"
+        )
+    return patch
+
+
+def approve(
+    project: Project, pid: str, by: str = "person", text: str | None = None, note: str | None = None
+) -> int:
+    """Approve a pending patch and return the version it produced.
+
+    For a skill patch that is the new skill version (vN, written with its lineage: parent version and the
+    patches in it); `text` replaces the proposed new text (an edited approval). A patch written against an
+    older version is re-applied to the latest one. For an agent patch nothing is written but the decision:
+    the return value is then the number of approved patches of that target (its heuristics' version).
+    Raises UsageError for an unknown or already decided patch, or an edited text that is not a valid skill."""
+    patch = _pending(project, pid)
+    target = str(patch.get("target", ""))
+    now = round(time.time(), 3)
+    if text is not None:
+        patch["edited"] = True
+        patch["original_text"] = patch.get("new_text")
+        patch["new_text"] = text
+    if target.startswith("skill:"):
+        from scope_tui.patterns import skills
+
+        name = patch.get("skill") or target.split(":", 1)[1]
+        latest, latest_text = _skill_text(project, name)
+        new_text = str(patch.get("new_text", ""))
+        base = patch.get("base_version")
+        if text is None and base is not None and latest != base:
+            if patch.get("kind") == "consolidation":
+                raise UsageError(
+                    f"patch {patch['id']} rewrites {name} v{base} but {name} is now at v{latest}: "
+                    "reject it; a fresh consolidation will be proposed"
+                )
+            new_text = latest_text
+            for line in diff_lines(str(patch.get("diff", "")))[0]:
+                if line not in new_text:
+                    new_text = add_learned_line(new_text, line)
+            patch["rebased_from"] = base
+        folded = list(patch.get("folds") or [])
+        entry = {
+            "parent": latest,
+            "patches": [*folded, patch["id"]],
+            "origin": "consolidation" if patch.get("kind") == "consolidation" else "patch",
+            "created_at": now,
+            "approved_by": by,
+        }
+        written = skills.write_version(project, name, new_text, entry)
+        version = int(written.version)
+    else:
+        version = 1 + sum(1 for p in list_patches(project, "approved") if p.get("target") == target)
+    patch.update(status="approved", decided_by=by, decision_note=note, decided_at=now, version=version)
+    _save(project, patch)
+    _decided_event(project, patch)
+    # Other pending proposals for the same deviation are now moot.
+    for other in list_patches(project, "pending"):
+        if other.get("target") == target and other.get("signature") and other.get("signature") == patch.get("signature"):
+            other.update(status="superseded", decided_by=by, decision_note=f"superseded by {patch['id']}", decided_at=now)
+            _save(project, other)
+            _decided_event(project, other)
+    if target.startswith("skill:") and patch.get("kind") != "consolidation":
+        from scope_tui.gepa.consolidate import maybe_propose
+
+        maybe_propose(project, str(patch.get("skill") or target.split(":", 1)[1]), session=patch.get("session"))
+    return version
+
+
+def reject(project: Project, pid: str, reason: str, by: str = "person") -> dict[str, Any]:
+    """Reject a pending patch with `reason` and return it. It is kept; its signature is not proposed again.
+    Raises UsageError for an unknown or already decided patch, or an empty reason."""
+    if not reason or not str(reason).strip():
+        raise UsageError("a rejection needs a reason (--reason TEXT)")
+    patch = _pending(project, pid)
+    patch.update(status="rejected", decided_by=by, decision_note=str(reason).strip(), decided_at=round(time.time(), 3))
+    _save(project, patch)
+    _decided_event(project, patch)
+    return patch
