@@ -12,7 +12,7 @@ import sys
 from scope_tui.store.errors import ScopeError
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
-GROUPS = ["core"]
+GROUPS = ["core", "run"]
 
 
 class _Parser(argparse.ArgumentParser):

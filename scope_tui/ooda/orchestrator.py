@@ -1,13 +1,270 @@
-"""The strategic level: the orchestrator that profiles a task, picks patterns and handles escalations."""
+"""The strategic level: the orchestrator that profiles a task, picks patterns and handles escalations.
+
+`scope run TASK` starts one (driver `orchestrator`, level `strategic`). Its loop:
+observe the task and its inbox; orient (profile the task, rank the patterns); decide (which pattern,
+how much budget); act (spawn a supervisor: a tactical pattern session). Then it watches that supervisor
+and acts on the reason of any escalation: task_too_big -> decompose into map-reduce; wrong_approach /
+restart_intensity -> switch to the next pattern; budget -> raise it from what is left, or refuse;
+missing_context / stuck / nothing left -> ask the person (status needs_input; the answer arrives with
+`scope redirect ID MESSAGE` and the run goes on with it). An orchestrator that has a parent session
+escalates there instead of asking.
+
+params (all optional): candidates=[{skill, params?, budget?}] (the patterns to try, in order; default
+from the profile and the skills library), decompose={skill, params} (what task_too_big turns into).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
+from scope_tui.ooda.escalation import Escalation, ask_person, escalate, split_inbox
+from scope_tui.ooda.loop import Loop
+from scope_tui.ooda.monitor import Monitor, Observation
 from scope_tui.store import sessions
+from scope_tui.store.project import Project
+
+PATTERNS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
 
 def run_strategic(session_dir: Path) -> int:
     """Run an orchestrator session (driver `orchestrator`); returns the process exit code."""
-    sessions.set_status(session_dir, "failed", reason="the orchestrator is not built yet")
-    return 1
+    session_dir = Path(session_dir).resolve()
+    return Orchestrator(Project(session_dir.parent.parent), session_dir).run()
+
+
+def fallback_plan(task: str, params: dict[str, Any]) -> tuple[list[str], str]:
+    """Patterns to try, in order, from the task's shape alone; and why. Used when no selector answers."""
+    if params.get("dag"):
+        return ["dag"], "a DAG file was given"
+    if params.get("context"):
+        return ["rlm", "map-reduce"], "a large context was given: explore it as a REPL variable, else scan it"
+    if params.get("promise"):
+        return ["ralph", "maker-checker"], "a completion promise was given: iterate until it is said"
+    if params.get("rubric"):
+        return ["maker-checker", "ralph"], "a rubric was given: make, then check against it"
+    return ["maker-checker", "ralph"], "no special shape: make and check, then iterate"
+
+
+class Orchestrator:
+    def __init__(self, project: Project, session_dir: Path) -> None:
+        self.project = project
+        self.dir = session_dir
+        s = sessions.load_dir(session_dir)
+        self.sid = s.id
+        self.meta = s.meta
+        self.params: dict[str, Any] = dict(s.meta.get("params") or {})
+        self.task = s.task()
+        self.loop = Loop(session_dir)
+        self.monitor = Monitor(project)
+        self.candidates: list[dict[str, Any]] = []
+        self.tried: list[str] = []
+        self.current: str | None = None
+        self.current_cand: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.decomposed = False
+        budget = s.meta.get("budget")
+        self.budget_left: float | None = float(budget) if budget else None
+        self.asking: Escalation | None = None
+        self._details: dict[str, Escalation] = {}  # escalation messages by source, for their details
+
+    # --- the loop ------------------------------------------------------------------------------------
+    def run(self) -> int:
+        sessions.set_status(self.dir, "running")
+        self.say(f"scope · orchestrator {self.sid}")
+        self.loop.observe("reading the task")
+        self.candidates = self._plan()
+        if not self.candidates:
+            ask_person(self.dir, "wrong_approach", "no pattern fits this task; say which skill to use")
+            self.asking = Escalation(self.sid, "wrong_approach")
+        else:
+            first = self.candidates[0]
+            self.loop.decide(
+                "select", f"start with {first['skill']} (of {', '.join(c['skill'] for c in self.candidates)})",
+                skill=first["skill"],
+            )
+            self._launch(first)
+        try:
+            while True:
+                self.loop.observe("watching the supervisor" if not self.asking else "waiting for the person")
+                escs, other = split_inbox(sessions.take_messages(self.dir))
+                for e in escs:
+                    self._details[e.source] = e
+                for msg in other:
+                    code = self._on_message(msg)
+                    if code is not None:
+                        return code
+                for o in self.monitor.wait(1.0):
+                    code = self._on_observation(o)
+                    if code is not None:
+                        return code
+        finally:
+            self.monitor.close()
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    # --- orient ---------------------------------------------------------------------------------------
+    def _plan(self) -> list[dict[str, Any]]:
+        given = self.params.get("candidates")
+        if given:
+            cands = [dict(c) if isinstance(c, dict) else {"skill": str(c)} for c in given]
+            self.loop.orient(
+                "patterns given", "the run names its candidate patterns", skills=[c["skill"] for c in cands]
+            )
+            return cands
+        names, why, profile = self._select()
+        self.loop.orient("task profiled", why, skills=names, profile=profile)
+        return [{"skill": n} for n in names]
+
+    def _select(self) -> tuple[list[str], str, dict[str, Any]]:
+        """Rank patterns with the skills library's profile and selection when present, else by shape."""
+        try:
+            from scope_tui.patterns import profile as prof_mod
+            from scope_tui.patterns import select as sel_mod
+
+            prof = prof_mod.profile(self.task, params=self.params, project=self.project)
+            ranked = sel_mod.select(prof, project=self.project)
+            names = [getattr(r, "name", None) or getattr(getattr(r, "skill", None), "name", None) or str(r) for r in ranked]
+            names = [n for n in names if n in PATTERNS]
+            if names:
+                pd = prof if isinstance(prof, dict) else getattr(prof, "__dict__", {})
+                return names, "ranked by the skills library", {k: v for k, v in pd.items() if isinstance(v, (int, float, str, bool))}
+        except Exception as exc:  # selection is an aid, not a gate: fall back to the task's shape
+            why = f"{type(exc).__name__}: {exc}"
+            names, reason = fallback_plan(self.task, self.params)
+            return names, f"{reason} (selector unavailable: {why[:80]})", {}
+        names, reason = fallback_plan(self.task, self.params)
+        return names, reason, {}
+
+    # --- decide and act -------------------------------------------------------------------------------
+    def _on_message(self, msg: dict[str, Any]) -> int | None:
+        text = str(msg.get("text") or "").strip()
+        if not text:
+            return None
+        self.loop.orient("a message from the person", text[:200], kind=msg.get("kind"))
+        self.notes.append(text)
+        if self.asking is None:
+            self.loop.decide("keep_note", "the next supervisor gets it with the task")
+            return None
+        named = next((c for c in self.candidates if re.search(rf"\b{re.escape(c['skill'])}\b", text)), None)
+        named = named or next(
+            ({"skill": p} for p in PATTERNS if re.search(rf"\b{re.escape(p)}\b", text)), None
+        )
+        cand = named or self.current_cand or (self.candidates[0] if self.candidates else {"skill": "ralph"})
+        self.asking = None
+        sessions.set_status(self.dir, "running", reason=None)
+        self.loop.decide(
+            "resume", f"the person answered; run {cand['skill']} again with the answer as a note", skill=cand["skill"]
+        )
+        self._launch(cand)
+        return None
+
+    def _on_observation(self, o: Observation) -> int | None:
+        if o.child != self.current:
+            return None
+        if o.kind == "escalation":
+            if o.reason and self._details.get(o.child) is None:
+                self._details[o.child] = Escalation(o.child, o.reason, o.details, o.evidence)
+            return None
+        if o.kind != "ended":
+            return None
+        s = sessions.load_dir(self.project.session_dir(o.child))
+        if o.end == "done":
+            result = s.result() or ""
+            sessions.write_result(self.dir, result)
+            self.loop.orient(f"{o.child} done", f"{self.current_cand.get('skill')} finished the task")
+            self.loop.decide("finish", f"{o.child} ({self.current_cand.get('skill')}) delivered the result")
+            sessions.set_status(self.dir, "done", exit_code=0)
+            self.say(f"done: {o.child}")
+            return 0
+        e = self._details.pop(o.child, None)
+        if e is None or o.end != "escalated":
+            reason = o.reason if o.end == "escalated" and o.reason else "wrong_approach"
+            e = Escalation(o.child, reason, f"{o.child} ended {o.end}: {o.details}", o.evidence)
+        return self._on_escalation(e)
+
+    def _on_escalation(self, e: Escalation) -> int | None:
+        skill = self.current_cand.get("skill")
+        self.loop.orient(f"{e.source} escalated: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence)
+        if e.reason == "task_too_big" and not self.decomposed:
+            spec = dict(self.params.get("decompose") or {"skill": "map-reduce", "params": {"parallel": 4}})
+            spec.setdefault("skill", "map-reduce")
+            self.decomposed = True
+            self.loop.decide("decompose", f"{skill} found the task too big: split it with {spec['skill']}", skill=spec["skill"])
+            self._launch(spec)
+            return None
+        if e.reason in ("wrong_approach", "restart_intensity", "task_too_big"):
+            nxt = next((c for c in self.candidates if c["skill"] not in self.tried), None)
+            if nxt is not None:
+                self.loop.decide("switch_skill", f"{skill} is not working ({e.reason}); try {nxt['skill']}", skill=nxt["skill"])
+                self._launch(nxt)
+                return None
+        if e.reason == "budget":
+            if self.budget_left is None or self.budget_left > 0:
+                extra = self.budget_left
+                self.loop.decide("raise_budget", f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}")
+                cand = dict(self.current_cand)
+                cand["budget"] = (float(cand.get("budget") or 0) + extra) if extra is not None else None
+                self.budget_left = 0.0 if extra is not None else None
+                self._launch(cand, allocate=False)
+                return None
+            self.loop.decide("refuse_budget", "no budget left to give")
+        return self._ask(e)
+
+    def _ask(self, e: Escalation) -> int | None:
+        details = f"{e.details or e.reason} (answer with 'scope redirect {self.sid} MESSAGE')"
+        if self.meta.get("parent"):
+            self.loop.decide("escalate", f"cannot handle {e.reason} here: pass it up")
+            escalate(self.dir, e.reason, e.details, [{"session": e.source, "seqs": e.evidence}])
+            return 1
+        self.loop.decide("ask_person", f"nothing left to try for {e.reason}: ask the person", reason=e.reason)
+        ask_person(self.dir, e.reason, details, [{"session": e.source, "seqs": e.evidence}])
+        self.asking = e
+        self.say(f"needs input: {details}")
+        return None
+
+    def _launch(self, cand: dict[str, Any], *, allocate: bool = True) -> str:
+        from scope_tui.substrate.spawn import spawn
+
+        skill = str(cand["skill"])
+        budget = cand.get("budget")
+        if allocate and budget is None and self.budget_left is not None:
+            budget = round(self.budget_left / 2, 4)  # half now, half kept for raises and switches
+            self.budget_left -= budget
+            self.loop.decide("allocate", f"give {skill} ${budget:.2f}, keep ${self.budget_left:.2f}", budget=budget)
+        params = dict(cand.get("params") or {})
+        for k in ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag"):
+            if k in self.params and k not in params:
+                params[k] = self.params[k]
+        if self.notes:
+            params["notes"] = list(params.get("notes") or []) + self.notes
+        task = self.task
+        if self.notes:
+            task += "\n\nNotes from the person:\n" + "\n".join(f"- {n}" for n in self.notes)
+        self.loop.act(f"spawning a {skill} supervisor")
+        s = spawn(
+            self.project,
+            task,
+            parent=self.sid,
+            driver="pattern",
+            level="tactical",
+            skill=skill,
+            model=cand.get("model"),
+            budget=budget,
+            cwd=Path(self.meta.get("cwd") or self.project.home),
+            launch_now=False,
+            params=params or None,
+        )
+        self.monitor.forget(self.current or "")
+        self.current, self.current_cand = s.id, cand
+        self.tried.append(skill)
+        self.monitor.watch(s.id)
+        from scope_tui.substrate.spawn import launch
+
+        launch(self.project, s)
+        self.say(f"  supervisor {s.id}: {skill}")
+        return s.id
+
+

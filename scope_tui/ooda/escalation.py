@@ -1,0 +1,79 @@
+"""Semantic escalation: a reason, details and the events that show it, to the parent's inbox and as an event.
+
+Reasons: task_too_big, missing_context, wrong_approach, budget, stuck, restart_intensity. The parent's
+decide step acts on the reason; at the top, the person is asked (`needs_input`) and answers with
+`scope redirect ID MESSAGE`, which lands in the session's inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store import events, sessions
+
+REASONS = ("task_too_big", "missing_context", "wrong_approach", "budget", "stuck", "restart_intensity")
+
+
+@dataclass
+class Escalation:
+    """An escalation as the parent sees it: who sent it, why, and the seqs of the events that show it."""
+
+    source: str
+    reason: str
+    details: str = ""
+    evidence: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def from_message(cls, msg: dict[str, Any]) -> Escalation:
+        return cls(
+            str(msg.get("source") or "?"),
+            str(msg.get("reason") or "stuck"),
+            str(msg.get("text") or ""),
+            list(msg.get("evidence") or []),
+        )
+
+
+def escalate(
+    session_dir: Path,
+    reason: str,
+    details: str = "",
+    evidence: list[Any] | None = None,
+    *,
+    end: bool = True,
+) -> Escalation:
+    """Escalate from the session in `session_dir` to its parent (or, with no parent, to the person).
+
+    Writes an `escalation` event on the session, puts a message of kind "escalation" in the parent's
+    inbox, and (with `end`) marks the session `escalated` with the reason. A session without a parent
+    is instead set to `needs_input`: the person is asked.
+    """
+    s = sessions.load_dir(session_dir)
+    parent = s.meta.get("parent")
+    pdir = session_dir.parent / str(parent) if parent else None
+    to = str(parent) if pdir is not None and pdir.is_dir() else "person"
+    esc = Escalation(s.id, reason, details, list(evidence or []))
+    events.append(session_dir, "escalation", reason=reason, details=details, evidence=esc.evidence, to=to)
+    if to == "person":
+        sessions.set_status(session_dir, "needs_input", reason=f"{reason}: {details}" if details else reason)
+        return esc
+    assert pdir is not None
+    sessions.put_message(pdir, "escalation", details, reason=reason, source=s.id, evidence=esc.evidence)
+    if end:
+        sessions.set_status(session_dir, "escalated", reason=reason)
+    return esc
+
+
+def ask_person(session_dir: Path, reason: str, details: str, evidence: list[Any] | None = None) -> None:
+    """The top of the tree cannot handle it: an `escalation` event to the person and status `needs_input`."""
+    events.append(
+        session_dir, "escalation", reason=reason, details=details, evidence=list(evidence or []), to="person"
+    )
+    sessions.set_status(session_dir, "needs_input", reason=f"{reason}: {details}" if details else reason)
+
+
+def split_inbox(msgs: list[dict[str, Any]]) -> tuple[list[Escalation], list[dict[str, Any]]]:
+    """Separate escalations from the other inbox messages (redirects, reflections)."""
+    escs = [Escalation.from_message(m) for m in msgs if m.get("kind") == "escalation"]
+    return escs, [m for m in msgs if m.get("kind") != "escalation"]

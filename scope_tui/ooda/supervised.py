@@ -1,0 +1,100 @@
+"""A pattern engine's context under supervision: restart intensity, trouble detection while waiting, escalation.
+
+The engine (map-reduce, maker-checker, ralph, dag) stays in charge of its own procedure; this context
+decides whether a failed child is retried (a fresh child session, the engine's way), stops a child that
+stalls, repeats itself or keeps erroring, and escalates what the tactical level cannot handle.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from scope_tui.ooda import restart
+from scope_tui.ooda.escalation import escalate
+from scope_tui.ooda.loop import Loop
+from scope_tui.ooda.monitor import Monitor
+from scope_tui.patterns.engines.context import ChildOutcome, ChildSpec, EngineContext, Policy
+from scope_tui.store import sessions
+from scope_tui.store.errors import ScopeError
+from scope_tui.store.project import Project
+
+
+class Escalated(ScopeError):
+    """The supervisor escalated; the engine must stop (the session is already `escalated`)."""
+
+
+class SupervisedContext(EngineContext):
+    """EngineContext + OTP restart intensity, stall / loop / error-streak detection and escalation."""
+
+    def __init__(self, project: Project, session_dir: Path) -> None:
+        super().__init__(project, session_dir)
+        p = self.params
+        self.restart_type = str(p.get("restart") or "transient")
+        self.intensity = restart.Intensity(int(p.get("intensity", 3)), float(p.get("period", 60)))
+        self.stall_after = float(p["stall_after"]) if p.get("stall_after") else None
+        self.loop = Loop(self.session_dir)
+        self.started: list[str] = []
+
+    def start(self, spec: ChildSpec, attempt: int = 1) -> str:
+        sid = super().start(spec, attempt)
+        self.started.append(sid)
+        return sid
+
+    def on_child_failed(self, spec: ChildSpec, outcome: ChildOutcome, attempt: int) -> Policy:
+        s = outcome.session
+        end = outcome.status
+        reason = outcome.reason
+        if s is not None and end == "escalated" and reason not in ("stuck", "escalated"):
+            self._escalate(reason, f"{s.id}: {reason}", [{"session": s.id}])
+        trouble = "stuck" if end == "escalated" else end
+        if not restart.wants_restart(self.restart_type, trouble):
+            return super().on_child_failed(spec, outcome, attempt)
+        if not self.intensity.allow(time.time()):
+            self._escalate(
+                "restart_intensity",
+                f"{outcome.sid} {end} ({reason}): more than {self.intensity.max_restarts} restarts "
+                f"in {self.intensity.period:g}s",
+                [{"session": outcome.sid}],
+            )
+        if trouble == "stuck" and spec.params and isinstance(spec.params.get("chunk_tokens"), int):
+            spec.params = {**spec.params, "chunk_tokens": max(1, spec.params["chunk_tokens"] // 2)}
+        return "retry"
+
+    def _escalate(self, reason: str, details: str, evidence: list[Any]) -> None:
+        self.loop.decide("escalate", f"{reason}: {details}", reason=reason)
+        from scope_tui.ooda.supervisor import stop
+
+        for sid in reversed(self.started):
+            stop(self.project, sid, f"supervisor escalated: {reason}")
+        escalate(self.session_dir, reason, details, evidence)
+        raise Escalated(f"escalated: {reason}: {details}")
+
+    def wait_children(
+        self, sids: list[str], timeout: float | None = None, any_: bool = False
+    ) -> list[sessions.Session]:
+        """Wait as the engine asks, while stopping (failed, reason stuck) a child that stalls or loops."""
+        mon = Monitor(self.project, stall_after=self.stall_after)
+        for sid in sids:
+            mon.watch(sid)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        sessions.set_status(self.session_dir, "waiting", reason=f"waiting on {' '.join(sids)}")
+        try:
+            while True:
+                now = [sessions.load_dir(self.project.session_dir(s)) for s in sids]
+                ended = [s for s in now if s.terminal or s.corrupt]
+                if ended and (any_ or len(ended) == len(now)):
+                    return ended if any_ else now
+                if deadline is not None and time.monotonic() >= deadline:
+                    return now
+                for o in mon.wait(1.0):
+                    if o.kind in ("stalled", "repeated", "error_streak"):
+                        self.loop.orient(f"{o.child} {o.kind}", o.details, child=o.child, evidence=o.evidence)
+                        self.loop.decide("stop_child", f"{o.child} {o.kind}: stop it so the policy can retry it")
+                        from scope_tui.ooda.supervisor import stop
+
+                        stop(self.project, o.child, f"stuck: {o.details}", status="failed")
+        finally:
+            mon.close()
+            sessions.update_state(self.session_dir, status="running", reason=None)
