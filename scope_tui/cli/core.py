@@ -74,10 +74,13 @@ def add_spawn_args(p: argparse.ArgumentParser) -> None:
         "--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"
     )
     p.add_argument("--dag", metavar="FILE", help="dag: the TOML file of tasks")
+    p.add_argument(
+        "--reduce-cmd", metavar="COMMAND", help="map-reduce: reducer command ({results} = the mappers' JSON)"
+    )
     p.add_argument("--json", action="store_true", help="print the new session as JSON")
 
 
-PATTERN_PARAMS = ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag")
+PATTERN_PARAMS = ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag", "reduce_cmd")
 
 
 def spawn_params(args: argparse.Namespace) -> dict[str, Any]:

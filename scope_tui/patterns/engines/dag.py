@@ -1,0 +1,291 @@
+"""DAG: tasks with dependencies from a TOML file; independent ones run in parallel, results flow down edges.
+
+    parallel = 4                      # optional: at most this many tasks at once (--parallel wins)
+    [tasks.fetch]
+    cmd = "curl -s ... > data.json"   # a shell command (command driver), or
+    [tasks.summarise]
+    task = "Summarise data.json"      # a task for a worker (`skill = "..."` to follow a pattern)
+    after = ["fetch"]                 # runs when these are done; their results are appended to its task
+    on_failure = "retry"              # stop (default) | continue | retry
+    retries = 2                       # for on_failure = "retry" (default 1)
+
+A command task gets `{results}` (the folder holding `<name>.md`, each finished task's result) and
+`{name}` filled in. A cycle is refused with the cycle named.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scope_tui.patterns.engines.context import (
+    ActionRefused,
+    ChildOutcome,
+    ChildSpec,
+    EngineContext,
+    fill,
+    run_guarded,
+)
+from scope_tui.store import sessions
+from scope_tui.store.atomic import write_text
+from scope_tui.store.errors import UsageError
+
+ON_FAILURE = ("stop", "continue", "retry")
+
+
+@dataclass
+class Node:
+    name: str
+    task: str
+    after: list[str] = field(default_factory=list)
+    cmd: str | None = None
+    skill: str | None = None
+    on_failure: str = "stop"
+    retries: int = 0
+
+
+@dataclass
+class Dag:
+    nodes: dict[str, Node]  # in file order
+    parallel: int | None = None
+
+    def order(self) -> list[str]:
+        """The names in a topological order (file order among the ready ones)."""
+        done: list[str] = []
+        left = dict(self.nodes)
+        while left:
+            ready = [n for n, node in left.items() if all(a in done for a in node.after)]
+            done += ready
+            for n in ready:
+                del left[n]
+        return done
+
+
+def find_cycle(nodes: dict[str, Node]) -> list[str] | None:
+    """A cycle as names in running order (`a, b, a`: b runs after a, a after b), or None."""
+    color: dict[str, int] = {}  # 1 on the stack, 2 finished
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        color[n] = 1
+        stack.append(n)
+        for dep in nodes[n].after:
+            if color.get(dep) == 1:
+                cyc = stack[stack.index(dep) :] + [dep]
+                return list(reversed(cyc))  # dependency first
+            if dep not in color:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        color[n] = 2
+        return None
+
+    for n in nodes:
+        if n not in color:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def _where(path: Path, name: str) -> str:
+    return f"dag {path}: task {name!r}"
+
+
+def load(path: Path) -> Dag:
+    """Read and check a DAG file; raises UsageError naming what is wrong (a cycle by its members)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"dag {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"dag {path}: not valid TOML: {exc}") from None
+    tasks = data.get("tasks")
+    if not isinstance(tasks, dict) or not tasks:
+        raise UsageError(f"dag {path}: no tasks (write [tasks.NAME] tables with task or cmd)")
+    nodes: dict[str, Node] = {}
+    for name, t in tasks.items():
+        if not isinstance(t, dict):
+            raise UsageError(f"{_where(path, name)}: must be a table ([tasks.{name}])")
+        unknown = set(t) - {"task", "after", "cmd", "skill", "on_failure", "retries"}
+        if unknown:
+            raise UsageError(f"{_where(path, name)}: unknown key(s) {', '.join(sorted(unknown))}")
+        if t.get("cmd") and t.get("skill"):
+            raise UsageError(f"{_where(path, name)}: give skill or cmd, not both")
+        if not t.get("task") and not t.get("cmd"):
+            raise UsageError(f"{_where(path, name)}: needs task (or cmd)")
+        after = t.get("after", [])
+        if isinstance(after, str):
+            after = [after]
+        if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+            raise UsageError(f"{_where(path, name)}: after must be a list of task names")
+        on_failure = t.get("on_failure", "stop")
+        if on_failure not in ON_FAILURE:
+            raise UsageError(f"{_where(path, name)}: on_failure must be one of {', '.join(ON_FAILURE)}")
+        retries = t.get("retries", 1 if on_failure == "retry" else 0)
+        if not isinstance(retries, int) or retries < 0:
+            raise UsageError(f"{_where(path, name)}: retries must be a whole number >= 0")
+        nodes[name] = Node(
+            name=name,
+            task=str(t.get("task") or t.get("cmd")),
+            after=list(after),
+            cmd=t.get("cmd"),
+            skill=t.get("skill"),
+            on_failure=on_failure,
+            retries=retries if on_failure == "retry" else 0,
+        )
+    for node in nodes.values():
+        for a in node.after:
+            if a not in nodes:
+                raise UsageError(f"{_where(path, node.name)}: after names {a!r}, which is not a task")
+    cyc = find_cycle(nodes)
+    if cyc:
+        raise UsageError(
+            f"dag {path}: cycle {' -> '.join(cyc)} (each runs after the one before it; break one 'after')"
+        )
+    parallel = data.get("parallel")
+    if parallel is not None and (not isinstance(parallel, int) or parallel < 1):
+        raise UsageError(f"dag {path}: parallel must be a whole number >= 1")
+    return Dag(nodes, parallel)
+
+
+def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[str, str]) -> ChildSpec:
+    task = node.task
+    if inputs:
+        task += "\n\n## Results of the tasks this one runs after\n"
+        for name, text in inputs.items():
+            task += f"\n### {name}\n{text.rstrip()}\n"
+    cmd = fill(node.cmd, results=results_dir, name=node.name) if node.cmd else None
+    title = f"{node.name}: {sessions.first_line(node.task, 60)}"
+    return ChildSpec(
+        task=task,
+        key=node.name,
+        role=f"node:{node.name}",
+        title=title,
+        cmd=cmd,
+        skill=node.skill,
+        retries=node.retries,
+    )
+
+
+def _run(ctx: EngineContext) -> int:
+    ctx.begin("dag: run tasks in dependency order")
+    dag = load(Path(ctx.params["dag"]))
+    parallel = int(ctx.params.get("parallel") or dag.parallel or 4)
+    results_dir = ctx.session_dir / "results"
+    results_dir.mkdir(exist_ok=True)
+    order = dag.order()
+    ctx.phase("decide", f"{len(order)} tasks, at most {parallel} at once")
+    ctx.decide(
+        "plan",
+        f"order {' '.join(order)}; at most {parallel} at once",
+        order=order,
+        parallel=parallel,
+        edges={n: node.after for n, node in dag.nodes.items() if node.after},
+    )
+
+    state: dict[str, str] = {n: "pending" for n in order}  # pending running done failed tolerated skipped
+    outcome: dict[str, ChildOutcome] = {}
+    why_skipped: dict[str, str] = {}
+    live: dict[str, str] = {}  # sid -> node name
+    stopping: str | None = None
+
+    def inputs_of(node: Node) -> dict[str, str]:
+        out = {}
+        for a in node.after:
+            o = outcome[a]
+            out[a] = o.result if state[a] == "done" else f"(this task {o.status}: {o.reason})\n{o.result}"
+        return out
+
+    def start(name: str) -> None:
+        node = dag.nodes[name]
+        o = outcome.setdefault(name, ChildOutcome(node_spec(ctx, node, results_dir, inputs_of(node)), None))
+        try:
+            sid = ctx.start(o.spec, attempt=o.attempts + 1)
+        except ActionRefused as exc:
+            o.refused = str(exc)
+            finish_node(name, o)
+            return
+        o.sids.append(sid)
+        live[sid] = name
+        state[name] = "running"
+
+    def finish_node(name: str, o: ChildOutcome) -> None:
+        nonlocal stopping
+        write_text(results_dir / f"{name}.md", o.result)
+        if o.ok:
+            state[name] = "done"
+            return
+        node = dag.nodes[name]
+        if o.session is not None and ctx.on_child_failed(o.spec, o, o.attempts) == "retry" and not stopping:
+            ctx.decide("retry", f"{name} ({o.sid}) {o.status}: {o.reason}", node=name, attempt=o.attempts + 1)
+            start(name)
+            return
+        if node.on_failure == "continue":
+            state[name] = "tolerated"
+            ctx.decide("continue", f"{name} {o.status} ({o.reason}); on_failure = continue", node=name)
+        else:
+            state[name] = "failed"
+            if not stopping:
+                stopping = f"{name} {o.status}: {o.reason}"
+                ctx.decide("stop", f"{stopping}; starting nothing new", node=name)
+
+    ctx.phase("act", "running tasks")
+    while True:
+        if not stopping:
+            for name in order:
+                if len(live) >= parallel:
+                    break
+                if state[name] == "pending" and all(
+                    state[a] in ("done", "tolerated") for a in dag.nodes[name].after
+                ):
+                    start(name)
+        if not live:
+            break
+        for s in ctx.wait_children(list(live), any_=True):
+            if s.terminal and s.id in live:
+                name = live.pop(s.id)
+                o = outcome[name]
+                o.session = s
+                finish_node(name, o)
+    for name in order:
+        if state[name] == "pending":
+            state[name] = "skipped"
+            blocked = [a for a in dag.nodes[name].after if state[a] in ("failed", "skipped")]
+            why_skipped[name] = f"after {', '.join(blocked)}" if blocked else f"stopped ({stopping})"
+
+    ok = all(state[n] in ("done", "tolerated") for n in order)
+    lines = [f"DAG of {len(order)} tasks: " + ", ".join(f"{n} {state[n]}" for n in order), ""]
+    for name in order:
+        o = outcome.get(name)
+        head = f"## {name} · {state[name]}"
+        if o is not None and o.sids:
+            head += f" · {' '.join(o.sids)}"
+        lines.append(head)
+        if state[name] == "skipped":
+            lines.append(f"(not run: {why_skipped[name]})")
+        elif o is not None:
+            if not o.ok:
+                lines.append(f"({o.status}: {o.reason})")
+            lines.append(o.result.rstrip())
+        lines.append("")
+    bad = [n for n in order if state[n] in ("failed", "skipped")]
+    return ctx.finish(
+        ok, "\n".join(lines), reason=None if ok else f"{stopping or 'failed'}; not done: {' '.join(bad)}"
+    )
+
+
+def run(ctx_or_dir: EngineContext | Path | str) -> int:
+    """Run the DAG pattern session; returns the process exit code."""
+    return run_guarded(_run, ctx_or_dir)
+
+
+def describe(dag: Dag) -> dict[str, Any]:
+    """The DAG as plain data (for a tree or a --json view)."""
+    return {
+        n: {"after": node.after, "cmd": node.cmd, "skill": node.skill, "on_failure": node.on_failure}
+        for n, node in dag.nodes.items()
+    }
