@@ -1,0 +1,894 @@
+"""The control room: a live OODA tree, the selected agent's pane, alerts, pending patches, and keys.
+
+The app never writes a state file itself: every key calls the API the CLI calls (scope_tui.api,
+substrate.control, gepa.patches, store.config). The tree is driven by one watchfiles worker on
+`.scope/`; tmux is asked only for the one pane on show and a reconcile sweep every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane, Tree
+from textual.widgets.option_list import Option
+from textual.widgets.tree import TreeNode
+
+from scope_tui.store import config, events, ids, sessions
+from scope_tui.store.errors import ScopeError
+from scope_tui.store.project import Project
+from scope_tui.tui import labels
+from scope_tui.tui.index import Change, Index
+
+PANE_HZ = 4
+SWEEP_S = 2.0
+LOG_TAIL_BYTES = 64_000
+
+
+class OodaTree(Tree[str]):
+    """The session tree; enter attaches (the app's action) instead of toggling."""
+
+    BINDINGS = [
+        Binding("enter", "app.attach", "Attach", id="attach"),
+        Binding("space", "toggle_node", "Fold", id="fold", show=False),
+    ]
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+
+
+class ScopeCommands(Provider):
+    """Every binding of the room as a command in the palette."""
+
+    def _commands(self) -> list[tuple[str, str, str]]:
+        app = self.app
+        assert isinstance(app, ScopeApp)
+        return [(desc, action, key) for key, desc, action in app.key_table()]
+
+    async def discover(self) -> Hits:
+        for desc, action, key in self._commands():
+            yield DiscoveryHit(desc, partial(self.app.run_action, action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for desc, action, key in self._commands():
+            score = matcher.match(desc)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(desc), partial(self.app.run_action, action), help=f"key: {key}"
+                )
+
+
+class FilesChanged(Message):
+    """The watcher saw changes under `.scope/`; coalesced so a burst becomes one refresh."""
+
+    def __init__(self, paths: set[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+    def can_replace(self, message: Message) -> bool:
+        if isinstance(message, FilesChanged):
+            self.paths |= message.paths
+            return True
+        return False
+
+
+def default_attach(app: App[Any], argv: list[str]) -> None:
+    with app.suspend():
+        subprocess.run(argv)
+
+
+class ScopeApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Scope"
+    COMMANDS = App.COMMANDS | {ScopeCommands}
+    BINDINGS = [
+        Binding("n", "spawn", "Spawn", id="spawn"),
+        Binding("k", "kill", "Kill", id="kill"),
+        Binding("r", "redirect", "Redirect", id="redirect"),
+        Binding("i", "answer", "Answer", id="answer"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("h", "hide_finished", "Hide done", id="hide"),
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("x", "reject", "Reject", id="reject"),
+        Binding("e", "edit_patch", "Edit+approve", id="edit", show=False),
+        Binding("p", "next_patch", "Next patch", id="next_patch", show=False),
+        Binding("g", "agents", "Agents", id="agents", show=False),
+        Binding("t", "theme", "Theme", id="theme"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
+    ]
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        clock: Callable[[], float] = time.time,
+        live_pane: bool = True,
+        sweep: bool = True,
+        watch: bool = True,
+        serve: bool = False,
+        attach_runner: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.project = project
+        self.clock = clock
+        self.live_pane = live_pane
+        self.sweep_on = sweep
+        self.watch_on = watch
+        self.serve = serve
+        self.attach_runner = attach_runner
+        self.index = Index(project)
+        self.lock = threading.Lock()
+        self.nodes: dict[str, TreeNode[str]] = {}
+        self.filter_text = ""
+        self.hide_finished = False
+        self.palette = labels.Palette()
+        self.patch_idx = 0
+        self.title_width = 40
+        self.banner_text = ""
+        self.loaded = asyncio.Event()
+        self._pane_key: tuple[str, str] | None = None
+        self._pane_last = ""
+        self._stop = threading.Event()
+        try:
+            self.settings = config.load(project.config_path)
+        except ScopeError as exc:
+            self.settings = dict(config.DEFAULTS)
+            self._config_error: str | None = str(exc)
+        else:
+            self._config_error = None
+
+    # -- layout ----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Static(id="banner", classes="hidden")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(
+                    placeholder="filter: id, task, status, skill, agent", id="filter", classes="hidden"
+                )
+                yield OodaTree("sessions", id="tree")
+            with TabbedContent(id="right"):
+                with TabPane("Pane", id="tab-pane"):
+                    yield RichLog(id="pane", max_lines=2000, min_width=20)
+                with TabPane("Task", id="tab-task"):
+                    yield RichLog(id="task", wrap=True)
+                with TabPane("Events", id="tab-events"):
+                    yield RichLog(id="events", max_lines=2000)
+                with TabPane("Result", id="tab-result"):
+                    yield RichLog(id="result", wrap=True)
+                with TabPane("Memory", id="tab-memory"):
+                    yield RichLog(id="memory", wrap=True)
+        with Horizontal(id="bottom"):
+            yield OptionList(id="alerts")
+            yield RichLog(id="patch", wrap=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from scope_tui.tui.themes import load_themes
+
+        self.theme_names = []
+        for th in load_themes():
+            self.register_theme(th)
+            self.theme_names.append(th.name)
+        want = str(self.settings.get("theme") or "scope-dark")
+        self.theme = want if want in self.available_themes else "scope-dark"
+        keymap = self.settings.get("keymap") or {}
+        if isinstance(keymap, dict) and keymap:
+            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+        tree = self.query_one(OodaTree)
+        tree.show_root = False
+        tree.guide_depth = 3
+        tree.root.expand()
+        tree.focus()
+        self.query_one("#alerts").border_title = "Alerts"
+        self.query_one("#patch").border_title = "Patches"
+        self.query_one("#tree").border_title = self.project.home.name
+        if self._config_error:
+            self.notify(f"config.toml is broken ({self._config_error}); using defaults", severity="error")
+        self.load_all()
+        self.set_interval(1.0, self.tick_ages)
+        if self.live_pane:
+            self.set_interval(1 / PANE_HZ, self.refresh_pane)
+        if self.sweep_on:
+            self.set_interval(SWEEP_S, self.sweep)
+
+    def watch_theme(self, name: str) -> None:
+        self.palette = labels.Palette.from_variables(self.theme_variables)
+        now = self.clock()
+        for sid, node in self.nodes.items():
+            s = self.index.sessions.get(sid)
+            if s is not None:
+                node.set_label(labels.row(s, self.palette, now, self.title_width))
+        if self.loaded.is_set():
+            self.show_patch()
+
+    # -- loading and watching ----------------------------------------------------------------------
+    @work(group="load")
+    async def load_all(self) -> None:
+        def scan() -> Change:
+            with self.lock:
+                return self.index.scan()
+
+        ch = await asyncio.to_thread(scan)
+        self.palette = labels.Palette.from_variables(self.theme_variables)
+        self.apply(ch, initial=True)
+        self.loaded.set()
+        if self.watch_on:
+            self.watch_files()
+
+    @work(group="watch", exclusive=True)
+    async def watch_files(self) -> None:
+        import watchfiles
+
+        from scope_tui.store.atomic import is_temp
+
+        def keep(_change: object, path: str) -> bool:
+            return not is_temp(path) and not path.endswith(".lock")
+
+        force = False
+        while not self._stop.is_set():
+            try:
+                async for changes in watchfiles.awatch(
+                    self.project.root,
+                    watch_filter=keep,
+                    step=10,
+                    debounce=40,
+                    stop_event=self._stop,  # type: ignore[arg-type]
+                    force_polling=force,
+                    poll_delay_ms=200,
+                    ignore_permission_denied=True,
+                ):
+                    self.post_message(FilesChanged({p for _, p in changes}))
+                return
+            except OSError:
+                if force:
+                    raise
+                force = True
+                self.notify("file events unavailable; polling .scope/ instead", severity="warning")
+
+    @on(FilesChanged)
+    async def files_changed(self, msg: FilesChanged) -> None:
+        paths = list(msg.paths)
+
+        def refresh() -> Change:
+            with self.lock:
+                return self.index.refresh_paths(paths)
+
+        ch = await asyncio.to_thread(refresh)
+        if ch:
+            self.apply(ch)
+
+    def apply(self, ch: Change, initial: bool = False) -> None:
+        """Put what changed on screen: tree nodes in place, counts, alerts, patches, the open tabs."""
+        now = self.clock()
+        for sid in ch.changed:
+            node = self.nodes.get(sid)
+            s = self.index.sessions.get(sid)
+            if node is not None and s is not None:
+                node.set_label(labels.row(s, self.palette, now, self.title_width))
+        self.sync_tree(initial=initial)
+        self.update_counts()
+        if ch.alerts or initial:
+            self.show_alerts()
+        if ch.patches or initial:
+            self.show_patch()
+        sel = self.selected()
+        if sel and (sel in ch.changed or sel in ch.added):
+            self.show_details(sel, changed=True)
+        for sid in ch.attention:
+            s = self.index.sessions.get(sid)
+            what = "needs input" if s and s.status == "needs_input" else "escalated"
+            self.notify(f"{sid} {what}: {s.title if s else ''}", title="Attention", severity="warning")
+            if self.settings.get("bell", True):
+                self.bell()
+        if ch.config:
+            try:
+                self.settings = config.load(self.project.config_path)
+            except ScopeError:
+                pass
+
+    # -- the tree ------------------------------------------------------------------------------------
+    def visible_ids(self) -> set[str]:
+        """Sessions to show: those matching filter and hide-finished, plus every ancestor of one."""
+        sess = self.index.sessions
+        if not self.filter_text and not self.hide_finished:
+            return set(sess)
+        f = self.filter_text.lower()
+        keep: set[str] = set()
+        for sid, s in sess.items():
+            if self.hide_finished and s.terminal:
+                continue
+            if f:
+                hay = " ".join(
+                    str(x)
+                    for x in (sid, s.title, s.status, s.meta.get("skill"), s.meta.get("agent"), s.level)
+                    if x
+                ).lower()
+                if f not in hay:
+                    continue
+            keep.add(sid)
+            p = ids.parent_of(sid)
+            while p and p not in keep:
+                keep.add(p)
+                p = ids.parent_of(p)
+        return keep & set(sess)
+
+    def sync_tree(self, initial: bool = False) -> None:
+        tree = self.query_one(OodaTree)
+        want = self.visible_ids()
+        have = set(self.nodes)
+        for sid in sorted(have - want, key=lambda x: (-ids.depth(x), ids.sort_key(x))):
+            node = self.nodes.pop(sid, None)
+            if node is not None:
+                for d in [k for k in self.nodes if ids.is_descendant(k, sid)]:
+                    self.nodes.pop(d)
+                node.remove()
+        now = self.clock()
+        added = sorted(want - set(self.nodes), key=ids.sort_key)
+        for sid in added:
+            s = self.index.sessions[sid]
+            parent_id = ids.parent_of(sid)
+            parent = self.nodes.get(parent_id) if parent_id else None
+            pnode = parent if parent is not None else tree.root
+            before = None
+            key = ids.sort_key(sid)
+            if pnode.children and ids.sort_key(pnode.children[-1].data or "0") > key:
+                before = next((c for c in pnode.children if ids.sort_key(c.data or "0") > key), None)
+            node = pnode.add(
+                labels.row(s, self.palette, now, self.title_width),
+                data=sid,
+                before=before,
+                allow_expand=False,
+            )
+            self.nodes[sid] = node
+            if parent is not None:
+                parent.allow_expand = True
+                if not initial or not self._finished_subtree(parent_id or ""):
+                    parent.expand()
+        if initial and tree.cursor_line < 0 and self.nodes:
+            tree.cursor_line = 0
+
+    def _finished_subtree(self, sid: str) -> bool:
+        return all(s.terminal for k, s in self.index.sessions.items() if ids.is_descendant(k, sid))
+
+    def tick_ages(self) -> None:
+        """Once a second: relabel the live sessions (their elapsed time moves); finished ones are still."""
+        now = self.clock()
+        for s in self.index.live():
+            node = self.nodes.get(s.id)
+            if node is not None:
+                node.set_label(labels.row(s, self.palette, now, self.title_width))
+
+    def selected(self) -> str | None:
+        node = self.query_one(OodaTree).cursor_node
+        return node.data if node is not None else None
+
+    def select(self, sid: str) -> bool:
+        """Move the tree's cursor to `sid` (expanding its ancestors); False when it is not shown."""
+        node = self.nodes.get(sid)
+        if node is None:
+            return False
+        p = ids.parent_of(sid)
+        while p:
+            if p in self.nodes:
+                self.nodes[p].expand()
+            p = ids.parent_of(p)
+        tree = self.query_one(OodaTree)
+        self.call_after_refresh(tree.move_cursor, node)
+        tree.focus()
+        return True
+
+    def on_resize(self) -> None:
+        width = max(16, self.query_one(OodaTree).size.width - 46)
+        if width != self.title_width:
+            self.title_width = width
+            self.watch_theme(self.theme)  # relabel every row at the new width
+
+    @on(Tree.NodeHighlighted)
+    def node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        if event.node.data:
+            self.show_details(event.node.data)
+
+    # -- the right side ------------------------------------------------------------------------------
+    def show_details(self, sid: str, changed: bool = False) -> None:
+        s = self.index.sessions.get(sid)
+        if s is None:
+            return
+        task = self.query_one("#task", RichLog)
+        result = self.query_one("#result", RichLog)
+        evlog = self.query_one("#events", RichLog)
+        memory = self.query_one("#memory", RichLog)
+        first = getattr(self, "_details_for", None) != sid
+        self._details_for = sid
+        if first:
+            task.clear()
+            head = Text()
+            head.append(f"{sid}  ", style="bold")
+            head.append(f"{s.level} · {s.meta.get('driver', '?')}", style=self.palette.muted)
+            if s.meta.get("cmd"):
+                head.append(f"\n$ {s.meta['cmd']}", style=self.palette.muted)
+            task.write(head)
+            task.write(s.corrupt or s.task() or "(no task.md)")
+            evlog.clear()
+            self._ev_reader = events.EventReader(s.dir / events.EVENTS)
+            memory.clear()
+            agent = s.meta.get("agent")
+            if agent:
+                from scope_tui.tui.screens import agent_summary
+
+                memory.write(agent_summary(agents_home(), str(agent)))
+            else:
+                memory.write(Text("no persistent agent on this session", style=self.palette.muted))
+            self._pane_key = None
+        for ev in self._ev_reader.read_new()[-2000:]:
+            evlog.write(self.event_line(ev))
+        if first or changed:
+            result.clear()
+            r = s.result()
+            result.write(r if r is not None else Text("(no result yet)", style=self.palette.muted))
+        if first and not self.live_pane:
+            self.show_pane_log(s)
+
+    def event_line(self, ev: dict[str, Any]) -> Text:
+        p = self.palette
+        t = Text(no_wrap=True)
+        ts = time.strftime("%H:%M:%S", time.localtime(float(ev.get("t") or 0)))
+        t.append(f"{ts} ", style=p.muted)
+        typ = str(ev.get("type"))
+        style = {
+            "deviation": p.warning,
+            "escalation": p.warning,
+            "error": p.error,
+            "corrupt_event": p.error,
+            "status": p.primary,
+            "result": p.success,
+            "redirect": p.accent,
+        }.get(typ, p.secondary)
+        t.append(f"{typ:<12}", style=f"bold {style}")
+        rest = {k: v for k, v in ev.items() if k not in ("seq", "t", "type")}
+        t.append(" " + " ".join(f"{k}={v}" for k, v in rest.items())[:300])
+        return t
+
+    def show_pane_log(self, s: sessions.Session) -> None:
+        pane = self.query_one("#pane", RichLog)
+        pane.clear()
+        path = s.dir / sessions.PANE_LOG
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(max(0, size - LOG_TAIL_BYTES))
+                data = fh.read().decode(errors="replace")
+        except OSError:
+            data = ""
+        if data:
+            pane.write(Text.from_ansi(data.replace("\r\n", "\n")))
+        else:
+            pane.write(Text("(no pane output recorded)", style=self.palette.muted))
+
+    def refresh_pane(self) -> None:
+        """A few times a second: the selected session's pane, if it is live and the Pane tab is open."""
+        sid = self.selected()
+        s = self.index.sessions.get(sid) if sid else None
+        if s is None or self.query_one(TabbedContent).active != "tab-pane":
+            return
+        target = (s.meta.get("tmux") or {}).get("pane")
+        if s.terminal or s.corrupt or not target:
+            key = (s.id, "log:" + s.status)
+            if self._pane_key != key:
+                self._pane_key = key
+                self.show_pane_log(s)
+            return
+        self._pane_key = (s.id, "live")
+        self.capture(s.id, str(target))
+
+    @work(thread=True, group="pane", exclusive=True)
+    def capture(self, sid: str, target: str) -> None:
+        from scope_tui.substrate.server import tmux_for
+
+        try:
+            text = tmux_for(self.project).capture(target, escapes=True)
+        except ScopeError:
+            return
+        if text != self._pane_last or self._pane_for != sid:
+            self._pane_last, self._pane_for = text, sid
+            self.call_from_thread(self._show_capture, sid, text)
+
+    _pane_for = ""
+
+    def _show_capture(self, sid: str, text: str) -> None:
+        if self.selected() != sid:
+            return
+        pane = self.query_one("#pane", RichLog)
+        pane.clear()
+        pane.write(Text.from_ansi(text.rstrip("\n")))
+
+    # -- counts, alerts, patches --------------------------------------------------------------------
+    def update_counts(self) -> None:
+        c = self.index.counts()
+        p = self.palette
+        t = Text(no_wrap=True)
+        t.append(" ◉ Scope ", style=f"bold {p.primary}")
+        t.append(f" {self.project.home.name} ", style=p.muted)
+        t.append(f"  ● {c['running']} running", style=p.primary if c["running"] else p.muted)
+        t.append(
+            f"   ◆ {c['needs_input']} needs input", style=f"bold {p.warning}" if c["needs_input"] else p.muted
+        )
+        t.append(f"   ⚠ {c['alerts']} alerts", style=p.warning if c["alerts"] else p.muted)
+        t.append(f"   ✎ {c['patches']} patches pending", style=p.accent if c["patches"] else p.muted)
+        t.append(f"   {c['sessions']} sessions", style=p.muted)
+        if self.hide_finished:
+            t.append("   (finished hidden)", style=p.muted)
+        if self.filter_text:
+            t.append(f"   filter: {self.filter_text}", style=p.accent)
+        self.query_one("#topbar", Static).update(t)
+
+    def show_alerts(self) -> None:
+        ol = self.query_one("#alerts", OptionList)
+        ol.clear_options()
+        p = self.palette
+        opts = []
+        for a in self.index.alerts[:200]:
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append(
+                "▲ " if a.type == "escalation" else "⚠ ",
+                style=p.error if a.type == "escalation" else p.warning,
+            )
+            t.append(f"{a.sid} ", style="bold")
+            t.append(a.text)
+            opts.append(Option(t, id=f"{a.sid}#{a.seq}#{len(opts)}"))
+        if not opts:
+            opts.append(Option(Text("no deviations or escalations", style=p.muted), id="none", disabled=True))
+        ol.add_options(opts)
+        ol.border_title = f"Alerts ({len(self.index.alerts)})"
+
+    @on(OptionList.OptionSelected, "#alerts")
+    def alert_chosen(self, event: OptionList.OptionSelected) -> None:
+        sid = (event.option.id or "").split("#")[0]
+        if sid and not self.select(sid):
+            self.notify(f"{sid} is hidden by the filter or hide-finished", severity="warning")
+
+    def current_patch(self) -> Any:
+        pend = self.index.pending_patches()
+        if not pend:
+            return None
+        self.patch_idx %= len(pend)
+        return pend[self.patch_idx]
+
+    def show_patch(self) -> None:
+        log = self.query_one("#patch", RichLog)
+        log.clear()
+        p = self.palette
+        patch = self.current_patch()
+        n = len(self.index.pending_patches())
+        if patch is None:
+            log.border_title = "Patches"
+            log.write(Text("no patches waiting for a decision", style=p.muted))
+            return
+        d = patch.data
+        log.border_title = f"Patch {patch.id} · {patch.target} · {self.patch_idx + 1} of {n} pending"
+        dev = d.get("deviation") or {}
+        if isinstance(dev, dict) and dev:
+            log.write(
+                Text(f"deviation: {dev.get('kind', '?')} in {dev.get('session', '?')}", style=p.warning)
+            )
+        if d.get("reflection"):
+            log.write(Text(str(d["reflection"]).strip()[:400], style=p.muted))
+        for line in str(d.get("diff") or "").splitlines():
+            style = (
+                p.success
+                if line.startswith("+") and not line.startswith("+++")
+                else p.error
+                if line.startswith("-") and not line.startswith("---")
+                else p.primary
+                if line.startswith("@@")
+                else p.muted
+            )
+            log.write(Text(line, style=style))
+        log.write(Text("a approve · x reject · e edit then approve · p next", style=p.muted))
+
+    # -- keys ----------------------------------------------------------------------------------------
+    def key_table(self) -> list[tuple[str, str, str]]:
+        """(key, description, action) for every binding of the room, as the keymap has them now."""
+        out = []
+        keymap = self._keymap if hasattr(self, "_keymap") else {}
+        for b in [*self.BINDINGS, *OodaTree.BINDINGS]:
+            assert isinstance(b, Binding)
+            key = keymap.get(b.id, b.key) if b.id else b.key
+            out.append((key, b.description, b.action))
+        return out
+
+    def need_selected(self) -> sessions.Session | None:
+        sid = self.selected()
+        s = self.index.sessions.get(sid) if sid else None
+        if s is None:
+            self.notify("select a session first", severity="warning")
+        return s
+
+    def skill_names(self) -> list[str]:
+        names: set[str] = set()
+        for root in (Path(__file__).resolve().parent.parent.parent / "skills", self.project.skills):
+            if root.is_dir():
+                for p in root.iterdir():
+                    if p.is_dir() or p.suffix == ".md":
+                        names.add(p.stem if p.suffix == ".md" else p.name)
+        return sorted(names)
+
+    def action_spawn(self) -> None:
+        from scope_tui.tui.screens import SpawnScreen
+
+        def done(v: dict[str, Any] | None) -> None:
+            if v:
+                self.do_spawn(v)
+
+        self.push_screen(
+            SpawnScreen(self.selected(), self.skill_names(), str(self.settings.get("driver"))), done
+        )
+
+    @work(thread=True, group="act")
+    def do_spawn(self, v: dict[str, Any]) -> None:
+        from scope_tui import api
+
+        task = v.pop("task")
+        try:
+            s = api.spawn(self.project, task, **v)
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Spawn", severity="error")
+            return
+        self.call_from_thread(self.notify, f"spawned {s.id}: {s.title}", title="Spawn")
+
+    def action_kill(self) -> None:
+        from scope_tui.tui.screens import ConfirmScreen
+
+        s = self.need_selected()
+        if s is None:
+            return
+        n = sum(1 for k in self.index.sessions if ids.is_descendant(k, s.id))
+        detail = f"{s.title}\n{n} session(s) in this subtree; their history stays on disk."
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_kill(s.id)
+
+        self.push_screen(ConfirmScreen(f"Kill {s.id} and its subtree?", detail), done)
+
+    @work(thread=True, group="act")
+    def do_kill(self, sid: str) -> None:
+        from scope_tui.substrate import control
+
+        try:
+            killed = control.kill(self.project, sid)
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        msg = f"killed {', '.join(killed)}" if killed else f"nothing live under {sid}"
+        self.call_from_thread(self.notify, msg, title="Kill")
+
+    def action_redirect(self, sid: str | None = None, title: str = "") -> None:
+        from scope_tui.tui.screens import PromptScreen
+
+        s = self.index.sessions.get(sid) if sid else self.need_selected()
+        if s is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self.do_redirect(s.id, text)
+
+        self.push_screen(PromptScreen(title or f"Redirect {s.id}: a message into the running agent"), done)
+
+    @work(thread=True, group="act")
+    def do_redirect(self, sid: str, text: str) -> None:
+        from scope_tui.substrate import control
+
+        try:
+            control.redirect(self.project, sid, text)
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, f"sent to {sid}", title="Redirect")
+
+    def action_answer(self) -> None:
+        """Answer the session that asked the person: the selected one if it waits, else the first that does."""
+        sel = self.selected()
+        s = self.index.sessions.get(sel) if sel else None
+        if s is None or s.status != "needs_input":
+            asking = [x for x in self.index.sessions.values() if x.status == "needs_input"]
+            if not asking:
+                self.notify("no session is waiting for an answer", severity="information")
+                return
+            s = asking[0]
+            self.select(s.id)
+        self.action_redirect(s.id, f"Answer {s.id}: {s.title}")
+
+    def action_attach(self) -> None:
+        s = self.need_selected()
+        if s is None:
+            return
+        if self.serve:
+            self.notify("attach is disabled in the browser; run `scope attach " + s.id + "` in a terminal")
+            return
+        from scope_tui.substrate import control
+
+        try:
+            argv = control.attach_argv(self.project, s.id)
+        except ScopeError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        if self.attach_runner is not None:
+            self.attach_runner(argv)
+        else:
+            default_attach(self, argv)
+        self.refresh()
+        self.notify(f"back from {s.id}", title="Attach")
+
+    def action_filter(self) -> None:
+        inp = self.query_one("#filter", Input)
+        inp.remove_class("hidden")
+        inp.focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.sync_tree()
+        self.update_counts()
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self) -> None:
+        self.query_one(OodaTree).focus()
+
+    def action_clear_filter(self) -> None:
+        inp = self.query_one("#filter", Input)
+        if inp.value:
+            inp.value = ""
+        inp.add_class("hidden")
+        self.query_one(OodaTree).focus()
+
+    def action_hide_finished(self) -> None:
+        self.hide_finished = not self.hide_finished
+        self.sync_tree()
+        self.update_counts()
+
+    def action_help(self) -> None:
+        from scope_tui.tui.screens import HelpScreen
+
+        self.push_screen(HelpScreen([(k, d) for k, d, _ in self.key_table()]))
+
+    def action_agents(self) -> None:
+        from scope_tui.tui.screens import AgentsScreen
+
+        self.push_screen(AgentsScreen(agents_home()))
+
+    def action_theme(self) -> None:
+        names = [n for n in self.theme_names if n in self.available_themes] or ["scope-dark"]
+        nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.theme = nxt
+        try:
+            config.update(self.project.config_path, {"theme": nxt})
+        except (OSError, ScopeError) as exc:
+            self.notify(f"theme not saved: {exc}", severity="warning")
+        self.notify(f"theme {nxt}", title="Theme")
+
+    def action_next_patch(self) -> None:
+        self.patch_idx += 1
+        self.show_patch()
+
+    def _patches_api(self) -> Any:
+        try:
+            from scope_tui.gepa import patches
+        except ImportError:
+            self.notify("patch approval is not available yet (scope_tui.gepa.patches)", severity="error")
+            return None
+        return patches
+
+    def action_approve(self) -> None:
+        patch = self.current_patch()
+        if patch is None:
+            self.notify("no pending patch", severity="information")
+            return
+        self.do_decide(patch.id, "approve", None)
+
+    def action_reject(self) -> None:
+        from scope_tui.tui.screens import PromptScreen
+
+        patch = self.current_patch()
+        if patch is None:
+            self.notify("no pending patch", severity="information")
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.do_decide(patch.id, "reject", reason)
+
+        self.push_screen(
+            PromptScreen(f"Reject patch {patch.id}: why?", "the reason is kept with the patch"), done
+        )
+
+    def action_edit_patch(self) -> None:
+        from scope_tui.tui.screens import EditPatchScreen
+
+        patch = self.current_patch()
+        if patch is None:
+            self.notify("no pending patch", severity="information")
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.do_decide(patch.id, "approve", None, text)
+
+        self.push_screen(EditPatchScreen(patch.id, str(patch.data.get("new_text") or "")), done)
+
+    @work(thread=True, group="act")
+    def do_decide(self, pid: str, how: str, reason: str | None, text: str | None = None) -> None:
+        api = self._patches_api()
+        if api is None:
+            return
+        try:
+            if how == "approve":
+                api.approve(self.project, pid, by="person", text=text)
+            else:
+                api.reject(self.project, pid, reason or "", by="person")
+        except (ScopeError, AttributeError, NotImplementedError) as exc:
+            self.call_from_thread(self.notify, f"patch {pid}: {exc}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"patch {pid} {how}d", title="Patches")
+
+    # -- tmux sweep ----------------------------------------------------------------------------------
+    def sweep(self) -> None:
+        if self.index.live():
+            self.do_sweep()
+        elif self.banner_text:
+            self.set_banner("")
+
+    @work(thread=True, group="sweep", exclusive=True)
+    def do_sweep(self) -> None:
+        from scope_tui.substrate.reconcile import reconcile
+        from scope_tui.substrate.server import tmux_for
+
+        with self.lock:
+            live = [s for s in self.index.live()]
+        try:
+            panes = tmux_for(self.project).list_panes()
+            banner = (
+                "tmux server for this project is not running: live sessions are marked lost; "
+                "n spawns a new one"
+                if panes is None
+                else ""
+            )
+            reconcile(self.project, live)
+        except ScopeError as exc:
+            banner = str(exc)
+        self.call_from_thread(self.set_banner, banner)
+
+    def set_banner(self, text: str) -> None:
+        self.banner_text = text
+        b = self.query_one("#banner", Static)
+        b.update(text)
+        b.set_class(not text, "hidden")
+
+    async def action_quit(self) -> None:
+        self._stop.set()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+
+def agents_home() -> Path:
+    return Path(os.environ.get("SCOPE_AGENTS_DIR") or Path.home() / ".scope" / "agents").expanduser()

@@ -1,0 +1,86 @@
+"""`scope demo`: a small project whose real tmux workers run through three levels while you watch.
+
+Everything is spawned through scope_tui.api, exactly as `scope spawn` would. Today the workers are
+command-driver scripts: a strategic session splits a word-count survey into two tactical passes,
+each of which spawns one operational worker per file and waits for them (one file is missing on
+purpose, so one worker fails). Grow `seed` as the offline model, patterns and GEPA land.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from scope_tui import api
+from scope_tui.store.project import Project
+
+TEXTS = {
+    "a/observe.txt": "Observe: read the events of every worker before deciding anything.\n" * 3,
+    "a/orient.txt": "Orient: compare what happened with what the skill expected.\n" * 5,
+    "a/decide.txt": "Decide: restart, re-parameterise, switch pattern, or escalate.\n" * 2,
+    "b/act.txt": "Act: spawn, kill or redirect through the same API as the command line.\n" * 4,
+    "b/reflect.txt": "Reflect: a deviation becomes a micro-reflection and a patch proposal.\n" * 6,
+}
+
+
+def _scripts(folder: Path) -> None:
+    scope = f"{shlex.quote(sys.executable)} -m scope_tui"
+    (folder / "scripts").mkdir(exist_ok=True)
+    (folder / "scripts" / "worker.sh").write_text(
+        """# operational: count the words of one file, slowly enough to watch
+f="$1"
+printf '\\033[36moperational\\033[0m reading %s\\n' "$f"
+sleep 2
+n=$(wc -w < "$f") || exit 3
+sleep 2
+printf '%s: \\033[1m%s words\\033[0m\\n' "$f" "$n"
+"""
+    )
+    (folder / "scripts" / "tactical.sh").write_text(
+        f"""# tactical: one worker per file in a folder, then wait for all of them
+dir="$1"
+printf '\\033[35mtactical\\033[0m survey of %s\\n' "$dir"
+ids=""
+for f in "$dir"/*.txt "$dir/missing.txt"; do
+  [ "$f" = "$dir/missing.txt" ] && [ "$dir" != "data/b" ] && continue
+  id=$({scope} spawn --cmd "sh scripts/worker.sh $f" "Count the words in $f")
+  echo "spawned $id for $f"
+  ids="$ids $id"
+  sleep 1
+done
+{scope} wait $ids
+echo "tactical: all workers finished"
+"""
+    )
+    (folder / "scripts" / "strategic.sh").write_text(
+        f"""# strategic: split the survey into two tactical passes and wait for both
+printf '\\033[1;34mstrategic\\033[0m planning: two passes, one per folder\\n'
+a=$({scope} spawn --level tactical --cmd "sh scripts/tactical.sh data/a" "Survey pass A: word counts of data/a")
+sleep 2
+b=$({scope} spawn --level tactical --cmd "sh scripts/tactical.sh data/b" "Survey pass B: word counts of data/b")
+{scope} wait $a $b
+echo "strategic: survey complete"
+"""
+    )
+
+
+def seed(project: Project) -> list[str]:
+    """Write the demo's data and scripts beside `project` and spawn its top session; returns the ids spawned."""
+    folder = project.home
+    for rel, text in TEXTS.items():
+        p = folder / "data" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    _scripts(folder)
+    top = api.spawn(
+        project,
+        "Survey the demo data: word counts per file, in two passes\n\n"
+        "A strategic session plans two tactical passes; each pass spawns one operational worker per file.",
+        parent=None,
+        level="strategic",
+        driver="command",
+        cmd="sh scripts/strategic.sh",
+        cwd=folder,
+    )
+    return [top.id]

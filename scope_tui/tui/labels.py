@@ -1,0 +1,122 @@
+"""How a session reads as one tree row: id, task, status glyph, phase, skill, model, agent, age, cost.
+
+Colours come from the current theme's variables (`Palette.from_variables`), never literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from scope_tui.store.sessions import Session, first_line
+
+GLYPHS = {
+    "pending": "○",
+    "running": "●",
+    "waiting": "◔",
+    "needs_input": "◆",
+    "done": "✓",
+    "failed": "✗",
+    "killed": "■",
+    "escalated": "▲",
+    "corrupt": "⚠",
+}
+LEVEL_MARK = {"strategic": "S", "tactical": "T", "operational": "O"}
+
+
+@dataclass(frozen=True)
+class Palette:
+    primary: str = "blue"
+    secondary: str = "magenta"
+    accent: str = "yellow"
+    success: str = "green"
+    warning: str = "yellow"
+    error: str = "red"
+    muted: str = "grey50"
+    text: str = "default"
+
+    @classmethod
+    def from_variables(cls, v: dict[str, str]) -> Palette:
+        def get(name: str, default: str) -> str:
+            val = v.get(name, default)
+            # Rich cannot parse alpha colours ("#rrggbbaa" or "rgba(...)"); keep the opaque part.
+            if val.startswith("#") and len(val) == 9:
+                val = val[:7]
+            return default if "(" in val or " " in val else val
+
+        return cls(
+            primary=get("primary", cls.primary),
+            secondary=get("secondary", cls.secondary),
+            accent=get("accent", cls.accent),
+            success=get("success", cls.success),
+            warning=get("warning", cls.warning),
+            error=get("error", cls.error),
+            muted=get("foreground-muted", get("secondary", cls.muted)),
+            text=get("foreground", cls.text),
+        )
+
+    def status(self, status: str) -> str:
+        return {
+            "pending": self.muted,
+            "running": self.primary,
+            "waiting": self.secondary,
+            "needs_input": self.warning,
+            "done": self.success,
+            "failed": self.error,
+            "killed": self.muted,
+            "escalated": self.warning,
+            "corrupt": self.error,
+        }.get(status, self.text)
+
+
+def age(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def elapsed(s: Session, now: float) -> float:
+    start = float(s.meta.get("created_at") or now)
+    end = float(s.state.get("updated_at") or now) if s.terminal else now
+    return end - start
+
+
+def row(s: Session, p: Palette, now: float, width: int = 48) -> Text:
+    """The tree label of session `s` at time `now`."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if s.corrupt:
+        t.append(f"{s.id} ", style=f"bold {p.text}")
+        t.append("⚠ corrupt ", style=f"bold {p.error}")
+        t.append(s.corrupt, style=p.error)
+        return t
+    st = s.status
+    t.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
+    t.append(s.id, style=f"bold {p.text}")
+    t.append("  ")
+    title = first_line(s.title or s.task(), width)
+    t.append(title, style=p.text if not s.terminal else p.muted)
+    bits: list[tuple[str, str]] = [(st.replace("_", " "), p.status(st)), (s.level[:5], p.muted)]
+    if s.state.get("phase") and not s.terminal:
+        bits.append((str(s.state["phase"]), p.secondary))
+    if s.state.get("reason") and st in ("failed", "escalated", "killed"):
+        bits.append((str(s.state["reason"])[:24], p.status(st)))
+    for key in ("skill", "model", "agent"):
+        val = s.meta.get(key)
+        if val:
+            bits.append((("@" if key == "agent" else "") + str(val), p.accent if key == "skill" else p.muted))
+    bits.append((age(elapsed(s, now)), p.muted))
+    cost = float(s.state.get("cost") or 0)
+    if cost:
+        bits.append((f"${cost:.2f}", p.muted))
+    t.append("  ")
+    for i, (txt, style) in enumerate(bits):
+        if i:
+            t.append(" · ", style=p.muted)
+        t.append(txt, style=style)
+    return t

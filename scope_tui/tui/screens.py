@@ -1,0 +1,259 @@
+"""The control room's modal screens: spawn form, confirm, one-line prompt, patch editor, help, agents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from scope_tui.tui.labels import GLYPHS
+
+DRIVERS = ("builtin", "claude", "command")
+
+
+class SpawnScreen(ModalScreen[dict[str, Any] | None]):
+    """A form for a new session; dismisses with the spawn keywords, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+
+    def __init__(self, parent: str | None, skills: list[str], driver: str = "builtin") -> None:
+        super().__init__()
+        self.parent_id = parent
+        self.skills = skills
+        self.driver = driver if driver in DRIVERS else "builtin"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="form"):
+            yield Label("Spawn a session", classes="title")
+            yield Label(f"parent: {self.parent_id or '(top level)'}", id="parent", classes="muted")
+            yield Label("Task")
+            yield Input(placeholder="what should the agent do?", id="task")
+            with Horizontal(classes="row"):
+                with Vertical():
+                    yield Label("Skill")
+                    yield Select(
+                        [("auto", "auto"), *[(s, s) for s in self.skills]],
+                        value="auto",
+                        allow_blank=False,
+                        id="skill",
+                    )
+                with Vertical():
+                    yield Label("Driver")
+                    yield Select([(d, d) for d in DRIVERS], value=self.driver, allow_blank=False, id="driver")
+            yield Label("Command (command driver)")
+            yield Input(placeholder="e.g. pytest -q", id="cmd")
+            yield Label("Model")
+            yield Input(placeholder="default for the level, or 'offline'", id="model")
+            yield Label("", id="error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Spawn", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#task", Input).focus()
+
+    def values(self) -> dict[str, Any]:
+        skill = self.query_one("#skill", Select).value
+        driver = str(self.query_one("#driver", Select).value)
+        cmd = self.query_one("#cmd", Input).value.strip()
+        return {
+            "task": self.query_one("#task", Input).value.strip(),
+            "skill": None if skill in ("auto", Select.BLANK) else str(skill),
+            "driver": driver,
+            "cmd": cmd or None,
+            "model": self.query_one("#model", Input).value.strip() or None,
+            "parent": self.parent_id,
+        }
+
+    @on(Button.Pressed, "#ok")
+    @on(Input.Submitted)
+    def submit(self) -> None:
+        v = self.values()
+        if not v["task"]:
+            self.query_one("#error", Label).update("a task is needed")
+            self.query_one("#task", Input).focus()
+            return
+        if v["driver"] == "command" and not v["cmd"]:
+            self.query_one("#error", Label).update("the command driver needs a command")
+            self.query_one("#cmd", Input).focus()
+            return
+        self.dismiss(v)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "yes", "Yes", id="confirm.yes"),
+        Binding("n,escape", "no", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question, self.detail = question, detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="confirm"):
+            yield Label(self.question, classes="title")
+            if self.detail:
+                yield Static(self.detail, classes="muted")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", variant="error", id="yes")
+                yield Button("No (n)", id="no")
+
+    @on(Button.Pressed, "#yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of text (a redirect, an answer, a reason); None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, title: str, placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.placeholder = title, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="prompt"):
+            yield Label(self.title_text, classes="title")
+            yield Input(placeholder=self.placeholder, id="text")
+            yield Label("enter to send · escape to cancel", classes="muted")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def submit(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value if event.value.strip() else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditPatchScreen(ModalScreen[str | None]):
+    """Edit a patch's new text before approving it; ctrl+s approves, escape cancels."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Approve edited", id="edit.save"),
+        Binding("escape", "cancel", "Cancel", id="edit.cancel"),
+    ]
+
+    def __init__(self, patch_id: str, text: str) -> None:
+        super().__init__()
+        self.patch_id, self.text = patch_id, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="editor"):
+            yield Label(f"Edit patch {self.patch_id}, then ctrl+s to approve", classes="title")
+            yield TextArea(self.text, id="text")
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help.close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        t = Text()
+        for key, desc in self.keys:
+            t.append(f"  {key:>10}  ", style="bold")
+            t.append(desc + "\n")
+        t.append("\n")
+        for status, glyph in GLYPHS.items():
+            t.append(f"  {glyph} {status.replace('_', ' ')}")
+        t.append("\n  S strategic · T tactical · O operational\n")
+        t.append("\n  q leaves every worker running; `scope attach ID` reaches one from any shell.")
+        with Vertical(id="dialog", classes="help"):
+            yield Label("Scope control room · keys", classes="title")
+            yield VerticalScroll(Static(t))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def agent_summary(agents_home: Path, name: str) -> Text:
+    """An agent's identity, heuristics and relationships as text; broken or missing files are said, not raised."""
+    d = agents_home / name
+    t = Text()
+    t.append(f"agent {name}\n", style="bold")
+    if not d.is_dir():
+        t.append(f"(no folder {d})\n")
+        return t
+    try:
+        ident = (d / "identity.md").read_text().strip()
+    except OSError:
+        ident = "(no identity.md)"
+    t.append(ident[:1500] + "\n\n")
+    heur = _read_json(d / "memory" / "heuristics.json")
+    items = heur.get("heuristics", heur) if isinstance(heur, dict) else heur
+    t.append("heuristics\n", style="bold")
+    if isinstance(items, list) and items:
+        for h in items[:50]:
+            txt = h.get("text") or h.get("rule") or json.dumps(h) if isinstance(h, dict) else str(h)
+            t.append(f"  · {txt}\n")
+    elif heur is None and (d / "memory" / "heuristics.json").exists():
+        t.append("  (heuristics.json is unreadable)\n")
+    else:
+        t.append("  (none yet)\n")
+    rel = _read_json(d / "relationships.json")
+    if isinstance(rel, dict) and rel:
+        t.append("\nrelationships\n", style="bold")
+        for k, v in list(rel.items())[:30]:
+            t.append(f"  {k}: {json.dumps(v)[:100]}\n")
+    return t
+
+
+class AgentsScreen(ModalScreen[None]):
+    """Every persistent agent in the agents home, read-only."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close", id="agents.close")]
+
+    def __init__(self, agents_home: Path) -> None:
+        super().__init__()
+        self.home = agents_home
+
+    def compose(self) -> ComposeResult:
+        t = Text()
+        names = sorted(p.name for p in self.home.iterdir() if p.is_dir()) if self.home.is_dir() else []
+        if not names:
+            t.append(f"No agents yet in {self.home}.\nSpawn with an agent name to create one.\n")
+        for n in names:
+            t.append_text(agent_summary(self.home, n))
+            t.append("\n")
+        with Vertical(id="dialog", classes="help"):
+            yield Label("Agents", classes="title")
+            yield VerticalScroll(Static(t))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

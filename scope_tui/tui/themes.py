@@ -1,0 +1,68 @@
+"""Themes as files: every `themes/*.toml` becomes a Textual Theme (name, colours, extra variables)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.theme import Theme
+
+# The top-level themes/ folder of the checkout; SCOPE_THEMES_DIR may point elsewhere.
+THEMES_DIR = Path(__file__).resolve().parent.parent.parent / "themes"
+FIELDS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
+FALLBACK = Theme(
+    name="scope-dark",
+    primary="#7aa2f7",
+    secondary="#bb9af7",
+    accent="#e0af68",
+    foreground="#c0caf5",
+    background="#16161e",
+    surface="#1a1b26",
+    panel="#24283b",
+    success="#9ece6a",
+    warning="#e0af68",
+    error="#f7768e",
+    dark=True,
+)
+
+
+def load_theme(path: Path) -> Theme:
+    """One theme file as a Theme; raises ValueError when it lacks a name or primary colour."""
+    data = tomllib.loads(path.read_text())
+    if not data.get("name") or not data.get("primary"):
+        raise ValueError(f"{path.name}: a theme needs name and primary")
+    kw = {k: str(data[k]) for k in FIELDS if data.get(k)}
+    return Theme(
+        name=str(data["name"]),
+        dark=bool(data.get("dark", True)),
+        variables={str(k): str(v) for k, v in (data.get("variables") or {}).items()},
+        **kw,
+    )
+
+
+def load_themes(folder: Path | None = None) -> list[Theme]:
+    """Every readable theme in `folder` (broken files are skipped); the built-in dark one when none."""
+    import os
+
+    folder = folder or Path(os.environ.get("SCOPE_THEMES_DIR") or THEMES_DIR)
+    out: list[Theme] = []
+    for p in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            out.append(load_theme(p))
+        except (OSError, ValueError, tomllib.TOMLDecodeError):
+            continue
+    if not any(t.name == FALLBACK.name for t in out):
+        out.insert(0, FALLBACK)
+    return out
