@@ -262,7 +262,7 @@ def cmd_tree(args: argparse.Namespace) -> int:
         bits = [s.status, s.level]
         if s.state.get("phase") and not s.terminal:
             bits.append(str(s.state["phase"]))
-        for k in ("skill", "agent"):
+        for k in ("skill", "agent", "pattern", "role"):  # pattern/role: a pattern's child sessions
             if s.meta.get(k):
                 bits.append(f"{k}={s.meta[k]}")
         model = s.state.get("model") or s.meta.get("model")
