@@ -1,0 +1,193 @@
+"""Every model call of a session counted: an `llm_call` event, tokens and cost in state.json, budgets kept.
+
+Budgets: a session's own (meta `budget`, else config budgets.session) against its own cost, and a subtree's
+(the nearest ancestor with a meta `budget`, and config budgets.subtree for the whole tree from its root)
+against the summed cost of that ancestor and all its descendants. A call whose estimated cost would pass
+a budget is not made: the session is escalated (reason `budget`), an `escalation` event says which budget,
+its parent gets a message, and BudgetExceeded is raised.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from scope_tui.models.base import BudgetExceeded, Model, Reply
+from scope_tui.store import config, events, ids, sessions
+from scope_tui.store.project import Project
+
+_ACCT_LOCK = ".acct.lock"
+_thread_lock = threading.Lock()
+
+
+def price(cfg: dict[str, Any], model: str) -> tuple[float, float]:
+    """Dollars per million tokens (input, output) for `model`; a dated name matches its undated entry."""
+    prices = cfg.get("prices", {})
+    p = prices.get(model)
+    if p is None:
+        p = next((v for k, v in prices.items() if model.startswith(k)), None)
+    if not p:
+        return (0.0, 0.0)
+    return (float(p[0]), float(p[1]))
+
+
+def cost_of(cfg: dict[str, Any], model: str, input_tokens: int, output_tokens: int) -> float:
+    pin, pout = price(cfg, model)
+    return (input_tokens * pin + output_tokens * pout) / 1_000_000
+
+
+def estimate_tokens(messages: list[dict[str, Any]], system: str, tools: list[dict[str, Any]] | None) -> int:
+    """About four characters a token: enough to tell whether a call would pass a budget."""
+    chars = len(json.dumps(messages, default=str)) + len(system) + len(json.dumps(tools or [], default=str))
+    return chars // 4 + 1
+
+
+def _cost(d: Path) -> float:
+    try:
+        return float(json.loads((d / sessions.STATE).read_text()).get("cost") or 0.0)
+    except (OSError, ValueError, TypeError):
+        return 0.0
+
+
+def _meta(d: Path) -> dict[str, Any]:
+    try:
+        m = json.loads((d / sessions.META).read_text())
+        return m if isinstance(m, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def subtree_cost(project: Project, root: str) -> float:
+    return sum(
+        _cost(project.session_dir(s)) for s in sessions.list_ids(project) if ids.is_descendant(s, root)
+    )
+
+
+def check_budget(project: Project, sid: str, extra: float, cfg: dict[str, Any]) -> tuple[str, str] | None:
+    """(which budget, details) when spending `extra` more in session `sid` would pass a budget, else None."""
+    d = project.session_dir(sid)
+    meta = _meta(d)
+    own = meta.get("budget")
+    limit = float(own) if own else float(cfg.get("budgets", {}).get("session") or 0.0)
+    spent = _cost(d)
+    if limit > 0 and spent + extra > limit:
+        return "session", f"session {sid}: spent ${spent:.4f} + next call ~${extra:.4f} > budget ${limit:.4f}"
+    # the nearest ancestor with its own budget covers its whole subtree
+    anc = ids.parent_of(sid)
+    while anc is not None:
+        b = _meta(project.session_dir(anc)).get("budget")
+        if b:
+            total = subtree_cost(project, anc)
+            if total + extra > float(b):
+                return "subtree", (
+                    f"subtree of {anc}: spent ${total:.4f} + next call ~${extra:.4f} > budget ${float(b):.4f}"
+                )
+            break
+        anc = ids.parent_of(anc)
+    tree_limit = float(cfg.get("budgets", {}).get("subtree") or 0.0)
+    if tree_limit > 0:
+        root = sid.split(".")[0]
+        total = subtree_cost(project, root)
+        if total + extra > tree_limit:
+            return "subtree", (
+                f"tree of {root}: spent ${total:.4f} + next call ~${extra:.4f} > budget ${tree_limit:.4f}"
+            )
+    return None
+
+
+def escalate(project: Project, d: Path, reason: str, details: str) -> None:
+    """Escalate the session in `d`: status, an `escalation` event, and a message in its parent's inbox."""
+    sid = d.name
+    if not sessions.set_status(d, "escalated", reason=reason, details=details):
+        return
+    events.append(d, "escalation", reason=reason, details=details)
+    parent = ids.parent_of(sid)
+    if parent and project.session_dir(parent).is_dir():
+        sessions.put_message(
+            project.session_dir(parent),
+            "escalation",
+            f"session {sid} escalated ({reason}): {details}",
+            child=sid,
+            reason=reason,
+        )
+
+
+def record(
+    d: Path, reply: Reply, cost: float, *, purpose: str | None, level: str | None, **fields: Any
+) -> None:
+    """An `llm_call` event, and the call's tokens and cost added to state.json (under a lock: calls may race)."""
+    inp, out = reply.usage.get("input_tokens", 0), reply.usage.get("output_tokens", 0)
+    events.append(
+        d,
+        "llm_call",
+        model=reply.model,
+        input_tokens=inp,
+        output_tokens=out,
+        cost=round(cost, 6),
+        purpose=purpose,
+        level=level,
+        stop_reason=reply.stop_reason,
+        **fields,
+    )
+    with _thread_lock:
+        fd = os.open(d / _ACCT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                st = json.loads((d / sessions.STATE).read_text())
+            except (OSError, ValueError):
+                st = {}
+            tok = st.get("tokens") or {}
+            sessions.update_state(  # force: a session killed mid-call still owes what the call cost
+                d,
+                force=bool(st.get("status")),
+                tokens={"input": int(tok.get("input", 0)) + inp, "output": int(tok.get("output", 0)) + out},
+                cost=round(float(st.get("cost") or 0.0) + cost, 6),
+                model=reply.model,
+            )
+        finally:
+            os.close(fd)
+
+
+class Accounted:
+    """A Model that counts every call against the session in `session_dir` and keeps its budgets."""
+
+    def __init__(self, inner: Model, project: Project, session_dir: Path, cfg: dict[str, Any] | None = None):
+        self.inner = inner
+        self.project = project
+        self.dir = session_dir
+        self.cfg = cfg if cfg is not None else config.load(project.config_path)
+        self.name = inner.name
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        system: str = "",
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int = 4096,
+        level: str | None = None,
+        purpose: str | None = None,
+    ) -> Reply:
+        est_in = estimate_tokens(messages, system, tools)
+        extra = cost_of(self.cfg, self.inner.name, est_in, 0)
+        over = check_budget(self.project, self.dir.name, extra, self.cfg)
+        if over is not None:
+            which, details = over
+            escalate(self.project, self.dir, "budget", f"{which} budget: {details}")
+            raise BudgetExceeded(f"budget reached, call not made ({details})")
+        reply = self.inner.complete(
+            messages, system=system, tools=tools, max_tokens=max_tokens, level=level, purpose=purpose
+        )
+        reply.cost = cost_of(
+            self.cfg,
+            reply.model or self.inner.name,
+            reply.usage.get("input_tokens", 0),
+            reply.usage.get("output_tokens", 0),
+        )
+        record(self.dir, reply, reply.cost, purpose=purpose, level=level)
+        return reply

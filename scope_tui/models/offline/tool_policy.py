@@ -1,0 +1,340 @@
+"""The offline tool-use policy of the built-in worker: a fixed procedure over the real data, no network.
+
+Each call reads the whole conversation (the task, later instructions such as redirects, and the results
+of the tools it already ran) and returns the next step as content blocks: a short text saying what it
+does, then tool_use blocks. The procedure:
+
+1. observe: list the working folder (`ls -la`);
+2. children: a task that asks to spawn (bullets under "spawn"/"children"/"in parallel", or "spawn a child
+   to X") spawns one child per item (a bullet "run `cmd`" becomes a command-driver child), then waits;
+3. count: "count the lines containing W in F" / "how many lines contain W in F" greps (`grep -c`);
+4. read: files the task names that exist are read (at most three);
+5. search: otherwise it greps the named files (or the folder) for the task's words;
+6. write: "write X to Y", "save X in Y", "create Y containing X": writes Y (X is a quoted literal, or the
+   number / answer it found);
+7. finish(result) with what it found.
+
+A later user message (a redirect) that asks for something it can act on replaces the task from there on.
+Deterministic: the same conversation gives the same reply. A module `quirks` beside this one, when present,
+may alter a step: `quirks.adjust(blocks, history=..., task=..., meta=...) -> blocks | None` (used by the
+demo to make one worker deviate once).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+Block = dict[str, Any]
+
+_STOP = frozenset(
+    """the a an and or of to in into on for with from that this these those is are be it its by as at all any
+    each file files line lines write save create put find count number how many what which where when who
+    please then than there their them they your you me my our use using read look show list tell give
+    containing contain contains text folder directory result answer results""".split()
+)
+_FILE = r"['\"`]?(?P<file>[\w./-]*\w\.\w+)['\"`]?"
+_COUNT_RES = [
+    re.compile(
+        r"count (?:the |all )?(?:number of )?(?:lines|entries)\s+(?:that )?(?:contain(?:s|ing)?|with|matching|mentioning)"
+        r"\s+['\"`]?(?P<word>[^\s'\"`]+?)['\"`]?\s+in\s+(?:the file\s+)?" + _FILE,
+        re.I,
+    ),
+    re.compile(
+        r"how many (?:lines|entries)\s+(?:in\s+" + _FILE + r"\s+)?(?:contain|have|mention|include)s?"
+        r"\s+['\"`]?(?P<word>[^\s'\"`?]+?)['\"`]?(?:[\s?.,]|$)",
+        re.I,
+    ),
+]
+_WRITE_RES = [
+    re.compile(
+        r"\b(?:write|save|put|store|record)\s+(?P<what>.+?)\s+(?:to|in|into|as)\s+(?:a |the )?(?:new )?(?:file\s+)?"
+        + _FILE,
+        re.I,
+    ),
+    re.compile(
+        r"\bcreate\s+(?:a |the )?(?:new )?(?:file\s+)?"
+        + _FILE
+        + r"\s+(?:containing|with(?: the)?(?: text| content)?)"
+        r"\s+(?P<what>.+?)\s*(?:\.\s|\.?$|\n)",
+        re.I,
+    ),
+]
+_COMPUTED = re.compile(
+    r"^(?:the |its |that |this |your )?(?:number|count|answer|result|total|sum|findings?|summary)\b", re.I
+)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$")
+_SPAWN_WORDS = re.compile(r"\b(?:spawn|children|child sessions?|sub-?agents?|in parallel|workers?)\b", re.I)
+_SPAWN_ONE = re.compile(
+    r"\bspawn (?:a |one )?(?:child|sub-?agent|worker)(?: session)? (?:to|that will|which will)\s+(.+)", re.I
+)
+_CMD = re.compile(r"`([^`]+)`")
+
+
+@dataclass
+class Step:
+    name: str
+    input: dict[str, Any]
+    result: str = ""
+    is_error: bool = False
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    out = []
+    for b in content or []:
+        if isinstance(b, dict) and b.get("type") == "text":
+            out.append(str(b.get("text", "")))
+    return "\n".join(out)
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(b.get("text", "")) for b in content or [] if isinstance(b, dict))
+
+
+def history(messages: list[dict[str, Any]]) -> tuple[list[str], list[Step]]:
+    """(user texts in order, tool steps in order with their results)."""
+    texts: list[str] = []
+    steps: list[Step] = []
+    by_id: dict[str, Step] = {}
+    for m in messages:
+        content = m.get("content")
+        if m.get("role") == "assistant":
+            for b in content if isinstance(content, list) else []:
+                if b.get("type") == "tool_use":
+                    st = Step(str(b.get("name")), dict(b.get("input") or {}))
+                    steps.append(st)
+                    by_id[str(b.get("id"))] = st
+            continue
+        t = _text(content)
+        if t.strip():
+            texts.append(t)
+        for b in content if isinstance(content, list) else []:
+            if isinstance(b, dict) and b.get("type") == "tool_result":
+                st = by_id.get(str(b.get("tool_use_id")))
+                if st is not None:
+                    st.result = _result_text(b.get("content"))
+                    st.is_error = bool(b.get("is_error"))
+    return texts, steps
+
+
+def count_intent(task: str) -> tuple[str, str] | None:
+    """(word, file) for a counting task."""
+    for rx in _COUNT_RES:
+        m = rx.search(task)
+        if m and m.group("word"):
+            file = m.groupdict().get("file")
+            if not file:
+                f = re.search(r"\bin\s+" + _FILE, task[m.end() :], re.I) or re.search(
+                    r"\bin\s+" + _FILE, task, re.I
+                )
+                file = f.group("file") if f else None
+            if file:
+                return m.group("word"), file
+    return None
+
+
+def write_intent(task: str) -> tuple[str, str] | None:
+    """(what, file) for a task that asks for a file to be written."""
+    for rx in _WRITE_RES:
+        m = rx.search(task)
+        if m:
+            what = m.group("what").strip().rstrip(".")
+            return what, m.group("file")
+    return None
+
+
+def children(task: str) -> list[str]:
+    """The child tasks a task asks to spawn, in order."""
+    if not _SPAWN_WORDS.search(task):
+        return []
+    bullets = [m.group(1) for line in task.splitlines() if (m := _BULLET.match(line))]
+    if bullets:
+        return bullets
+    one = _SPAWN_ONE.search(task)
+    return [one.group(1).strip().rstrip(".")] if one else []
+
+
+def _words(task: str) -> list[str]:
+    seen: list[str] = []
+    for f in _mentioned_files(task):
+        task = task.replace(f, " ")
+    for w in re.findall(r"[A-Za-z_][\w-]{3,}", task):
+        if w.lower() not in _STOP and w not in seen and not re.search(r"\.\w+$", w):
+            seen.append(w)
+    return seen[:3]
+
+
+def _mentioned_files(task: str) -> list[str]:
+    out: list[str] = []
+    for m in re.finditer(r"(?<![\w/.-])['\"`]?([\w./-]*\w\.[A-Za-z0-9]{1,8})['\"`]?(?![\w/-])", task):
+        f = m.group(1)
+        if f not in out and not re.match(r"^\d+\.\d+$", f):
+            out.append(f)
+    return out
+
+
+def _listing(steps: list[Step]) -> set[str]:
+    names: set[str] = set()
+    for st in steps:
+        if st.name == "bash" and str(st.input.get("command", "")).startswith("ls"):
+            for line in st.result.splitlines():
+                parts = line.split()
+                if len(parts) >= 9 and not line.startswith("total"):
+                    names.add(" ".join(parts[8:]))
+                elif len(parts) == 1:
+                    names.add(parts[0])
+    return names
+
+
+def _first_int(text: str) -> int | None:
+    m = re.search(r"-?\d+", text)
+    return int(m.group()) if m else None
+
+
+def _tool(name: str, inp: dict[str, Any], n: int, i: int = 0) -> Block:
+    return {"type": "tool_use", "id": f"toolu_offline_{n:03d}_{i}", "name": name, "input": inp}
+
+
+def _say(text: str) -> Block:
+    return {"type": "text", "text": text}
+
+
+def effective_task(texts: list[str]) -> str:
+    """The first user text is the task; a later one that asks for something actionable replaces it."""
+    task = texts[0] if texts else ""
+    for t in texts[1:]:
+        if count_intent(t) or write_intent(t) or children(t):
+            task = t
+    return task
+
+
+def decide(
+    messages: list[dict[str, Any]],
+    *,
+    system: str = "",
+    tools: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> list[Block]:
+    """The next step of the procedure, as content blocks (text, then tool_use blocks; or finish)."""
+    texts, steps = history(messages)
+    task = effective_task(texts)
+    blocks = _decide(task, steps, {t.get("name") for t in tools or []})
+    try:
+        from scope_tui.models.offline import quirks  # type: ignore[attr-defined]
+    except ImportError:
+        return blocks
+    alt = quirks.adjust(blocks, history=steps, task=task, meta=meta or {})
+    return alt if alt is not None else blocks
+
+
+def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
+    n = len(steps)
+
+    def ran(name: str, pred: Any = None) -> list[Step]:
+        return [s for s in steps if s.name == name and (pred is None or pred(s))]
+
+    if not ran("bash") and not ran("read_file"):
+        return [_say("Observe: list the working folder."), _tool("bash", {"command": "ls -la"}, n)]
+    present = _listing(steps)
+    notes: list[str] = []
+    value: str | None = None
+
+    kids = children(task)
+    if kids and "spawn" in have:
+        spawned = ran("spawn")
+        if not spawned:
+            out: list[Block] = [_say(f"Act: spawn {len(kids)} child session(s), one per item.")]
+            for i, k in enumerate(kids):
+                inp: dict[str, Any] = {"task": k}
+                cmd = _CMD.search(k)
+                if cmd and re.match(r"^\s*(?:run|execute|exec)\b", k, re.I):
+                    inp["cmd"] = cmd.group(1)
+                out.append(_tool("spawn", inp, n, i))
+            return out
+        ids = [m.group(1) for s in spawned if (m := re.search(r"\bsession\s+([\d.]+)", s.result))]
+        if not ran("wait") and ids:
+            return [_say(f"Wait for children {', '.join(ids)}."), _tool("wait", {"ids": ids}, n)]
+        waited = ran("wait")
+        value = waited[-1].result.strip() if waited else "(no child started)"
+        notes.append(f"Children {', '.join(ids) or '-'}:\n{value}")
+
+    counting = count_intent(task)
+    if counting:
+        word, file = counting
+        cmd = f"grep -c -- {shlex.quote(word)} {shlex.quote(file)}"
+        done = ran("bash", lambda s: s.input.get("command") == cmd)
+        if not done:
+            return [
+                _say(f"Orient: count the lines of {file} that contain {word!r}."),
+                _tool("bash", {"command": cmd}, n),
+            ]
+        num = _first_int(done[-1].result)
+        if num is None or "No such file" in done[-1].result:
+            return [
+                _say(f"{file} cannot be read."),
+                _tool(
+                    "finish",
+                    {"result": f"Could not count {word!r} in {file}: {done[-1].result.strip()[:200]}"},
+                    n,
+                ),
+            ]
+        value = str(num)
+        notes.append(f"{num} line(s) of {file} contain {word!r}.")
+
+    target = write_intent(task)
+    if not counting and not kids:
+        files = [
+            f
+            for f in _mentioned_files(task)
+            if (not target or f != target[1]) and (not present or f in present)
+        ]
+        unread = [f for f in files[:3] if not ran("read_file", lambda s, f=f: s.input.get("path") == f)]
+        if unread:
+            return [_say(f"Observe: read {', '.join(unread)}.")] + [
+                _tool("read_file", {"path": f}, n, i) for i, f in enumerate(unread)
+            ]
+        for s in ran("read_file"):
+            lines = s.result.splitlines()
+            notes.append(
+                f"{s.input.get('path')}: {len(lines)} line(s); first: {lines[0][:120] if lines else '(empty)'}"
+            )
+        words = _words(task)
+        if words and not ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
+            where = " ".join(shlex.quote(f) for f in files[:3]) or "."
+            pat = "|".join(re.escape(w) for w in words)
+            cmd = f"grep -rn -i -E {shlex.quote(pat)} {where} | head -n 40"
+            return [_say(f"Orient: search for {', '.join(words)}."), _tool("bash", {"command": cmd}, n)]
+        for s in ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
+            hits = [ln for ln in s.result.splitlines() if ln.strip() and not ln.startswith("[exit")]
+            notes.append(f"{len(hits)} matching line(s)" + (":\n" + "\n".join(hits[:10]) if hits else "."))
+            value = value or ("\n".join(hits[:10]) if hits else None)
+
+    if target:
+        what, file = target
+        quoted = re.fullmatch(r"['\"`](.*)['\"`]", what, re.S)
+        if quoted:
+            content = quoted.group(1)
+        elif _COMPUTED.match(what) and value is not None:
+            content = value
+        else:
+            content = what
+        if not ran("write_file", lambda s: s.input.get("path") == file):
+            return [
+                _say(f"Act: write {file}."),
+                _tool("write_file", {"path": file, "content": content.rstrip("\n") + "\n"}, n),
+            ]
+        w = ran("write_file", lambda s: s.input.get("path") == file)[-1]
+        notes.append(
+            f"Wrote {content.strip()[:80]!r} to {file}."
+            if not w.is_error
+            else f"Could not write {file}: {w.result}"
+        )
+
+    result = "\n".join(notes) or f"Looked at the folder for: {task.strip()[:200]}"
+    return [_say("Done: report what was found."), _tool("finish", {"result": result}, n)]
