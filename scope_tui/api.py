@@ -27,6 +27,10 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
     from scope_tui.substrate.spawn import spawn as substrate_spawn
 
     opts = {k: v for k, v in opts.items() if v is not None}
+    if opts.get("agent"):
+        from scope_tui.agents.lifecycle import check
+
+        check(opts["agent"])  # an unknown or retired agent is refused before a session folder exists
     worktree = bool(opts.pop("worktree", False))
     if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
         from scope_tui.patterns.engines import prepare_params
@@ -35,6 +39,8 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
     if opts.get("skill") in PATTERN_SKILLS and not opts.get("cmd") and opts.get("driver") in (None, "pattern"):
         opts["driver"] = "pattern"
         opts.setdefault("level", "tactical")
+    if opts.get("skill"):
+        _choose_skill_version(project, task, params, opts)
     s = substrate_spawn(project, task, params=params or None, launch_now=False, **opts)
     if worktree:
         from scope_tui.substrate.worktree import prepare_worktree
@@ -42,6 +48,20 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
         prepare_worktree(project, s)
     prepare_session(project, s)
     return launch(project, s)
+
+
+def _choose_skill_version(project: Project, task: str, params: dict[str, Any] | None, opts: dict[str, Any]) -> None:
+    """Which version of the skill this task runs (GEPA's Pareto draw) and its task key, kept in meta.json
+    as `skill_version` and `task_key` (DAG nodes and bench items pass their own key in params)."""
+    from scope_tui.gepa.pareto import choose_version
+    from scope_tui.gepa.scores import task_key
+
+    key = str((params or {}).get("task_key") or opts.get("task_key") or task_key(task))
+    opts["task_key"] = key
+    if opts.get("skill_version") is None and "@" not in str(opts["skill"]):
+        version = choose_version(project, str(opts["skill"]), key)
+        if version is not None:
+            opts["skill_version"] = version
 
 
 def run_worker(session_dir: Path) -> int:
@@ -72,3 +92,27 @@ def run_worker(session_dir: Path) -> int:
         record_outcome(project, session_dir)
         after_terminal(project, session_dir)
     return code
+
+
+def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:
+    """Kill `sid` and its subtree (substrate.control.kill), then let each killed session's agent learn
+    that it ended (the worker never reaches run_worker's end). Returns the killed ids."""
+    from scope_tui.agents.lifecycle import after_terminal
+    from scope_tui.substrate.control import kill as substrate_kill
+
+    killed = substrate_kill(project, sid, why=why)
+    for k in killed:
+        after_terminal(project, project.session_dir(k))
+    return killed
+
+
+def reap(root: Path, sid: str, exit_status: str, signal: str = "") -> bool:
+    """What tmux's pane-died hook runs: mark a worker that died without a terminal status failed
+    (crashed), then run its agent's update. True when the session was reaped."""
+    from scope_tui.agents.lifecycle import after_terminal
+    from scope_tui.substrate.reaper import reap as substrate_reap
+
+    if not substrate_reap(root, sid, exit_status, signal):
+        return False
+    after_terminal(Project(root), root / "sessions" / sid)
+    return True

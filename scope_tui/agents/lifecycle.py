@@ -1,18 +1,425 @@
-"""The lifecycle of a task given to a persistent agent: prepared at spawn, learned from at the end."""
+"""The lifecycle of a task given to a persistent agent: prepared at spawn, learned from at the end.
+
+prepare_session (api.spawn, before launch): pulls approved patches into the agent's heuristics, matches
+the task against the agent's own skills first (a `decision` event says which and why), and writes the
+session's prompt.md (identity, own skill, project memory, heuristics, failures to avoid).
+
+after_terminal (whoever wrote the terminal status: api.run_worker, api.kill, api.reap): runs once per
+session (an O_EXCL marker file), then grows experience, records the outcome, extracts a new own skill
+from a novel success, records what not to do from a failure, updates relationships, and may propose a
+heuristics consolidation. It writes one `agent_update` event into the session saying what changed.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
+from scope_tui.agents import growth, home, identity, memory, relationships
+from scope_tui.agents import skills as own_skills
+from scope_tui.store import events, ids, sessions
+from scope_tui.store.atomic import write_json, write_text
+from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
-from scope_tui.store.sessions import Session
+
+MARKER = ".agent_updated"
+FAILED = ("failed", "escalated")
 
 
-def prepare_session(project: Project, session: Session) -> None:
+def check(name: str | None) -> None:
+    """Raise UsageError when `name` is not an agent that can take a task (unknown or retired)."""
+    if not name:
+        return
+    home.require(name)
+    if identity.status(name) == "retired":
+        raise UsageError(
+            f"agent {name!r} is retired (its folder is kept; 'scope agent edit {name}' to bring it back)"
+        )
+
+
+def _report(session_dir: Path | None, name: str, problems: list[str], *, stderr: bool = True) -> None:
+    """A broken hand-edited file is reported (event and a line on stderr), never fatal."""
+    if not problems:
+        return
+    if session_dir is not None:
+        events.append(session_dir, "agent_problem", agent=name, problems=problems)
+    if stderr:
+        for p in problems:
+            print(f"scope: agent {name}: {p}", file=sys.stderr)
+
+
+def task_profile(s: sessions.Session) -> dict[str, Any]:
+    """The task profile as a dict for WHEN predicates (the patterns layer's profiler when it is there)."""
+    params = s.meta.get("params") or {}
+    try:
+        from scope_tui.patterns.profile import profile  # helper D's profiler
+
+        prof = profile(s.task(), params, Path(s.meta.get("cwd") or "."))
+        out = dict(vars(prof)) if hasattr(prof, "__dict__") else dict(prof)
+        return {k: v for k, v in out.items() if isinstance(v, (int, float, str, bool))}
+    except Exception:  # profiler absent or failing: judge by words alone
+        size = 0
+        for p in params.get("context") or []:
+            try:
+                size += os.path.getsize(p) if os.path.isfile(p) else 0
+            except OSError:
+                pass
+        return {"context_tokens": size // 4, "task_chars": len(s.task())}
+
+
+# --- spawn time ------------------------------------------------------------------------------------
+def prepare_session(project: Project, session: sessions.Session) -> None:
     """Before launch: for a session with an agent, write prompt.md and pick the agent's own skill."""
-    return None
+    name = session.meta.get("agent")
+    if not name:
+        return
+    check(name)
+    d = home.agent_dir(name)
+    problems: list[str] = []
+    cfg = home.load_config(problems)
+    with home.Lock(d):
+        mine, sk_problems = own_skills.own(d, project)
+        problems += sk_problems
+        memory.pull_patches(d, name, project, memory.used_skills(d, project) | set(mine), problems)
+    hr = memory.read_heuristics(d)
+    if hr.problem:
+        problems.append(hr.problem)
+    heur = hr.value["heuristics"]
+    task = session.task()
+    threshold = float(cfg["skills"].get("match_threshold", 0.5))
+    best, cands, _ = own_skills.match(d, project, task, task_profile(session), heur, threshold)
+    given = session.meta.get("skill")
+    if best:
+        choice = f"own skill {best.name} v{best.version}"
+        why = f"{name}'s own skill {best.name} matches ({'; '.join(best.reasons) or 'criteria met'})"
+        if given and given != best.name:
+            why += (
+                f"; --skill {given} was asked for and is kept, {best.name}'s procedure goes into the prompt"
+            )
+        session.meta["agent_skill"] = {
+            "name": best.name,
+            "version": best.version,
+            "root": str(own_skills.root(d)),
+        }
+        if not given:
+            session.meta["skill"] = best.name
+            session.meta["skill_version"] = best.version
+            session.meta["skill_root"] = str(own_skills.root(d))
+    else:
+        choice = "base patterns"
+        top = f" (best: {cands[0].name} at {cands[0].score:.2f} < {threshold})" if cands else ""
+        why = f"no own skill of {name} matches this task{top}: base patterns" + (
+            f" ({given})" if given else ""
+        )
+    events.append(
+        session.dir,
+        "decision",
+        by="agent",
+        agent=name,
+        choice=choice,
+        skill=best.name if best else given,
+        source="agent" if best else "base",
+        why=why,
+        candidates=[c.as_dict() for c in cands[:5]],
+    )
+    write_json(session.dir / sessions.META, session.meta)
+    write_text(session.dir / sessions.PROMPT, render_prompt(project, name, d, cfg, heur, best, problems))
+    _report(session.dir, name, problems)
+
+
+def render_prompt(
+    project: Project,
+    name: str,
+    d: Path,
+    cfg: dict[str, Any],
+    heur: list[dict[str, Any]],
+    best: own_skills.Candidate | None,
+    problems: list[str],
+) -> str:
+    """prompt.md: who the agent is and what it has learned, for every driver to add to its prompt."""
+    st = growth.read_stats(d)
+    if st.problem:
+        problems.append(st.problem)
+    stats = st.value
+    try:
+        _, id_text = identity.read(name)
+    except OSError as exc:
+        id_text, _ = f"(identity.md unreadable: {exc})", problems.append(f"identity.md: {exc}")
+    out = [
+        f"# You are {name}, a persistent agent",
+        "",
+        f"Stage {stats.get('stage', 'junior')}; {stats.get('tasks', 0)} tasks so far, "
+        f"{growth.success_rate(stats):.0%} of judged ones successful. You keep what you learn between tasks.",
+        "",
+        "## Your identity",
+        "",
+        id_text.strip(),
+        "",
+    ]
+    if best is not None:
+        try:
+            from scope_tui.patterns import skills as pskills
+
+            sk = pskills.load(project, best.name, agent_skill_root=own_skills.root(d))
+            out += [f"## Your own skill for this task: {best.name} v{best.version}", "", sk.body.strip(), ""]
+        except UsageError as exc:
+            problems.append(str(exc))
+    ctx = memory.read_context(d, project)
+    if ctx.problem:
+        problems.append(ctx.problem)
+    elif ctx.value.get("tasks"):
+        c = ctx.value
+        used = ", ".join(sorted(c.get("skills_used") or {})) or "none"
+        out += [
+            "## This project",
+            "",
+            f"You have done {c['tasks']} tasks here ({c.get('done', 0)} done, "
+            f"{c.get('failed', 0)} failed); skills used here: {used}.",
+        ]
+        out += [f"- note: {n}" for n in (c.get("notes") or [])[-5:]]
+        out += [f"- recent: {r}" for r in (c.get("recent") or [])[-3:]]
+        out.append("")
+    k = int(cfg["memory"].get("prompt_heuristics", 20))
+    if heur:
+        out += ["## Heuristics you have learned", ""]
+        out += [f"- {h.get('text', '')}" for h in heur[-k:]]
+        out.append("")
+    fr = memory.read_failures(d)
+    if fr.problem:
+        problems.append(fr.problem)
+    fails = fr.value["failures"][-int(cfg["memory"].get("prompt_failures", 10)) :]
+    if fails:
+        out += ["## Failures to avoid", ""]
+        out += [f"- {f.get('avoid') or f.get('task', '')}" for f in fails]
+        out.append("")
+    return "\n".join(out)
+
+
+# --- the end of a task -----------------------------------------------------------------------------
+def _once(session_dir: Path) -> bool:
+    try:
+        fd = os.open(session_dir / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    os.write(fd, f"{time.time():.3f} {os.getpid()}\n".encode())
+    os.close(fd)
+    return True
+
+
+def _children(project: Project, sid: str) -> list[sessions.Session]:
+    return [x for x in sessions.list_all(project) if ids.parent_of(x.id) == sid and not x.corrupt]
+
+
+def _skills_used(project: Project, s: sessions.Session) -> list[str]:
+    used = [s.meta.get("skill")] + [x.meta.get("skill") for x in _children(project, s.id)]
+    return sorted({str(u) for u in used if u})
+
+
+def _avoid(s: sessions.Session, project: Project) -> str:
+    """One line of what not to do, from the failed session's reason, its last error and its approach."""
+    reason = s.state.get("reason") or s.status
+    last_err = ""
+    for e in reversed(events.read_all(s.dir)):
+        if e.get("type") in ("error", "escalation", "deviation"):
+            last_err = str(e.get("error") or e.get("details") or e.get("actual") or e.get("reason") or "")
+            break
+    approach = "; ".join(own_skills.trajectory(project, s)[:4])
+    line = f"'{sessions.first_line(s.task(), 60)}' failed ({reason})"
+    if s.meta.get("skill"):
+        line += f" with skill {s.meta['skill']}"
+    if last_err:
+        line += f": {last_err[:120]}"
+    if approach:
+        line += f". Do not repeat: {approach[:200]}"
+    return line
+
+
+def _verdict(s: sessions.Session) -> bool:
+    for e in reversed(events.read_all(s.dir)):
+        if e.get("type") == "verdict" and "accepted" in e:
+            return bool(e["accepted"])
+    r = home.read_json(s.dir / "verdict.json", {})
+    if not r.problem and "accepted" in r.value:
+        return bool(r.value["accepted"])
+    return s.status == "done"
+
+
+def _model_skill_text(project: Project, s: sessions.Session, steps: list[str]) -> str | None:
+    """A model writes the new skill's prompt when one is configured (not offline); None otherwise."""
+    try:
+        from scope_tui.models import for_session
+        from scope_tui.models.select import OFFLINE, backend_for
+        from scope_tui.store import config
+
+        requested = str(s.meta["model"]) if s.meta.get("model") else None
+        if backend_for(config.load(project.config_path), requested) == OFFLINE:
+            return None  # offline: the skill is written from the trajectory's events instead
+        model = for_session(project, s.meta, "operational")
+        ask = (
+            "Write a short reusable skill prompt (Markdown, no front matter) from this successful run.\n"
+            f"Task: {s.task()[:2000]}\nSteps that worked:\n" + "\n".join(f"- {x}" for x in steps)
+        )
+        reply = model.complete(
+            [{"role": "user", "content": ask}], system="You distil procedures.", max_tokens=800
+        )
+        text = str(getattr(reply, "text", "") or "").strip()
+        return text + "\n" if text else None
+    except Exception:
+        return None
 
 
 def after_terminal(project: Project, session_dir: Path) -> None:
     """Once the session is terminal: the agent's update (experience, memory, skills, relationships)."""
-    return None
+    s = sessions.load_dir(session_dir)
+    name = s.meta.get("agent")
+    if not name or s.corrupt or not s.terminal:
+        return
+    if not home.exists(name):
+        events.append(session_dir, "agent_problem", agent=name, problems=[f"no agent {name!r} any more"])
+        return
+    if not _once(session_dir):
+        return
+    d = home.agent_dir(name)
+    problems: list[str] = []
+    cfg = home.load_config(problems)
+    update: dict[str, Any] = {"agent": name, "status": s.status}
+    others: list[tuple[str, dict[str, Any]]] = []
+    with home.Lock(d):
+        success = s.status == "done"
+        # experience
+        st = growth.read_stats(d)
+        stats = st.value
+        if st.problem:
+            problems.append(st.problem)
+        else:
+            stats["tasks"] += 1
+            key = "done" if success else "failed" if s.status in FAILED else "killed"
+            stats[key] += 1
+            stats["history"] = (
+                stats["history"]
+                + [
+                    {
+                        "session": s.id,
+                        "project": str(project.home),
+                        "status": s.status,
+                        "skill": s.meta.get("skill"),
+                        "t": round(time.time(), 3),
+                    }
+                ]
+            )[-growth.HISTORY :]
+        update["experience"] = stats["tasks"]
+        # project context
+        used = _skills_used(project, s)
+        ctx = memory.read_context(d, project)
+        if ctx.problem:
+            problems.append(ctx.problem)
+        else:
+            c = ctx.value
+            c["tasks"] += 1
+            c["done" if success else "failed"] = c.get("done" if success else "failed", 0) + (
+                1 if success or s.status in FAILED else 0
+            )
+            for u in used:
+                c["skills_used"][u] = int(c["skills_used"].get(u, 0)) + 1
+            c["recent"] = (c["recent"] + [f"{s.id} {s.status}: {sessions.first_line(s.task(), 60)}"])[-10:]
+            home.write(memory.context_path(d, project), c)
+        # own skills: used one, or a novel success becomes one
+        mine, sk_problems = own_skills.own(d, project)
+        problems += sk_problems
+        used_own = (s.meta.get("agent_skill") or {}).get("name")
+        if used_own and used_own in mine:
+            lin = own_skills.record_use(d, used_own, success, cfg)
+            update["skill_used"] = {"name": used_own, "uses": lin["uses"], "status": lin["status"]}
+        elif success:
+            steps = own_skills.trajectory(project, s)
+            sk = own_skills.extract(d, name, project, s, model_text=_model_skill_text(project, s, steps))
+            update["new_skill"] = {"name": sk.name, "version": sk.version, "status": "evolving"}
+        # memory: failures and reflections
+        if s.status in FAILED:
+            rec = {
+                "task": sessions.first_line(s.task(), 100),
+                "session": s.id,
+                "project": str(project.home),
+                "status": s.status,
+                "reason": s.state.get("reason"),
+                "skill": s.meta.get("skill"),
+                "avoid": _avoid(s, project),
+            }
+            if memory.add_failure(d, rec, problems):
+                update["failure_recorded"] = rec["avoid"]
+        new_h = []
+        for e in events.read_all(session_dir):
+            if e.get("type") == "reflection":
+                text = str(e.get("text") or e.get("reflection") or "").strip()
+                if text:
+                    new_h.append(
+                        {
+                            "text": sessions.first_line(text, 200),
+                            "source": "reflection",
+                            "ref": f"{s.id}#{e.get('seq')}",
+                            "skill": s.meta.get("skill"),
+                            "project": str(project.home),
+                        }
+                    )
+        if success and s.meta.get("skill") and not used_own:
+            words = ", ".join(home.keywords(s.task(), 4))
+            new_h.append(
+                {
+                    "text": f"{s.meta['skill']} worked for a task about {words}",
+                    "source": "success",
+                    "ref": s.id,
+                    "skill": s.meta.get("skill"),
+                    "project": str(project.home),
+                }
+            )
+        added = memory.add_heuristics(d, new_h, problems) if new_h else 0
+        pulled = memory.pull_patches(d, name, project, set(used) | set(mine), problems)
+        if added or pulled:
+            update["heuristics_added"] = added
+            update["patches_pulled"] = pulled
+        limit = int(cfg["memory"].get("consolidate_after", 40))
+        pid = memory.maybe_consolidate(d, name, project, limit, problems)
+        if pid:
+            update["consolidation_patch"] = pid
+        # relationships: whom it spawned, whom it verified
+        rels = []
+        for ch in _children(project, s.id):
+            other = ch.meta.get("agent")
+            if other and other != name:
+                ok = ch.status == "done"
+                relationships.update(
+                    d, other, problems, spawned=1, spawned_ok=int(ok), topics=home.keywords(ch.task(), 3)
+                )
+                rels.append(f"spawned {other} ({ch.id}, {ch.status})")
+        if s.meta.get("role") == "checker" and s.parent:
+            accepted = _verdict(s)
+            for sib in _children(project, s.parent):
+                m = sib.meta.get("agent")
+                if sib.meta.get("role") == "maker" and m and m != name:
+                    relationships.update(d, m, problems, verifies=True, verified=1, accepted=int(accepted))
+                    others.append((m, {"verified_by": 1, "accepted_by": int(accepted)}))
+                    rels.append(f"verified {m} ({sib.id}: {'accepted' if accepted else 'rejected'})")
+        if rels:
+            update["relationships"] = rels
+        # stage
+        hr = memory.read_heuristics(d)
+        m = growth.measures(stats, len(own_skills.own(d, project)[0]), len(hr.value["heuristics"]))
+        stage = growth.stage_for(m, cfg)
+        if not st.problem:
+            if stage != stats.get("stage"):
+                update["stage_change"] = f"{stats.get('stage')} -> {stage}"
+            stats["stage"] = stage
+            home.write(d / growth.STATS, stats)
+        update["stage"] = stage
+    for other, changes in others:  # the other side of a verification, under that agent's own lock
+        if home.exists(other):
+            od = home.agent_dir(other)
+            with home.Lock(od):
+                relationships.update(od, name, problems, **changes)
+    if problems:
+        update["problems"] = problems
+    events.append(session_dir, "agent_update", **update)
+    _report(None, name, problems, stderr=False)

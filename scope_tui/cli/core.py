@@ -276,8 +276,8 @@ def cmd_tree(args: argparse.Namespace) -> int:
 
 # --- kill / redirect / attach / clean --------------------------------------------------------------
 def cmd_kill(args: argparse.Namespace) -> int:
+    from scope_tui.api import kill  # the substrate's kill, then each killed session's agent update
     from scope_tui.store import sessions
-    from scope_tui.substrate.control import kill
 
     project = _project()
     tree = sessions.subtree(project, args.id)

@@ -19,7 +19,8 @@ def reaper_command(project: Project) -> str:
         [
             shlex.quote(sys.executable),
             "-m",
-            "scope_tui.substrate.reaper",
+            "scope_tui",
+            "reap",  # hidden CLI command -> api.reap: substrate.reaper, then the session's agent update
             shlex.quote(str(project.root)),
             "'#{window_name}'",
             "'#{pane_dead_status}'",

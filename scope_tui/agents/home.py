@@ -1,0 +1,201 @@
+"""The agents home: where agents live ($SCOPE_AGENTS_DIR, default ~/.scope/agents), its config.toml,
+tolerant reading of an agent's hand-editable files, and the per-agent lock for read-modify-write.
+
+A hand-broken file is never fatal: `read_json` returns the default and a one-line problem, and the
+writers here refuse to overwrite a file they could not read (the person's text is kept).
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store import config as store_config
+from scope_tui.store.atomic import write_json, write_text
+from scope_tui.store.errors import CorruptFile, UsageError
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+STAGES = ("junior", "intermediate", "senior", "staff")
+
+# Growth thresholds and other settings shared by all agents; written to config.toml on first use.
+DEFAULTS: dict[str, Any] = {
+    "growth": {
+        # a stage is reached when every threshold of it is met (success_rate as a fraction)
+        "intermediate": {"experience": 5, "own_skills": 1, "heuristics": 0, "success_rate": 0.6},
+        "senior": {"experience": 50, "own_skills": 10, "heuristics": 50, "success_rate": 0.75},
+        "staff": {"experience": 200, "own_skills": 30, "heuristics": 200, "success_rate": 0.85},
+    },
+    "skills": {
+        "stable_after_uses": 5,  # an own skill turns stable after this many uses ...
+        "stable_success_rate": 0.8,  # ... at this success rate or better
+        "match_threshold": 0.5,  # share of a skill's keywords a task must hold to match it
+    },
+    "memory": {
+        "consolidate_after": 40,  # heuristics past this count: propose a consolidation patch
+        "prompt_heuristics": 20,  # most recent heuristics written into prompt.md
+        "prompt_failures": 10,
+    },
+}
+
+
+def agents_dir() -> Path:
+    """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (not created here)."""
+    env = os.environ.get("SCOPE_AGENTS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("HOME") or Path.home()) / ".scope" / "agents"
+
+
+def config_path() -> Path:
+    return agents_dir() / "config.toml"
+
+
+def load_config(problems: list[str] | None = None) -> dict[str, Any]:
+    """The agents home's settings over the defaults; the file is written with the defaults on first use.
+
+    A broken config.toml is reported into `problems` and the defaults are used.
+    """
+    path = config_path()
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store_config.update(path, copy.deepcopy(DEFAULTS))
+        except OSError as exc:
+            if problems is not None:
+                problems.append(f"{path}: cannot write defaults ({exc.strerror})")
+    try:
+        raw = store_config.read_raw(path)
+    except CorruptFile as exc:
+        if problems is not None:
+            problems.append(f"{path}: {exc.reason}; using the defaults")
+        raw = {}
+    return _merge(DEFAULTS, raw)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a valid agent name; UsageError otherwise."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(
+            f"bad agent name {name!r}: lowercase letters, digits, '-' or '_', starting with a letter"
+        )
+    return name
+
+
+def agent_dir(name: str) -> Path:
+    return agents_dir() / check_name(name)
+
+
+def exists(name: str) -> bool:
+    try:
+        return (agent_dir(name) / "identity.md").is_file()
+    except UsageError:
+        return False
+
+
+def require(name: str) -> Path:
+    """The folder of an existing agent; UsageError naming what to do when there is none."""
+    d = agent_dir(name)
+    if not (d / "identity.md").is_file():
+        raise UsageError(f"no agent {name!r} (try 'scope agent new {name}' or 'scope agent list')")
+    return d
+
+
+def names() -> list[str]:
+    root = agents_dir()
+    try:
+        entries = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [n for n in entries if _NAME.match(n) and (root / n / "identity.md").is_file()]
+
+
+@dataclass
+class Read:
+    """What `read_json` found: the value (or the default) and, when the file is broken, why."""
+
+    value: Any
+    problem: str | None = None
+    missing: bool = False
+
+
+def read_json(path: Path, default: Any, kind: type = dict) -> Read:
+    """Read a hand-editable JSON file. Missing: the default. Broken or of the wrong shape: the default
+    and a one-line problem (the caller reports it and must not overwrite the file)."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return Read(copy.deepcopy(default), None, True)
+    except (OSError, UnicodeDecodeError) as exc:
+        return Read(copy.deepcopy(default), f"{path}: cannot read ({exc})")
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        where = f"line {exc.lineno}" if hasattr(exc, "lineno") else "?"
+        return Read(copy.deepcopy(default), f"{path}: not valid JSON ({where}); left as is, not used")
+    if not isinstance(obj, kind):
+        return Read(copy.deepcopy(default), f"{path}: expected a JSON {kind.__name__}; left as is, not used")
+    return Read(obj)
+
+
+def write(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, obj)
+
+
+def write_md(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, text)
+
+
+@dataclass
+class Lock:
+    """An exclusive flock on the agent's `.lock`, so two sessions ending at once do not lose an update."""
+
+    d: Path
+    fd: int = field(default=-1, repr=False)
+
+    def __enter__(self) -> Lock:
+        self.d.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+_WORD = re.compile(r"[a-z][a-z0-9_+#-]{2,}")
+STOP = frozenset(
+    """the and for with from that this into onto over under then than what which when where who why how
+    are was were has have had not but all any each every its their them they you your our out use using
+    can could should would will shall may might must one two three four five six ten per via about also
+    just only more most less some such very task tasks file files make made give find line lines print
+    write read run runs return returns please does did done do get got set new old""".split()
+)
+
+
+def keywords(text: str, limit: int = 8) -> list[str]:
+    """The distinctive words of a task, in order of first appearance (no stop words, no duplicates)."""
+    out: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        w = w.strip("-_")
+        if len(w) < 3 or w in STOP or w in out or w.isdigit():
+            continue
+        out.append(w)
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,76 @@
+"""relationships.json: how an agent works with each other agent, learned from the sessions it spawned
+and the work it verified.
+
+    {"bob": {"spawned": 3, "spawned_ok": 2, "topics": {"frontend": 2},
+             "verifies": true, "verified": 2, "accepted": 1,
+             "verified_by": 0, "accepted_by": 0,
+             "note": "free text a person may write", "updated_at": 1795737600.0}}
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from scope_tui.agents import home
+
+RELATIONSHIPS = "relationships.json"
+
+
+def _blank() -> dict[str, Any]:
+    return {
+        "spawned": 0,
+        "spawned_ok": 0,
+        "topics": {},
+        "verifies": False,
+        "verified": 0,
+        "accepted": 0,
+        "verified_by": 0,
+        "accepted_by": 0,
+    }
+
+
+def read(d: Path) -> home.Read:
+    return home.read_json(d / RELATIONSHIPS, {})
+
+
+def update(d: Path, other: str, problems: list[str], **changes: Any) -> bool:
+    """Apply counts to the entry for `other`: numbers are added, `topics` merged, other keys set.
+    A broken relationships.json is reported and left untouched (False)."""
+    r = read(d)
+    if r.problem:
+        problems.append(r.problem)
+        return False
+    data = r.value
+    entry = data.get(other) if isinstance(data.get(other), dict) else {}
+    for k, v in _blank().items():
+        entry.setdefault(k, v)
+    for k, v in changes.items():
+        if k == "topics":
+            for w in v:
+                entry["topics"][w] = int(entry["topics"].get(w, 0)) + 1
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            entry[k] = v
+        else:
+            entry[k] = entry.get(k, 0) + v
+    entry["updated_at"] = round(time.time(), 3)
+    data[other] = entry
+    home.write(d / RELATIONSHIPS, data)
+    return True
+
+
+def describe(name: str, entry: dict[str, Any]) -> str:
+    """One line a person reads: 'bob: I spawn them for frontend (2/3 ok); I verify their work (1/2 accepted)'."""
+    bits = []
+    if entry.get("spawned"):
+        topics = sorted((entry.get("topics") or {}).items(), key=lambda kv: -kv[1])[:3]
+        about = f" for {', '.join(t for t, _ in topics)}" if topics else ""
+        bits.append(f"I hand them work{about} ({entry.get('spawned_ok', 0)}/{entry['spawned']} ok)")
+    if entry.get("verified"):
+        bits.append(f"I verify their work ({entry.get('accepted', 0)}/{entry['verified']} accepted)")
+    if entry.get("verified_by"):
+        bits.append(f"they verify mine ({entry.get('accepted_by', 0)}/{entry['verified_by']} accepted)")
+    if entry.get("note"):
+        bits.append(str(entry["note"]))
+    return f"{name}: " + ("; ".join(bits) or "no shared work yet")

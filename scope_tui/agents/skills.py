@@ -1,0 +1,364 @@
+"""An agent's own skills: a skill root (`<agent>/skills/<name>/vN.md` + lineage.json) read with the
+patterns layer's loader, matched against a task before the base patterns, extracted from what worked.
+
+lineage.json of an own skill holds the loader's `versions` plus the agent's bookkeeping:
+    {"name", "versions": {"1": {...}}, "owner": "alice", "forked_from": "rlm" | null,
+     "created_after": "task 3.2 in /path/to/project", "keywords": [...],
+     "uses": 4, "successes": 3, "status": "evolving" | "stable", "given_by": null}
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scope_tui.agents import home
+from scope_tui.patterns import skills as pskills
+from scope_tui.store import events, ids, sessions
+from scope_tui.store.project import Project
+
+SKILLS = "skills"
+
+
+def root(d: Path) -> Path:
+    return d / SKILLS
+
+
+def own(d: Path, project: Project | None) -> tuple[dict[str, pskills.Skill], list[str]]:
+    """The agent's own skills (latest version each) and one line per broken file in its root."""
+    r = root(d)
+    found, errors = pskills.load_all(project, agent_skill_root=r)
+    mine = {n: s for n, s in found.items() if s.root is not None and Path(s.root) == r}
+    problems = [str(e) for e in errors if r in Path(e.file).parents]
+    return mine, problems
+
+
+def read_lineage(d: Path, name: str) -> dict[str, Any]:
+    r = home.read_json(root(d) / name / pskills.LINEAGE, {"name": name, "versions": {}})
+    v = r.value
+    v.setdefault("uses", 0)
+    v.setdefault("successes", 0)
+    v.setdefault("status", "evolving")
+    return v
+
+
+def _write_lineage(d: Path, name: str, data: dict[str, Any]) -> None:
+    home.write(root(d) / name / pskills.LINEAGE, data)
+
+
+# --- matching --------------------------------------------------------------------------------------
+_OPS: dict[type, Any] = {
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+
+class _NotJudged(Exception):
+    pass
+
+
+def _eval(node: ast.AST, prof: dict[str, Any]) -> Any:
+    """A predicate over the task profile, evaluated from its syntax tree (never eval)."""
+    if isinstance(node, ast.Expression):
+        return _eval(node.body, prof)
+    if isinstance(node, ast.BoolOp):
+        vals = [_eval(v, prof) for v in node.values]
+        return all(vals) if isinstance(node.op, ast.And) else any(vals)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _eval(node.operand, prof)
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, prof)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = _eval(comp, prof)
+            if type(op) not in _OPS or not _OPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Name):
+        if node.id not in prof:
+            raise _NotJudged(node.id)
+        return prof[node.id]
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
+        return node.value
+    raise _NotJudged(type(node).__name__)
+
+
+def judge(criterion: str, prof: dict[str, Any]) -> bool | None:
+    """True / False for a predicate the profile can decide; None for prose or unknown names."""
+    try:
+        tree = ast.parse(criterion.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    try:
+        return bool(_eval(tree, prof))
+    except (_NotJudged, TypeError):
+        return None
+
+
+@dataclass
+class Candidate:
+    name: str
+    version: int
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "skill": self.name,
+            "version": self.version,
+            "score": round(self.score, 2),
+            "reasons": self.reasons,
+        }
+
+
+def score(sk: pskills.Skill, task: str, prof: dict[str, Any], heuristics: list[dict[str, Any]]) -> Candidate:
+    """How well one own skill fits the task: its keywords and WHEN criteria, nudged by heuristics."""
+    words = set(home.keywords(task, limit=64))
+    c = Candidate(sk.name, sk.version, 0.0)
+    kws = [str(k).lower() for k in (sk.front.get("keywords") or [])]
+    parts: list[float] = []
+    if kws:
+        hit = [k for k in kws if k in words]
+        parts.append(len(hit) / len(kws))
+        c.reasons.append(f"keywords {len(hit)}/{len(kws)}" + (f" ({', '.join(hit)})" if hit else ""))
+    for crit in sk.when:
+        verdict = judge(crit, prof)
+        if verdict is None:
+            cw = set(home.keywords(crit, limit=32))
+            if cw and not kws:  # prose criterion: judged by shared words (offline)
+                share = len(cw & words) / len(cw)
+                parts.append(share)
+                c.reasons.append(f"prose {crit[:40]!r}: {share:.0%} of its words")
+            continue
+        parts.append(1.0 if verdict else 0.0)
+        c.reasons.append(f"{crit}: {'yes' if verdict else 'no'}")
+        if not verdict:
+            parts.append(0.0)  # a failed predicate weighs twice
+    c.score = sum(parts) / len(parts) if parts else 0.0
+    for h in heuristics:
+        text = str(h.get("text", "")).lower()
+        if sk.name in text and words & set(home.keywords(text, limit=32)):
+            c.score += 0.1
+            c.reasons.append(f"heuristic {h.get('id', '?')} favours it")
+            break
+    return c
+
+
+def match(
+    d: Path,
+    project: Project | None,
+    task: str,
+    prof: dict[str, Any],
+    heuristics: list[dict[str, Any]],
+    threshold: float,
+) -> tuple[Candidate | None, list[Candidate], list[str]]:
+    """(best own skill at or above `threshold` or None, every candidate best first, problems)."""
+    mine, problems = own(d, project)
+    cands = sorted((score(sk, task, prof, heuristics) for sk in mine.values()), key=lambda c: -c.score)
+    best = cands[0] if cands and cands[0].score >= threshold else None
+    return best, cands, problems
+
+
+# --- use and growth of a skill ---------------------------------------------------------------------
+def record_use(d: Path, name: str, success: bool, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Count one use of an own skill; it turns stable after enough successful uses."""
+    lin = read_lineage(d, name)
+    lin["uses"] = int(lin.get("uses", 0)) + 1
+    lin["successes"] = int(lin.get("successes", 0)) + (1 if success else 0)
+    s = cfg.get("skills", {})
+    rate = lin["successes"] / lin["uses"]
+    if lin["uses"] >= int(s.get("stable_after_uses", 5)) and rate >= float(s.get("stable_success_rate", 0.8)):
+        lin["status"] = "stable"
+    elif lin.get("status") == "stable" and rate < float(s.get("stable_success_rate", 0.8)):
+        lin["status"] = "evolving"
+    lin["last_used"] = round(time.time(), 3)
+    _write_lineage(d, name, lin)
+    return lin
+
+
+# --- extraction ------------------------------------------------------------------------------------
+def trajectory(project: Project, s: sessions.Session) -> list[str]:
+    """What the session and its descendants did, as short steps in order: decisions, patterns, spawns,
+    commands, and runs of peeks / greps / model calls folded into counts."""
+    subtree = [x for x in sessions.list_all(project) if x.id == s.id or ids.is_descendant(x.id, s.id)]
+    steps: list[str] = []
+    last_kind, run = "", 0
+
+    def flush() -> None:
+        nonlocal last_kind, run
+        if last_kind:
+            steps.append(f"{last_kind} ×{run}" if run > 1 else last_kind)
+        last_kind, run = "", 0
+
+    for x in subtree:
+        where = (
+            ""
+            if x.id == s.id
+            else f" (in {x.id}{', ' + str(x.meta.get('role')) if x.meta.get('role') else ''})"
+        )
+        if x.id != s.id and x.meta.get("skill"):
+            flush()
+            steps.append(f"child {x.id} follows pattern {x.meta['skill']}: {x.title[:60]}")
+        for e in events.read_all(x.dir):
+            t = e.get("type")
+            if t in ("peek", "grep", "partition", "llm_call", "tool_call"):
+                kind = t.replace("_", " ")
+                if kind == last_kind:
+                    run += 1
+                else:
+                    flush()
+                    last_kind, run = kind, 1
+                continue
+            flush()
+            if t == "decision" and e.get("by") == "agent":
+                continue  # the agent's own skill choice, not part of what worked
+            if t == "decision":
+                what = e.get("choice") or e.get("skill") or e.get("decision") or e.get("chosen") or ""
+                why = e.get("why") or e.get("reason") or ""
+                if what or why:
+                    steps.append(f"decided {what}{' because ' + str(why) if why else ''}{where}".strip())
+            elif t == "spawn" and e.get("child"):
+                steps.append(f"spawned {e['child']}: {str(e.get('title', ''))[:60]}")
+            elif t == "exec" and e.get("cmd"):
+                steps.append(f"ran `{str(e['cmd'])[:80]}`{where}")
+            elif t == "verdict":
+                steps.append(f"checker verdict: {'accepted' if e.get('accepted') else 'rejected'}{where}")
+        flush()
+    out: list[str] = []
+    for st in steps:  # drop immediate repeats
+        if not out or out[-1] != st:
+            out.append(st)
+    return out[:30]
+
+
+def unique_name(d: Path, project: Project | None, words: list[str]) -> str:
+    base = "-".join(words[:2]) or "skill"
+    base = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:30] or "skill"
+    known, _ = pskills.load_all(project, agent_skill_root=root(d))
+    name, n = base, 2
+    while name in known or (root(d) / name).exists():
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def render(
+    name: str,
+    agent: str,
+    task: str,
+    words: list[str],
+    base: str | None,
+    steps: list[str],
+    origin: str,
+    body: str | None = None,
+) -> str:
+    """A skill file in the shipped format (TOML front matter, then the prompt)."""
+    desc = f"{agent}'s own skill, {origin}"
+    when = [f"The task is about {', '.join(words[:4])}"] if words else []
+    fm = [
+        "+++",
+        f"name = {json.dumps(name)}",
+        "version = 1",
+        f"description = {json.dumps(desc)}",
+        f"when = {json.dumps(when)}",
+        f"keywords = {json.dumps(words)}",
+        f"base = {json.dumps(base or '')}",
+        f"owner = {json.dumps(agent)}",
+        "+++",
+    ]
+    if body is None:
+        first = sessions.first_line(task, 100)
+        lines = [
+            f"# {name}",
+            "",
+            f'A procedure that worked for: "{first}".',
+            "",
+        ]
+        if base:
+            lines += [f"Start from the {base} pattern; what follows is how it went when it worked.", ""]
+        lines.append("## What worked, in order")
+        lines.append("")
+        lines += [f"{i}. {st}" for i, st in enumerate(steps, 1)] or [
+            "1. Do the task directly, then check the result."
+        ]
+        lines += ["", "Repeat what worked; where this task differs, say so before you deviate.", ""]
+        body = "\n".join(lines)
+    return "\n".join(fm) + "\n" + body
+
+
+def extract(
+    d: Path, agent: str, project: Project, s: sessions.Session, *, model_text: str | None = None
+) -> pskills.Skill:
+    """Save a new own skill (v1, evolving) made from what the successful session did; returns it."""
+    task = s.task()
+    words = home.keywords(task, limit=4)  # few, distinctive: half of them must recur to match
+    base = s.meta.get("skill") if s.meta.get("skill") in pskills.load_all(project)[0] else None
+    steps = trajectory(project, s)
+    name = unique_name(d, project, words)
+    origin = f"created after task {s.id}" + (f", forked from {base}" if base else "")
+    text = render(name, agent, task, words, base, steps, origin, body=model_text)
+    skill = pskills.write_version(
+        project, name, text, {"origin": "agent", "parent": None}, agent_skill_root=root(d)
+    )
+    lin = read_lineage(d, name)
+    lin.update(
+        {
+            "owner": agent,
+            "forked_from": base,
+            "created_after": f"task {s.id} in {project.home}",
+            "keywords": words,
+            "uses": 0,
+            "successes": 0,
+            "status": "evolving",
+            "given_by": None,
+        }
+    )
+    _write_lineage(d, name, lin)
+    return skill
+
+
+def give(giver_dir: Path, giver: str, to_dir: Path, name: str, project: Project | None) -> str:
+    """Copy the giver's latest version of own skill `name` into another agent's skills (as its v1,
+    lineage "given by <giver>"); returns the name it got there."""
+    mine, _ = own(giver_dir, project)
+    if name not in mine:
+        from scope_tui.store.errors import UsageError
+
+        raise UsageError(f"{giver} has no own skill {name!r} (see 'scope agent show {giver}')")
+    sk = mine[name]
+    assert sk.path is not None
+    target = name
+    n = 2
+    while (root(to_dir) / target).exists():
+        target, n = f"{name}-{n}", n + 1
+    text = sk.path.read_text()
+    if target != name:
+        text = text.replace(f"name = {json.dumps(name)}", f"name = {json.dumps(target)}", 1)
+    pskills.write_version(
+        project, target, text, {"origin": "agent", "parent": None}, agent_skill_root=root(to_dir)
+    )
+    lin = read_lineage(to_dir, target)
+    src = read_lineage(giver_dir, name)
+    lin.update(
+        {
+            "owner": to_dir.name,
+            "forked_from": src.get("forked_from"),
+            "given_by": giver,
+            "created_after": f"given by {giver} ({name} v{sk.version})",
+            "keywords": src.get("keywords", []),
+            "uses": 0,
+            "successes": 0,
+            "status": "evolving",
+        }
+    )
+    _write_lineage(to_dir, target, lin)
+    return target
