@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 from scope_tui.store import events, ids, sessions
 from scope_tui.store.errors import UsageError
@@ -73,16 +70,10 @@ def parse_age(text: str) -> float:
 
 
 def remove_worktree(s: sessions.Session) -> bool:
-    """Remove a finished session's git worktree, keeping its branch. True when one was removed."""
-    wt = s.meta.get("worktree")
-    if not wt or not Path(wt).exists():
-        return False
-    repo = s.meta.get("repo") or s.meta.get("cwd") or str(Path(wt).parent)
-    proc = subprocess.run(["git", "-C", repo, "worktree", "remove", "--force", wt], capture_output=True)
-    if proc.returncode != 0:
-        shutil.rmtree(wt, ignore_errors=True)
-        subprocess.run(["git", "-C", repo, "worktree", "prune"], capture_output=True)
-    return True
+    """Remove a finished session's git worktree, keeping its branch (leftover work is committed onto it)."""
+    from scope_tui.substrate.worktree import remove
+
+    return remove(s)
 
 
 def clean(project: Project, older_than: float = 0.0) -> list[str]:

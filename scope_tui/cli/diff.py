@@ -1,0 +1,35 @@
+"""`scope diff ID`: what a --worktree session changed, as a git diff (coloured on a terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from scope_tui.store import sessions
+    from scope_tui.store.errors import UsageError
+    from scope_tui.store.project import Project
+    from scope_tui.substrate.worktree import diff
+
+    s = sessions.load(Project.open(), args.id)
+    if s.corrupt:
+        raise UsageError(f"session {s.id} is corrupt ({s.corrupt})")
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    text = diff(s, color=color, stat=args.stat)
+    if not text:
+        print(f"session {s.id} changed nothing (branch {s.meta.get('branch')})", file=sys.stderr)
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("diff", help="what a --worktree session changed (its branch against where it started)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--stat", action="store_true", help="only the files changed and how much")
+    p.add_argument(
+        "--color", choices=["auto", "always", "never"], default="auto", help="colour (default: on a terminal)"
+    )
+    p.set_defaults(func=cmd_diff)

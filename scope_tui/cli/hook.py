@@ -1,0 +1,60 @@
+"""`scope hook <event>`: what Claude Code's hooks run (see workers/claude_settings.py). Always exits 0."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _session_dir(args: argparse.Namespace) -> Path | None:
+    if args.session_dir:
+        return Path(args.session_dir)
+    root, sid = os.environ.get("SCOPE_DIR"), os.environ.get("SCOPE_SESSION_ID")
+    if not root or not sid:
+        return None
+    return Path(root) / "sessions" / sid
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    d = _session_dir(args)
+    raw = sys.stdin.read()
+    if d is None or not d.is_dir():
+        # not a Scope session (or it was removed): nothing to record, and never a reason to stop claude
+        print(
+            "scope hook: no session (set SCOPE_DIR and SCOPE_SESSION_ID, or --session-dir)", file=sys.stderr
+        )
+        return 0
+    from scope_tui.store import events
+    from scope_tui.workers.claude_hooks import handle
+
+    try:
+        payload = json.loads(raw or "{}")
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        try:
+            events.append(d, "error", error=f"hook {args.event}: bad JSON on stdin: {exc}", source="hook")
+        except OSError:
+            pass
+        return 0
+    out = handle(args.event, payload, d)
+    if out is not None:
+        sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("hook", help="record a Claude Code hook (run by Claude Code itself; JSON on stdin)")
+    p.add_argument(
+        "event",
+        metavar="EVENT",
+        help="SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Stop or Notification",
+    )
+    p.add_argument(
+        "--session-dir", metavar="DIR", help="the session folder (default: from SCOPE_DIR/SCOPE_SESSION_ID)"
+    )
+    p.set_defaults(func=cmd_hook)

@@ -1,0 +1,273 @@
+"""The Claude Code driver: interactive `claude` in the session's window, supervised by this process.
+
+The worker starts claude as its child on the pane's terminal (so a person can attach and type), with a
+--settings file of the session's own whose hooks call `scope hook <event>` (workers/claude_hooks.py):
+the hooks write state and events, this process only
+
+- waits until Claude Code takes input (the SessionStart hook, or its prompt on the screen) and says
+  `needs_input` when a first-use question (onboarding, API key, trust) is on the screen instead;
+- pastes the task and confirms it was taken (the UserPromptSubmit hook), retrying once;
+- wakes claude when the children it stopped to wait for have all finished;
+- ends claude once the session is terminal (unless [claude] keep_open), and when claude exits on
+  its own, writes the status the hooks could not: a crash or an early exit is `failed` with why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scope_tui.store import events, sessions
+from scope_tui.store.project import Project
+from scope_tui.workers import claude_settings as cs
+
+POLL_S = 0.2
+# Text Claude Code shows before it will take a prompt, on first use or in a new folder.
+FIRST_USE = (
+    "Do you trust the files in this folder",
+    "trust this folder",
+    "Is this a project you",
+    "Choose the text style",
+    "Select login method",
+    "Detected a custom API key",
+    "Do you want to use this API key",
+    "Press Enter to continue",
+    "Security notes",
+    "Browser didn't open",
+    "Invalid API key",
+)
+READY = ("? for shortcuts", "\u276f ")  # the input box's hint line, the prompt mark
+CHILDREN_DONE = "finished"
+
+
+def _say(text: str) -> None:
+    print(f"\x1b[2m{text}\x1b[0m", flush=True)
+
+
+class Supervisor:
+    """Everything the worker does while claude runs; `step()` once per tick, no blocking calls."""
+
+    def __init__(
+        self, project: Project, d: Path, proc: subprocess.Popen[bytes], opts: dict[str, Any]
+    ) -> None:
+        from scope_tui.substrate.server import tmux_for
+
+        self.project, self.d, self.proc, self.opts = project, d, proc, opts
+        self.tmux = tmux_for(project)
+        self.pane = os.environ.get("TMUX_PANE") or ""
+        self.reader = events.EventReader(d / events.EVENTS)
+        self.reader.read_new()  # only what happens from here on counts
+        self.task = sessions.load_dir(d).task()
+        self.t0 = time.monotonic()
+        self.started = False  # SessionStart seen
+        self.pasted_at: float | None = None
+        self.attempts = 0
+        self.delivered = False
+        self.asked = False  # said needs_input for a first-use screen
+        self.next_look = 0.0
+        self.ending = False
+
+    # -- screen ---------------------------------------------------------------------------------------
+    def screen(self) -> str:
+        if not self.pane:
+            return ""
+        try:
+            return self.tmux.capture(self.pane, escapes=False)
+        except Exception:
+            return ""
+
+    @staticmethod
+    def first_use(text: str) -> str | None:
+        low = text.lower()
+        return next((m for m in FIRST_USE if m.lower() in low), None)
+
+    # -- one tick -------------------------------------------------------------------------------------
+    def step(self) -> None:
+        for ev in self.reader.read_new():
+            kind = ev.get("type")
+            if kind == "claude_session":
+                self.started = True
+            elif kind == "prompt" and self.pasted_at is not None:
+                self.delivered = True
+        now = time.monotonic()
+        if not self.delivered:
+            self._deliver(now)
+            return
+        s = sessions.load_dir(self.d)
+        if s.corrupt:
+            return
+        if s.terminal and not self.opts.get("keep_open") and not self.ending:
+            self.ending = True
+            self._end_claude()
+            return
+        if s.status == "waiting" and str(s.state.get("reason") or "").startswith("children running"):
+            self._wake_when_children_done(s)
+        self._forward_inbox()
+
+    def _deliver(self, now: float) -> None:
+        if self.pasted_at is None:
+            if now < self.next_look:
+                return
+            self.next_look = now + (0.5 if self.started else 1.0)
+            text = self.screen()
+            blocker = self.first_use(text)
+            if blocker:
+                if not self.asked:
+                    self.asked = True
+                    events.append(self.d, "first_use", screen=blocker)
+                    sessions.set_status(
+                        self.d,
+                        "needs_input",
+                        reason=f"Claude Code asks a first-use question ({blocker!r}): attach and answer it",
+                    )
+                return
+            ready = any(m in text for m in READY)
+            if (self.started and (ready or not self.pane)) or (ready and now - self.t0 > 5.0):
+                self._paste()
+            elif now - self.t0 > float(self.opts["ready_timeout"]) and not self.asked:
+                self.asked = True
+                sessions.set_status(
+                    self.d,
+                    "needs_input",
+                    reason="Claude Code has not taken input yet: attach to see what it shows",
+                )
+            return
+        if now - self.pasted_at > float(self.opts["deliver_timeout"]):
+            if self.attempts == 1:
+                events.append(self.d, "deliver_retry", attempt=2)
+                if self.pane:
+                    self.tmux.send_keys(self.pane, "Enter")  # the paste landed but the Enter did not
+                self.attempts = 2
+                self.pasted_at = now
+            elif self.attempts == 2:
+                self.attempts = 3
+                sessions.set_status(
+                    self.d,
+                    "needs_input",
+                    reason="the task was pasted but not submitted: attach and press Enter",
+                )
+
+    def _paste(self) -> None:
+        self.attempts = 1
+        self.pasted_at = time.monotonic()
+        s = sessions.load_dir(self.d)
+        if s.status == "needs_input":
+            sessions.set_status(self.d, "running", reason="Claude Code ready")
+        if self.pane:
+            self.tmux.paste(self.pane, self.task.rstrip("\n"))
+        events.append(self.d, "task_pasted", chars=len(self.task))
+
+    def _wake_when_children_done(self, s: sessions.Session) -> None:
+        from scope_tui.workers.claude_hooks import _children_running
+
+        if _children_running(self.project, s.id):
+            return
+        kids = [c for c in sessions.list_all(self.project) if c.id != s.id and c.parent == s.id]
+        summary = ", ".join(f"{c.id} {c.status}" for c in kids) or "none"
+        text = (
+            f"Scope: your child sessions have {CHILDREN_DONE} ({summary}). Their answers are in "
+            f"{self.project.sessions}/ID/result.md. Use them to finish the task."
+        )
+        if sessions.set_status(self.d, "running", reason="children finished"):
+            events.append(self.d, "children_done", children=[c.id for c in kids])
+            if self.pane:
+                self.tmux.paste(self.pane, text)
+
+    def _forward_inbox(self) -> None:
+        # redirects are pasted by whoever sent them (substrate.control); other messages are ours to deliver
+        for msg in sessions.take_messages(self.d):
+            if msg.get("kind") != "redirect" and msg.get("text") and self.pane:
+                self.tmux.paste(self.pane, str(msg["text"]))
+                events.append(self.d, "message_pasted", kind=msg.get("kind"), chars=len(str(msg["text"])))
+
+    def _end_claude(self) -> None:
+        try:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        except OSError:
+            pass
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self) -> int:
+        while self.proc.poll() is None:
+            try:
+                self.step()
+            except Exception as exc:  # a supervisor hiccup must not leave claude unwatched
+                events.append(self.d, "error", error=f"{type(exc).__name__}: {exc}", source="claude-driver")
+            time.sleep(POLL_S)
+        return int(self.proc.returncode)
+
+
+def resolve_bin(name: str) -> str | None:
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) else None
+    return shutil.which(name)
+
+
+def finish(d: Path, code: int, ended_by_us: bool) -> int:
+    """After claude exited: keep a terminal status the hooks wrote, else say why the session ended."""
+    s = sessions.load_dir(d)
+    if s.terminal:
+        return 0 if s.status == "done" else 1
+    if code < 0:
+        sig = -code
+        events.append(d, "error", error=f"claude died (signal {sig})", source="claude-driver")
+        sessions.set_status(d, "failed", reason="crashed", exit_code=code)
+    elif code == 0 and s.result() is not None and s.status != "needs_input":
+        sessions.set_status(d, "done", exit_code=0)
+        return 0
+    else:
+        why = (
+            "claude exited while the session waited for the person"
+            if s.status == "needs_input"
+            else (f"claude exited ({code}) before the task ended")
+        )
+        events.append(d, "error", error=why, source="claude-driver")
+        sessions.set_status(d, "failed", reason=why, exit_code=code)
+    return 1
+
+
+def run(session_dir: Path) -> int:
+    """Run Claude Code for the session in `session_dir` until it exits; returns the worker's exit code."""
+    d = session_dir
+    project = Project(d.parent.parent)
+    s = sessions.load_dir(d)
+    opts = cs.options(project)
+    exe = resolve_bin(str(opts["bin"]))
+    _say(f"scope · session {s.id} · claude driver")
+    if exe is None:
+        why = f"the claude CLI ({opts['bin']}) is not installed: npm install -g @anthropic-ai/claude-code"
+        print(f"scope: {why}", flush=True)
+        events.append(d, "error", error=why, source="claude-driver")
+        sessions.set_status(d, "failed", reason=why)
+        return 127
+    settings_path = cs.write_settings(d, list(opts.get("allow") or []))
+    prompt = cs.system_prompt(project, s)
+    argv = cs.argv(exe, settings_path, prompt, s.meta.get("model"))
+    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
+    if not Path(cwd).is_dir():
+        cwd = str(project.home)
+    sessions.set_status(d, "running", reason="starting Claude Code")
+    sessions.set_phase(d, "observe", "starting Claude Code")
+    # A Python handler (not SIG_IGN) is reset to the default at exec: Ctrl-C reaches claude, not us.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    proc = subprocess.Popen(argv, cwd=cwd, env=cs.env())
+    events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
+    sup = Supervisor(project, d, proc, opts)
+    code = sup.run()
+    rc = finish(d, code, sup.ending)
+    st = sessions.load_dir(d)
+    sid = st.state.get("claude_session")
+    _say(f"[claude exited {code}; session {st.id} {st.status}]")
+    if sid:
+        _say(f"continue this conversation: cd {cwd} && claude --resume {sid}")
+    sys.stdout.flush()
+    return rc
