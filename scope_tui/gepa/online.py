@@ -19,10 +19,11 @@ def _rules_and_text(project: Project, meta: dict[str, Any]) -> tuple[Any, str, i
 
     name = str(meta["skill"])
     version = meta.get("skill_version")
+    root = meta.get("skill_root")  # an agent's own skill lives in the agent's folder
     try:
-        sk = skills.load(project, name, int(version) if isinstance(version, int) else None)
+        sk = skills.load(project, name, int(version) if isinstance(version, int) else None, agent_skill_root=root)
     except Exception:
-        sk = skills.load(project, name)  # the version may be gone; the latest has the rules too
+        sk = skills.load(project, name, agent_skill_root=root)  # the version may be gone; the latest has rules too
     text = sk.path.read_text() if sk.path else sk.body
     return rules_mod.for_skill(sk), text, sk.version
 
@@ -34,11 +35,8 @@ def _model_for(project: Project, meta: dict[str, Any]) -> Any:
     try:
         from scope_tui import models
 
-        factory = getattr(models, "for_session", None) or getattr(models, "get_model", None)
-        if factory is None:
-            return None
-        m = factory(project, meta) if factory.__name__ == "for_session" else factory(meta.get("model"))
-        return None if getattr(m, "name", "offline").startswith("offline") else m
+        m = models.for_session(project, meta)
+        return None if str(getattr(m, "name", "offline")).startswith("offline") else m
     except Exception:
         return None
 
@@ -95,15 +93,25 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
         events.append(session_dir, "reflection", text=text, deviation=dev_ev["seq"], kind=dev.kind, author=author)
         if s.meta.get("driver") in INBOX_DRIVERS:
             sessions.put_message(session_dir, "reflection", text, deviation=dev_ev["seq"])
-        patches.propose_rule(
-            project,
-            skill,
-            line,
-            base_version=version,
-            deviation={**dev.as_dict(), "session": s.id, "event": dev_ev["seq"]},
-            reflection=text,
-            signature=dev.signature,
-            session=s.id,
-        )
+        about = {**dev.as_dict(), "session": s.id, "event": dev_ev["seq"]}
+        if s.meta.get("skill_root") and s.meta.get("agent"):
+            # The agent's own skill: the lesson goes to the agent's heuristics (its layer applies it).
+            patches.propose(
+                project,
+                target=f"agent:{s.meta['agent']}/heuristics",
+                skill=skill,
+                base_version=version,
+                new_text=line + "\n",
+                deviation=about,
+                reflection=text,
+                signature=dev.signature,
+                session=s.id,
+                rule_line=line,
+            )
+        else:
+            patches.propose_rule(
+                project, skill, line, base_version=version, deviation=about, reflection=text,
+                signature=dev.signature, session=s.id,
+            )
         texts.append(text)
     return "\n\n".join(texts)

@@ -30,11 +30,14 @@ def rank(score: dict[str, Any]) -> tuple[int, int, float]:
     return (0 if score.get("success") else 1, int(score.get("deviations") or 0), float(score.get("cost") or 0.0))
 
 
-def record(project: Project, skill: str, version: int, key: str, score: dict[str, Any]) -> None:
-    """Write `score` for `version` of `skill` on instance `key` into the project's lineage.json."""
+def record(
+    project: Project, skill: str, version: int, key: str, score: dict[str, Any], root: Path | None = None
+) -> None:
+    """Write `score` for `version` of `skill` on instance `key` into the lineage.json of the project's
+    skills (or of `root`, an agent's own skills)."""
     from scope_tui.patterns import skills
 
-    folder = project.skills / skill
+    folder = (Path(root) if root else project.skills) / skill
     folder.mkdir(parents=True, exist_ok=True)
     lpath = folder / skills.LINEAGE
     fd = os.open(folder / ".scores.lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -49,7 +52,7 @@ def record(project: Project, skill: str, version: int, key: str, score: dict[str
         entry = data["versions"].get(str(version))
         if not isinstance(entry, dict):
             # First score of a version that lives in another root (the shipped v1): copy what is known of it.
-            known = skills.lineage(project, skill)["versions"].get(str(version))
+            known = skills.lineage(project, skill, agent_skill_root=root)["versions"].get(str(version))
             entry = dict(known) if isinstance(known, dict) else {"parent": None, "patches": [], "origin": "shipped"}
             entry.setdefault("created_at", round(time.time(), 3))
             data["versions"][str(version)] = entry
@@ -75,7 +78,7 @@ def record_outcome(project: Project, session_dir: Path) -> None:
         if not isinstance(version, int):
             from scope_tui.patterns import skills
 
-            version = skills.load(project, str(skill)).version
+            version = skills.load(project, str(skill), agent_skill_root=s.meta.get("skill_root")).version
         key = str(s.meta.get("task_key") or task_key(s.task()))
         devs = sum(1 for e in events.read_all(s.dir) if e.get("type") == "deviation")
         score = {
@@ -85,7 +88,8 @@ def record_outcome(project: Project, session_dir: Path) -> None:
             "t": round(time.time(), 3),
             "session": s.id,
         }
-        record(project, str(skill), int(version), key, score)
+        root = s.meta.get("skill_root")
+        record(project, str(skill), int(version), key, score, Path(root) if root else None)
     except Exception as exc:  # learning from an outcome must never change how the session ended
         try:
             events.append(Path(session_dir), "error", where="gepa.record_outcome", error=f"{type(exc).__name__}: {exc}")
