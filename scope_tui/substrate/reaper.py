@@ -24,4 +24,9 @@ def reap(root: Path, sid: str, exit_status: str, signal: str = "") -> bool:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4:
-        reap(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
+        root = Path(sys.argv[1])
+        try:
+            reap(root, sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
+        except Exception as exc:  # tmux shows nobody this output: keep it where a person can find it
+            with open(root / "reaper.log", "a") as fh:
+                fh.write(f"{sys.argv[2:]}: {type(exc).__name__}: {exc}\n")
