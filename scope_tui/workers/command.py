@@ -27,7 +27,7 @@ def run(session_dir: Path) -> int:
         ["/bin/sh", "-c", cmd],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        cwd=s.meta.get("cwd") or None,
+        cwd=s.meta.get("worktree") or s.meta.get("cwd") or None,  # a --worktree session works in its own
     )
     assert proc.stdout is not None
     out = sys.stdout.buffer
