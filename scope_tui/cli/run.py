@@ -60,19 +60,29 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     from scope_tui.cli.core import add_task_args
 
-    p = sub.add_parser("run", help="profile a task, pick patterns and run them under supervision; prints the id")
+    p = sub.add_parser(
+        "run", help="profile a task, pick patterns and run them under supervision; prints the id"
+    )
     add_task_args(p)
     p.add_argument("--agent", metavar="NAME", help="give the task to this persistent agent")
     p.add_argument("--budget", type=float, metavar="DOLLARS", help="spending limit for the whole run")
     p.add_argument("--model", metavar="NAME", help="the orchestrator's model, or 'offline'")
-    p.add_argument("--parent", metavar="ID", help="parent session (default: the session this runs in, if any)")
-    p.add_argument("--candidates", metavar="SKILL[,SKILL]", help="the patterns to try, in order (default: selected)")
-    p.add_argument("--context", action="append", metavar="PATH", help="a large context: a file, a folder, or '-'")
+    p.add_argument(
+        "--parent", metavar="ID", help="parent session (default: the session this runs in, if any)"
+    )
+    p.add_argument(
+        "--candidates", metavar="SKILL[,SKILL]", help="the patterns to try, in order (default: selected)"
+    )
+    p.add_argument(
+        "--context", action="append", metavar="PATH", help="a large context: a file, a folder, or '-'"
+    )
     p.add_argument("--parallel", type=int, metavar="N", help="map-reduce / DAG: at most N workers at once")
     p.add_argument("--chunk-tokens", type=int, metavar="N", help="map-reduce: chunks of N tokens")
     p.add_argument("--rubric", metavar="FILE", help="maker-checker: the checker's rubric (TOML)")
     p.add_argument("--max-iter", type=int, metavar="N", help="iteration limit")
-    p.add_argument("--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>")
+    p.add_argument(
+        "--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"
+    )
     p.add_argument("--dag", metavar="FILE", help="dag: the TOML file of tasks")
     p.add_argument("--json", action="store_true", help="print the new session as JSON")
     p.set_defaults(func=cmd_run)

@@ -79,12 +79,12 @@ class Monitor:
         self.children: dict[str, _Child] = {}
         self._ticks: Iterator[bool] | None = None
 
-    def watch(self, sid: str) -> None:
-        """Start watching `sid` from the end of its current stream."""
+    def watch(self, sid: str, now: float | None = None) -> None:
+        """Start watching `sid` from the end of its current stream; its stall clock starts at `now`."""
         d = self.project.session_dir(sid)
         reader = events.EventReader(d / events.EVENTS)
         reader.read_new()
-        self.children[sid] = _Child(sid, d, reader, time.monotonic())
+        self.children[sid] = _Child(sid, d, reader, time.monotonic() if now is None else now)
 
     def forget(self, sid: str) -> None:
         self.children.pop(sid, None)
@@ -135,7 +135,9 @@ class Monitor:
             elif typ not in ("status", "phase"):
                 c.errors = 0
             if typ in ACTIONS:
-                key = json.dumps({k: v for k, v in e.items() if k not in ("seq", "t")}, sort_keys=True, default=str)
+                key = json.dumps(
+                    {k: v for k, v in e.items() if k not in ("seq", "t")}, sort_keys=True, default=str
+                )
                 c.same_actions = c.same_actions + 1 if key == c.last_action else 1
                 c.last_action = key
                 if c.same_actions >= self.repeat_limit and "repeated" not in c.reported:
@@ -177,7 +179,9 @@ class Monitor:
             ):
                 c.reported.add("needs_input")
                 out.append(
-                    Observation(c.sid, "needs_input", details=str(s.state.get("reason") or "waits for an answer"))
+                    Observation(
+                        c.sid, "needs_input", details=str(s.state.get("reason") or "waits for an answer")
+                    )
                 )
             return out
         if c.needs_input_since is not None:  # answered: the next wait starts a fresh clock

@@ -81,7 +81,8 @@ class Orchestrator:
         else:
             first = self.candidates[0]
             self.loop.decide(
-                "select", f"start with {first['skill']} (of {', '.join(c['skill'] for c in self.candidates)})",
+                "select",
+                f"start with {first['skill']} (of {', '.join(c['skill'] for c in self.candidates)})",
                 skill=first["skill"],
             )
             self._launch(first)
@@ -126,11 +127,18 @@ class Orchestrator:
 
             prof = prof_mod.profile(self.task, params=self.params, project=self.project)
             ranked = sel_mod.select(prof, project=self.project)
-            names = [getattr(r, "name", None) or getattr(getattr(r, "skill", None), "name", None) or str(r) for r in ranked]
+            names = [
+                getattr(r, "name", None) or getattr(getattr(r, "skill", None), "name", None) or str(r)
+                for r in ranked
+            ]
             names = [n for n in names if n in PATTERNS]
             if names:
                 pd = prof if isinstance(prof, dict) else getattr(prof, "__dict__", {})
-                return names, "ranked by the skills library", {k: v for k, v in pd.items() if isinstance(v, (int, float, str, bool))}
+                return (
+                    names,
+                    "ranked by the skills library",
+                    {k: v for k, v in pd.items() if isinstance(v, (int, float, str, bool))},
+                )
         except Exception as exc:  # selection is an aid, not a gate: fall back to the task's shape
             why = f"{type(exc).__name__}: {exc}"
             names, reason = fallback_plan(self.task, self.params)
@@ -156,7 +164,9 @@ class Orchestrator:
         self.asking = None
         sessions.set_status(self.dir, "running", reason=None)
         self.loop.decide(
-            "resume", f"the person answered; run {cand['skill']} again with the answer as a note", skill=cand["skill"]
+            "resume",
+            f"the person answered; run {cand['skill']} again with the answer as a note",
+            skill=cand["skill"],
         )
         self._launch(cand)
         return None
@@ -187,24 +197,37 @@ class Orchestrator:
 
     def _on_escalation(self, e: Escalation) -> int | None:
         skill = self.current_cand.get("skill")
-        self.loop.orient(f"{e.source} escalated: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence)
+        self.loop.orient(
+            f"{e.source} escalated: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence
+        )
         if e.reason == "task_too_big" and not self.decomposed:
             spec = dict(self.params.get("decompose") or {"skill": "map-reduce", "params": {"parallel": 4}})
             spec.setdefault("skill", "map-reduce")
             self.decomposed = True
-            self.loop.decide("decompose", f"{skill} found the task too big: split it with {spec['skill']}", skill=spec["skill"])
+            self.loop.decide(
+                "decompose",
+                f"{skill} found the task too big: split it with {spec['skill']}",
+                skill=spec["skill"],
+            )
             self._launch(spec)
             return None
         if e.reason in ("wrong_approach", "restart_intensity", "task_too_big"):
             nxt = next((c for c in self.candidates if c["skill"] not in self.tried), None)
             if nxt is not None:
-                self.loop.decide("switch_skill", f"{skill} is not working ({e.reason}); try {nxt['skill']}", skill=nxt["skill"])
+                self.loop.decide(
+                    "switch_skill",
+                    f"{skill} is not working ({e.reason}); try {nxt['skill']}",
+                    skill=nxt["skill"],
+                )
                 self._launch(nxt)
                 return None
         if e.reason == "budget":
             if self.budget_left is None or self.budget_left > 0:
                 extra = self.budget_left
-                self.loop.decide("raise_budget", f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}")
+                self.loop.decide(
+                    "raise_budget",
+                    f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}",
+                )
                 cand = dict(self.current_cand)
                 cand["budget"] = (float(cand.get("budget") or 0) + extra) if extra is not None else None
                 self.budget_left = 0.0 if extra is not None else None
@@ -233,7 +256,9 @@ class Orchestrator:
         if allocate and budget is None and self.budget_left is not None:
             budget = round(self.budget_left / 2, 4)  # half now, half kept for raises and switches
             self.budget_left -= budget
-            self.loop.decide("allocate", f"give {skill} ${budget:.2f}, keep ${self.budget_left:.2f}", budget=budget)
+            self.loop.decide(
+                "allocate", f"give {skill} ${budget:.2f}, keep ${self.budget_left:.2f}", budget=budget
+            )
         params = dict(cand.get("params") or {})
         for k in ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag"):
             if k in self.params and k not in params:
@@ -266,5 +291,3 @@ class Orchestrator:
         launch(self.project, s)
         self.say(f"  supervisor {s.id}: {skill}")
         return s.id
-
-

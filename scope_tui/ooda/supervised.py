@@ -91,7 +91,9 @@ class SupervisedContext(EngineContext):
                 for o in mon.wait(1.0):
                     if o.kind in ("stalled", "repeated", "error_streak"):
                         self.loop.orient(f"{o.child} {o.kind}", o.details, child=o.child, evidence=o.evidence)
-                        self.loop.decide("stop_child", f"{o.child} {o.kind}: stop it so the policy can retry it")
+                        self.loop.decide(
+                            "stop_child", f"{o.child} {o.kind}: stop it so the policy can retry it"
+                        )
                         from scope_tui.ooda.supervisor import stop
 
                         stop(self.project, o.child, f"stuck: {o.details}", status="failed")

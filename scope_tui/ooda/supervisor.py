@@ -156,10 +156,16 @@ class Supervisor:
             return None
         if o.kind == "needs_input":
             self.loop.orient(f"{c.sid} waits for an answer", o.details, child=c.sid)
-            self.loop.decide("tell_person", f"nobody answered {c.sid}: answer with 'scope redirect {c.sid} ...'")
+            self.loop.decide(
+                "tell_person", f"nobody answered {c.sid}: answer with 'scope redirect {c.sid} ...'"
+            )
             events.append(
-                self.dir, "escalation", reason="missing_context", details=f"{c.sid}: {o.details}",
-                evidence=[{"session": c.sid}], to="person",
+                self.dir,
+                "escalation",
+                reason="missing_context",
+                details=f"{c.sid}: {o.details}",
+                evidence=[{"session": c.sid}],
+                to="person",
             )
             return None
         reason = o.reason if o.kind == "escalation" else ""
@@ -168,9 +174,15 @@ class Supervisor:
         if reason and reason not in HANDLED_HERE:
             c.handled = True
             self.loop.orient(
-                f"{c.sid} escalated: {reason}", o.details or reason, child=c.sid, reason=reason, evidence=o.evidence
+                f"{c.sid} escalated: {reason}",
+                o.details or reason,
+                child=c.sid,
+                reason=reason,
+                evidence=o.evidence,
             )
-            return self._escalate(reason, f"{c.sid}: {o.details or reason}", [{"session": c.sid, "seqs": o.evidence}])
+            return self._escalate(
+                reason, f"{c.sid}: {o.details or reason}", [{"session": c.sid, "seqs": o.evidence}]
+            )
         trouble = "stuck" if reason else o.trouble
         c.handled = True
         self.loop.orient(
@@ -180,7 +192,9 @@ class Supervisor:
             if o.kind != "ended":
                 stop(self.project, str(c.sid), f"{trouble}: {o.details}")
             c.ended = trouble
-            self.loop.decide("let_end", f"{c.key} is {c.restart_type}: not restarted after {trouble}", child=c.sid)
+            self.loop.decide(
+                "let_end", f"{c.key} is {c.restart_type}: not restarted after {trouble}", child=c.sid
+            )
             return None
         if not self.intensity.allow(time.time()):
             why = (
@@ -279,7 +293,8 @@ class Supervisor:
             parts.append(f"## {c.key} ({c.sid}, {c.ended})\n\n{(s.result() or '').strip()}\n")
         sessions.write_result(self.dir, "\n".join(parts))
         self.loop.decide(
-            "finish", "every child is done" if ok else "a required child did not finish",
+            "finish",
+            "every child is done" if ok else "a required child did not finish",
             restarts=sum(c.restarts for c in self.children),
         )
         if ok:
