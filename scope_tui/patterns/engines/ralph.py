@@ -91,10 +91,9 @@ def _run(ctx: EngineContext) -> int:
         history.append(f"iteration {k} ({o.sid}, {o.status}): " + ("promise kept" if done else "no promise"))
         if done:
             ctx.decide("stop", f"iteration {k} said <promise>{promise}</promise>", iteration=k, child=o.sid)
-            body = _TAG.sub("", text).rstrip() or o.result.rstrip()
-            return ctx.finish(
-                True, f"{body}\n\nPromise kept at iteration {k}/{max_iter}.\n" + "\n".join(history)
-            )
+            body = _TAG.sub("", text).strip()
+            summary = f"Promise kept at iteration {k}/{max_iter}.\n" + "\n".join(history)
+            return ctx.finish(True, f"{body}\n\n{summary}" if body else summary)
         ctx.decide(
             "continue" if k < max_iter else "give_up",
             "ended in a tool call" if tool else f"no <promise>{promise}</promise> in the last turn",

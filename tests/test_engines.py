@@ -1,0 +1,319 @@
+"""Pattern engines end to end: real CLI, real tmux windows, command workers (deterministic)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import textwrap
+
+import pytest
+
+from scope_tui.patterns.engines import dag as dagmod
+from scope_tui.patterns.engines.ralph import kept
+from scope_tui.store.errors import UsageError
+
+PY = sys.executable
+
+
+def children(scope, sid: str) -> list[str]:
+    base = scope.scope_dir / "sessions"
+    return sorted(
+        (
+            p.name
+            for p in base.iterdir()
+            if p.name.startswith(sid + ".") and p.name.count(".") == sid.count(".") + 1
+        ),
+        key=lambda s: [int(x) for x in s.split(".")],
+    )
+
+
+def decisions(scope, sid: str, what: str) -> list[dict]:
+    return [e for e in scope.events(sid) if e["type"] == "decision" and e.get("what") == what]
+
+
+def result(scope, sid: str) -> str:
+    return (scope.session(sid) / "result.md").read_text()
+
+
+# --- map-reduce ------------------------------------------------------------------------------------
+def test_mapreduce_20_files_exact_aggregate_and_failed_mapper_retried(scope, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = random.Random(7)
+    total = 0
+    for i in range(1, 21):
+        nums = [rng.randint(1, 1000) for _ in range(rng.randint(1, 30))]
+        total += sum(nums)
+        (data / f"f{i:02d}.txt").write_text("\n".join(map(str, nums)) + "\n")
+    marker = tmp_path / "failed-once"
+    # f07 fails on its first attempt only (a marker file remembers), every other file sums its numbers
+    mapper = tmp_path / "mapper.sh"
+    mapper.write_text(
+        f'case "$1" in *f07.txt) if [ ! -e {marker} ]; then touch {marker}; echo boom; exit 1; fi;; esac\n'
+        "awk '{s+=$1} END {print s}' \"$1\"\n"
+    )
+    reducer = f'{PY} -c \'import json,sys; d=json.load(open(sys.argv[1])); print(sum(int(m["result"]) for m in d["mapped"]))\' {{results}}'
+    sid = scope.spawn(
+        "--skill", "map-reduce", "--context", str(data), "--parallel", "4",
+        "--cmd", f"sh {mapper} {{file}}", "--reduce-cmd", reducer, "sum every number",
+    )  # fmt: skip
+    scope.wait_status(sid, "done", "failed", timeout=60)
+    assert scope.status(sid) == "done", result(scope, sid)
+    assert result(scope, sid).strip() == str(total)
+    meta = scope.meta(sid)
+    assert (meta["level"], meta["skill"], meta["driver"]) == ("tactical", "map-reduce", "pattern")
+    (part,) = [e for e in scope.events(sid) if e["type"] == "partition"]
+    assert part["parts"] == 20
+    kids = children(scope, sid)
+    assert len(kids) == 22  # 20 mappers, one retry, one reducer
+    roles = [scope.meta(k)["role"] for k in kids]
+    assert roles.count("mapper") == 21 and roles[-1] == "reducer"
+    assert {scope.meta(k)["pattern"] for k in kids} == {"map-reduce"}
+    failed = [k for k in kids if scope.status(k) == "failed"]
+    assert len(failed) == 1 and scope.meta(failed[0])["part"].endswith("f07.txt")
+    (retry,) = decisions(scope, sid, "retry")
+    assert retry["key"] == "7"
+    tree = scope.ok("tree", sid)
+    assert "role=reducer" in tree and "map 7/20: f07.txt (attempt 2)" in tree
+
+
+def _pattern_session(scope, skill: str, task: str, **params):
+    """A pattern session on disk (not launched), for running its engine in this process."""
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    project = Project(scope.scope_dir)
+    s = sessions.create(
+        project, task, level="tactical", driver="pattern", skill=skill, params=params, cwd=str(scope.root)
+    )
+    return s.dir
+
+
+def test_mapreduce_names_a_part_that_keeps_failing(scope, tmp_path):
+    """The engine's own retry policy (spec.retries), run in-process with the base EngineContext."""
+    from scope_tui.patterns.engines import mapreduce
+    from scope_tui.patterns.engines.context import EngineContext
+
+    data = tmp_path / "d"
+    data.mkdir()
+    for name, text in (("a.txt", "1"), ("b.txt", "BAD"), ("c.txt", "2")):
+        (data / name).write_text(text)
+    d = _pattern_session(
+        scope, "map-reduce", "cat the files", context=[str(data)],
+        cmd="grep -qv BAD {file} && cat {file}", reduce_cmd="echo reduced",
+    )  # fmt: skip
+    assert mapreduce.run(EngineContext.from_dir(d)) == 1
+    st = scope.state(d.name)
+    assert st["status"] == "failed" and "1 of 3 parts failed" in st["reason"]
+    text = result(scope, d.name)
+    assert "reduced" in text and "part 2 (b.txt)" in text and "after 2 attempt(s)" in text
+    assert len(children(scope, d.name)) == 5  # 3 mappers, b retried once, 1 reducer
+
+
+def test_before_action_can_refuse_a_child_and_the_part_is_named(scope, tmp_path):
+    from scope_tui.patterns.engines import mapreduce
+    from scope_tui.patterns.engines.context import EngineContext
+
+    class NoSecondPart(EngineContext):
+        def before_action(self, action):
+            spec = action["spec"]
+            return "part 2 is off limits" if spec.role == "mapper" and spec.key == "2" else None
+
+    d = _pattern_session(
+        scope, "map-reduce", "t", parts=["x", "y", "z"], cmd="cat {chunk_path}", reduce_cmd="echo r"
+    )
+    assert mapreduce.run(NoSecondPart.from_dir(d)) == 1
+    assert "part 2 (part 2): refused, part 2 is off limits" in result(scope, d.name)
+    assert [scope.meta(k)["key"] for k in children(scope, d.name)] == ["1", "3", "reduce"]
+    (refused,) = decisions(scope, d.name, "refused")
+    assert refused["why"] == "part 2 is off limits"
+
+
+# --- maker-checker ---------------------------------------------------------------------------------
+def test_maker_checker_fails_a_gate_then_retries_with_feedback_and_accepts(scope, tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(
+        textwrap.dedent("""\
+        criteria = ["the greeting is polite"]
+        [[gates]]
+        name = "says-hello"
+        cmd = "grep -q hello out.txt || { echo 'out.txt must say hello'; exit 1; }"
+        timeout = 10
+        """)
+    )
+    # the maker writes 'hello' only once its task carries the checker's feedback
+    maker = (
+        'T="$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md"; '
+        'if grep -q "must say hello" "$T"; then echo hello > out.txt; else echo hi > out.txt; fi; echo attempt {attempt}'
+    )
+    sid = scope.spawn("--skill", "maker-checker", "--rubric", str(rubric), "--cmd", maker, "write a greeting")
+    scope.wait_status(sid, "done", "failed", timeout=40)
+    assert scope.status(sid) == "done", result(scope, sid)
+    verdicts = [e for e in scope.events(sid) if e["type"] == "verdict"]
+    assert [v["accepted"] for v in verdicts] == [False, True]
+    assert verdicts[0]["failed_gates"] == ["says-hello"]
+    kids = children(scope, sid)
+    assert [scope.meta(k)["role"] for k in kids] == ["maker", "checker", "maker", "checker"]
+    v1 = json.loads((scope.session(kids[1]) / "verdict.json").read_text())
+    assert v1["accepted"] is False and "must say hello" in v1["feedback"]
+    assert v1["criteria"][0]["judged"] is False
+    assert "must say hello" not in scope.session(kids[0]).joinpath("task.md").read_text()
+    assert "must say hello" in scope.session(kids[2]).joinpath("task.md").read_text()
+    assert "attempt 2" in result(scope, sid) and "Accepted on attempt 2/3" in result(scope, sid)
+    assert (scope.root / "out.txt").read_text().strip() == "hello"
+
+
+def test_maker_checker_gate_timeout_is_a_failed_gate(scope, tmp_path):
+    rubric = tmp_path / "r.toml"
+    rubric.write_text('[[gates]]\nname = "slow"\ncmd = "sleep 30"\ntimeout = 0.5\n')
+    sid = scope.spawn(
+        "--skill", "maker-checker", "--rubric", str(rubric), "--max-iter", "1", "--cmd", "true", "x"
+    )
+    scope.wait_status(sid, "done", "failed", timeout=25)
+    st = scope.state(sid)
+    assert st["status"] == "failed" and "not accepted after 1 attempts" in st["reason"]
+    (v,) = [e for e in scope.events(sid) if e["type"] == "verdict"]
+    assert v["failed_gates"] == ["slow"] and "timed out" in v["feedback"]
+
+
+def test_maker_checker_without_rubric_is_refused(scope):
+    p = scope.run("spawn", "--skill", "maker-checker", "--cmd", "true", "x")
+    assert p.returncode == 2 and "--rubric" in p.stderr
+
+
+# --- ralph -----------------------------------------------------------------------------------------
+def test_ralph_stops_at_the_tagged_promise_not_an_untagged_echo(scope):
+    # iteration 1 says the bare word, 2 a different promise, 3 the real one; 4 and 5 must never run
+    cmd = (
+        'case {iteration} in 1) echo "FIN";; 2) echo "<promise>NOT FIN</promise>";; '
+        '*) echo "all good <promise>FIN</promise>";; esac'
+    )
+    sid = scope.spawn("--skill", "ralph", "--promise", "FIN", "--max-iter", "5", "--cmd", cmd, "make it so")
+    scope.wait_status(sid, "done", "failed", timeout=40)
+    assert scope.status(sid) == "done", result(scope, sid)
+    kids = children(scope, sid)
+    assert len(kids) == 3
+    assert [scope.meta(k)["title"] for k in kids] == ["iteration 1/5", "iteration 2/5", "iteration 3/5"]
+    assert {scope.meta(k)["role"] for k in kids} == {"iteration"}
+    assert scope.state(sid)["iteration"] == 3
+    assert "Promise kept at iteration 3/5" in result(scope, sid)
+    # every iteration got the same prompt
+    assert len({(scope.session(k) / "task.md").read_text() for k in kids}) == 1
+
+
+def test_ralph_gives_up_after_max_iter(scope):
+    sid = scope.spawn("--skill", "ralph", "--promise", "FIN", "--max-iter", "2", "--cmd", "echo FIN", "loop")
+    scope.wait_status(sid, "done", "failed", timeout=30)
+    st = scope.state(sid)
+    assert st["status"] == "failed" and "promise not kept after 2 iterations" in st["reason"]
+    assert len(children(scope, sid)) == 2
+
+
+def test_promise_matching():
+    assert kept("ok\n<promise>FIN</promise>", "FIN")
+    assert kept("<promise> FIN\n</promise>", "FIN")
+    assert not kept("FIN", "FIN")
+    assert not kept("<promise>FINISHED</promise>", "FIN")
+    assert not kept("<promise>FIN", "FIN")
+
+
+# --- DAG -------------------------------------------------------------------------------------------
+def barrier(me: str, other: str) -> str:
+    """Touch my marker, then wait (bounded) for the other's: only a parallel run gets both."""
+    return (
+        f"touch {me}.mark; i=0; while [ ! -e {other}.mark ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+        f"[ -e {other}.mark ] && echo {me}-saw-{other}"
+    )
+
+
+def test_dag_diamond_runs_its_middle_tasks_in_parallel_and_passes_results(scope, tmp_path):
+    f = tmp_path / "diamond.toml"
+    f.write_text(
+        textwrap.dedent(f"""\
+        [tasks.top]
+        cmd = "echo top-result"
+        [tasks.left]
+        cmd = "{barrier("left", "right")}"
+        after = ["top"]
+        [tasks.right]
+        cmd = "{barrier("right", "left")}"
+        after = ["top"]
+        [tasks.bottom]
+        task = "join both"
+        cmd = "cat {{results}}/left.md {{results}}/right.md"
+        after = ["left", "right"]
+        """)
+    )
+    sid = scope.spawn("--skill", "dag", "--dag", str(f), "--parallel", "2", "diamond")
+    scope.wait_status(sid, "done", "failed", timeout=40)
+    assert scope.status(sid) == "done", result(scope, sid)
+    kids = children(scope, sid)
+    roles = {scope.meta(k)["role"]: k for k in kids}
+    assert set(roles) == {"node:top", "node:left", "node:right", "node:bottom"}
+    assert result(scope, roles["node:bottom"]).split() == ["left-saw-right", "right-saw-left"]
+    task = (scope.session(roles["node:left"]) / "task.md").read_text()
+    assert "### top\ntop-result" in task  # the parent's result reached the child's task
+    assert "bottom · done" in result(scope, sid)
+
+
+def test_dag_cycle_is_refused_at_spawn_naming_it(scope, tmp_path):
+    f = tmp_path / "cyc.toml"
+    f.write_text(
+        '[tasks.a]\ncmd = "true"\nafter = ["c"]\n[tasks.b]\ncmd = "true"\nafter = ["a"]\n'
+        '[tasks.c]\ncmd = "true"\nafter = ["b"]\n[tasks.free]\ncmd = "true"\n'
+    )
+    p = scope.run("spawn", "--skill", "dag", "--dag", str(f), "x")
+    assert p.returncode == 2
+    assert "cycle a -> b -> c -> a" in p.stderr and "Traceback" not in p.stderr
+    assert not any((scope.scope_dir / "sessions").iterdir())  # nothing was started
+
+
+def test_dag_retry_continue_and_stop(scope, tmp_path):
+    mark = tmp_path / "flaky-once"
+    f = tmp_path / "d.toml"
+    f.write_text(
+        textwrap.dedent(f"""\
+        [tasks.flaky]
+        cmd = "[ -e {mark} ] && echo fine || {{ touch {mark}; exit 1; }}"
+        on_failure = "retry"
+        retries = 2
+        [tasks.uses_flaky]
+        cmd = "cat {{results}}/flaky.md"
+        after = ["flaky"]
+        [tasks.optional]
+        cmd = "exit 3"
+        on_failure = "continue"
+        [tasks.after_optional]
+        cmd = "echo still-ran"
+        after = ["optional"]
+        """)
+    )
+    sid = scope.spawn("--skill", "dag", "--dag", str(f), "d")
+    scope.wait_status(sid, "done", "failed", timeout=40)
+    assert scope.status(sid) == "done", result(scope, sid)
+    text = result(scope, sid)
+    assert "flaky done" in text and "optional tolerated" in text and "after_optional done" in text
+    assert len(decisions(scope, sid, "retry")) == 1
+
+    g = tmp_path / "stop.toml"
+    g.write_text('[tasks.bad]\ncmd = "exit 1"\n[tasks.later]\ncmd = "echo no"\nafter = ["bad"]\n')
+    sid2 = scope.spawn("--skill", "dag", "--dag", str(g), "s")
+    scope.wait_status(sid2, "done", "failed", timeout=30)
+    st = scope.state(sid2)
+    assert st["status"] == "failed" and "bad failed" in st["reason"] and "later" in st["reason"]
+    assert len(children(scope, sid2)) == 1  # 'later' never started
+    assert "(not run: after bad)" in result(scope, sid2)
+
+
+def test_dag_file_errors_are_one_line(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text('[tasks.a]\ncmd = "true"\nafter = ["nope"]\n')
+    with pytest.raises(UsageError, match="after names 'nope', which is not a task"):
+        dagmod.load(f)
+    f.write_text('[tasks.a]\ncmd = "true"\non_failure = "explode"\n')
+    with pytest.raises(UsageError, match="on_failure must be one of"):
+        dagmod.load(f)
+    f.write_text('[tasks.a]\ncmd = "true"\nafter = ["a"]\n')
+    with pytest.raises(UsageError, match="cycle a -> a"):
+        dagmod.load(f)
