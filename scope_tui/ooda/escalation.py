@@ -28,7 +28,7 @@ class Escalation:
     @classmethod
     def from_message(cls, msg: dict[str, Any]) -> Escalation:
         return cls(
-            str(msg.get("source") or "?"),
+            str(msg.get("source") or msg.get("child") or "?"),  # the built-in worker says `child`
             str(msg.get("reason") or "stuck"),
             str(msg.get("text") or ""),
             list(msg.get("evidence") or []),

@@ -165,7 +165,7 @@ class Monitor:
                         "ended",
                         end=s.status,
                         reason=str(s.state.get("reason") or ""),
-                        details=str(s.state.get("reason") or s.status),
+                        details=str(s.state.get("details") or s.state.get("reason") or s.status),
                         evidence=c.recent[-3:],
                     )
                 )

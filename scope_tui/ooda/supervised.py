@@ -31,8 +31,11 @@ class SupervisedContext(EngineContext):
     def __init__(self, project: Project, session_dir: Path) -> None:
         super().__init__(project, session_dir)
         p = self.params
-        self.restart_type = str(p.get("restart") or "transient")
-        self.intensity = restart.Intensity(int(p.get("intensity", 3)), float(p.get("period", 60)))
+        # without `restart`, a failed child is retried as the engine's own policy says (its `retries`)
+        self.restart_type: str | None = str(p["restart"]) if p.get("restart") else None
+        if self.restart_type:
+            restart.validate("one_for_one", self.restart_type)
+        self.intensity = restart.Intensity(int(p.get("intensity", 10)), float(p.get("period", 60)))
         self.stall_after = float(p["stall_after"]) if p.get("stall_after") else None
         self.loop = Loop(self.session_dir)
         self.started: list[str] = []
@@ -43,14 +46,22 @@ class SupervisedContext(EngineContext):
         return sid
 
     def on_child_failed(self, spec: ChildSpec, outcome: ChildOutcome, attempt: int) -> Policy:
+        """Retry as the engine would (or as `params.restart` says), within the restart intensity.
+
+        An escalation the tactical level cannot handle (anything but `stuck`) goes up at once.
+        """
         s = outcome.session
-        end = outcome.status
-        reason = outcome.reason
+        end, reason = outcome.status, outcome.reason
         if s is not None and end == "escalated" and reason not in ("stuck", "escalated"):
-            self._escalate(reason, f"{s.id}: {reason}", [{"session": s.id}])
+            details = str(s.state.get("details") or reason)
+            self._escalate(reason, f"{s.id}: {details}", [{"session": s.id}])
         trouble = "stuck" if end == "escalated" else end
-        if not restart.wants_restart(self.restart_type, trouble):
-            return super().on_child_failed(spec, outcome, attempt)
+        if self.restart_type is None:
+            want = super().on_child_failed(spec, outcome, attempt) == "retry"
+        else:
+            want = restart.wants_restart(self.restart_type, trouble)
+        if not want:
+            return "give_up"
         if not self.intensity.allow(time.time()):
             self._escalate(
                 "restart_intensity",
