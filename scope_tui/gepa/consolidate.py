@@ -33,7 +33,7 @@ def fold(text: str, count: int) -> str:
     bullets = [ln.strip() for ln in lines[start + 1 : end] if ln.strip().startswith("- ")]
     kept: dict[str, str] = {}
     for b in bullets:  # later wins: a limit keeps its newest value
-        key = re.sub(r"\d+(?:\.\d+)?%?", "#", b.lower())
+        key = re.sub(r"\d+(?:\.\d+)?%?", "#", b.lower()) if patches._LIMIT.search(b) else b.lower()
         kept.pop(key, None)
         kept[key] = b
 

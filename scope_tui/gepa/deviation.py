@@ -97,6 +97,10 @@ def _event_kind(ev: dict[str, Any]) -> str | None:
     if t == "spawn" and ev.get("child"):
         return "spawn"
     if t == "tool_call":
+        if ev.get("blocked"):  # a call the detector refused never happened
+            return None
+        if ev.get("kind") in ("spawn", "peek", "grep", "partition", "exec", "llm_call"):
+            return str(ev["kind"])
         return classify(str(ev.get("tool") or ev.get("name") or ""), ev.get("input") or {})
     return None
 

@@ -138,6 +138,7 @@ def _skill_text(project: Project, name: str, version: int | None = None) -> tupl
 
 _POLARITY = re.compile(r"^(?:-\s*)?\**\s*(ALWAYS|NEVER|DO NOT|DON'T)\b[:\s]*", re.IGNORECASE)
 _NUM = re.compile(r"\d+(?:\.\d+)?%?")
+_LIMIT = re.compile(r"\b(?:more|fewer|less|over|under|most|least|max(?:imum)?|min(?:imum)?|limit|up to|deeper|beyond)\b|[<>]", re.I)
 
 
 def _core(line: str) -> tuple[str | None, str]:
@@ -182,7 +183,7 @@ def oscillation(
                 if pa and pb and pa != pb and ca == cb:
                     return f"it contradicts {pid} ({a!r} against {b!r})"
                 ta, tb = _NUM.sub("#", a), _NUM.sub("#", b)
-                if "#" in ta and ta == tb and a != b:
+                if "#" in ta and ta == tb and a != b and _LIMIT.search(a):
                     return f"it moves a limit {pid} set ({b!r} -> {a!r}): the limit would move back and forth"
     return None
 
