@@ -381,7 +381,7 @@ def after_terminal(project: Project, session_dir: Path) -> None:
             update["heuristics_added"] = added
             update["patches_pulled"] = pulled
         limit = int(cfg["memory"].get("consolidate_after", 40))
-        pid = memory.maybe_consolidate(d, name, project, limit, problems)
+        pid = memory.maybe_consolidate(d, name, project, limit, problems, session=s.id)
         if pid:
             update["consolidation_patch"] = pid
         # relationships: whom it spawned, whom it verified

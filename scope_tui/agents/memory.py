@@ -7,7 +7,6 @@ consolidation) replaces the heuristics with its text. gepa knows nothing of agen
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -173,7 +172,9 @@ def consolidated_text(heuristics: list[dict[str, Any]], keep: int) -> str:
     return "".join(f"- {t}\n" for t in out[:keep])
 
 
-def maybe_consolidate(d: Path, name: str, project: Project, limit: int, problems: list[str]) -> str | None:
+def maybe_consolidate(
+    d: Path, name: str, project: Project, limit: int, problems: list[str], session: str | None = None
+) -> str | None:
     """Past `limit` heuristics, write one pending patch `agent:<name>/heuristics` (approved like any
     other) unless one is already pending; returns the new patch id or None."""
     r = read_heuristics(d)
@@ -192,31 +193,21 @@ def maybe_consolidate(d: Path, name: str, project: Project, limit: int, problems
         return None  # already proposed at this size (and rejected or superseded since)
     old = "".join(f"- {h.get('text', '')}\n" for h in data["heuristics"])
     new = consolidated_text(data["heuristics"], keep=max(10, limit // 2))
-    now = time.time()
-    pid = f"agent-{name}-{time.strftime('%Y%m%d%H%M%S', time.gmtime(now))}-{hashlib.sha1(new.encode()).hexdigest()[:6]}"
-    patch = {
-        "id": pid,
-        "target": target,
-        "skill": None,
-        "base_version": None,
-        "new_text": new,
-        "diff": "".join(
-            difflib.unified_diff(old.splitlines(True), new.splitlines(True), "heuristics", "consolidated")
-        ),
-        "deviation": None,
-        "reflection": f"{name} has {len(data['heuristics'])} heuristics (limit {limit}): duplicates folded, newest kept",
-        "signature": f"consolidate:{name}",
-        "status": "pending",
-        "decided_by": None,
-        "decision_note": None,
-        "created_at": round(now, 3),
-        "decided_at": None,
-    }
-    project.patches.mkdir(parents=True, exist_ok=True)
-    home.write(project.patches / f"{pid}.json", patch)
+    from scope_tui.gepa.patches import propose  # written, listed and approved like any other patch
+
+    patch = propose(
+        project,
+        target=target,
+        new_text=new,
+        base_text=old,
+        reflection=f"{name} has {len(data['heuristics'])} heuristics (limit {limit}): duplicates folded, newest kept",
+        signature=f"consolidate:{name}",
+        session=session,
+        kind="consolidation",
+    )
     data["proposed"] = len(data["heuristics"])
     home.write(d / HEURISTICS, data)
-    return pid
+    return str(patch["id"]) if patch else None
 
 
 # --- failures --------------------------------------------------------------------------------------

@@ -1,0 +1,368 @@
+"""Persistent agents: the folder, own skills matched first and extracted from successes, failures
+remembered, approved patches as heuristics, growth, broken files reported, relationships.
+
+Through the real CLI and tmux (command-driver sessions, deterministic) where the path a person takes
+matters; in-process prepare_session / after_terminal for the learning logic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from scope_tui.agents import delegate, home, identity, lifecycle
+from scope_tui.store import events, sessions
+from scope_tui.store.project import Project
+from tests.support.helpers import wait_until
+
+
+def agent_dir(name: str) -> Path:
+    return home.agents_dir() / name
+
+
+def read(path: Path):
+    return json.loads(path.read_text())
+
+
+def agent_update(runner, sid: str) -> dict:
+    return wait_until(
+        lambda: next((e for e in runner.events(sid) if e["type"] == "agent_update"), None),
+        what=f"the agent_update event of {sid}",
+    )
+
+
+@pytest.fixture
+def project(tmp_path, home) -> Project:
+    return Project.create(tmp_path / "p" / ".scope")
+
+
+def finish(project: Project, task: str, status: str = "done", **meta) -> sessions.Session:
+    """A session given to an agent, prepared as api.spawn does, ended with `status`, then learned from."""
+    s = sessions.create(project, task, driver="command", cmd="true", **meta)
+    lifecycle.prepare_session(project, s)
+    sessions.set_status(s.dir, status, reason=None if status == "done" else "exit 1")
+    lifecycle.after_terminal(project, s.dir)
+    return sessions.load_dir(s.dir)
+
+
+# --- the CLI ---------------------------------------------------------------------------------------
+def test_agent_new_writes_the_folder_and_list_shows_it(scope):
+    out = scope.ok("agent", "new", "alice", "--prefers", "RLM for exploration", "--strengths", "auth systems")
+    assert "created agent alice" in out
+    d = agent_dir("alice")
+    ident = (d / "identity.md").read_text()
+    assert "- preferences: RLM for exploration" in ident and "- strengths: auth systems" in ident
+    assert read(d / "memory" / "heuristics.json")["heuristics"] == []
+    assert read(d / "memory" / "failures.json") == {"failures": []}
+    assert read(d / "relationships.json") == {}
+    assert (d / "skills").is_dir() and (d / "memory" / "contexts").is_dir()
+    assert "[growth.intermediate]" in (home.agents_dir() / "config.toml").read_text()
+    rows = scope.ok("agent", "list").splitlines()
+    assert rows[1].split()[:3] == ["alice", "junior", "0"]
+    again = scope.run("agent", "new", "alice")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    bad = scope.run("agent", "new", "Bad Name")
+    assert bad.returncode == 2 and "bad agent name" in bad.stderr
+    missing = scope.run("agent", "show", "zed")
+    assert missing.returncode == 2 and "no agent 'zed'" in missing.stderr
+    unknown = scope.run("spawn", "--agent", "zed", "--cmd", "true", "a task")
+    assert unknown.returncode == 2 and "no agent 'zed'" in unknown.stderr
+    assert not list((scope.scope_dir / "sessions").iterdir()), "a refused spawn must not leave a session"
+
+
+def test_novel_success_becomes_own_skill_and_the_next_such_task_uses_it(scope):
+    scope.ok("agent", "new", "alice")
+    sid = scope.spawn("--agent", "alice", "--cmd", "echo audited", "audit the auth module for token leaks")
+    up = agent_update(scope, sid)
+    assert up["status"] == "done" and up["experience"] == 1
+    name = up["new_skill"]["name"]
+    assert name == "audit-auth" and up["new_skill"]["status"] == "evolving"
+    sk = agent_dir("alice") / "skills" / name
+    text = (sk / "v1.md").read_text()
+    assert "echo audited" in text, "the skill is made from what the session did"
+    lin = read(sk / "lineage.json")
+    assert lin["status"] == "evolving" and lin["created_after"].startswith(f"task {sid} in ")
+    assert lin["versions"]["1"]["origin"] == "agent" and lin["uses"] == 0
+
+    sid2 = scope.spawn("--agent", "alice", "--cmd", "echo again", "audit the auth service for weak hashing")
+    decision = next(e for e in scope.events(sid2) if e["type"] == "decision" and e.get("by") == "agent")
+    assert decision["choice"] == f"own skill {name} v1" and decision["source"] == "agent"
+    assert "keywords 2/4" in decision["why"], decision["why"]
+    assert scope.meta(sid2)["skill"] == name
+    assert f"Your own skill for this task: {name} v1" in (scope.session(sid2) / "prompt.md").read_text()
+    up2 = agent_update(scope, sid2)
+    assert "new_skill" not in up2 and up2["skill_used"] == {"name": name, "uses": 1, "status": "evolving"}
+    assert read(sk / "lineage.json")["successes"] == 1
+    show = scope.ok("agent", "show", "alice")
+    assert f"{name} v1 (evolving, 1 uses, 100% success)" in show
+
+    sid3 = scope.spawn("--agent", "alice", "--cmd", "true", "render the pricing page in react")
+    d3 = next(e for e in scope.events(sid3) if e["type"] == "decision" and e.get("by") == "agent")
+    assert d3["choice"] == "base patterns" and "no own skill of alice matches" in d3["why"]
+
+
+def test_failed_task_is_remembered_and_the_next_prompt_warns(scope):
+    scope.ok("agent", "new", "bob")
+    sid = scope.spawn("--agent", "bob", "--cmd", "echo boom; exit 3", "migrate the billing schema")
+    up = agent_update(scope, sid)
+    assert up["status"] == "failed" and "new_skill" not in up
+    fails = read(agent_dir("bob") / "memory" / "failures.json")["failures"]
+    assert len(fails) == 1
+    f = fails[0]
+    assert f["task"] == "migrate the billing schema" and f["session"] == sid and f["reason"] == "exit 3"
+    assert "exit 3" in f["avoid"] and "echo boom" in f["avoid"]
+    assert not list((agent_dir("bob") / "skills").iterdir()), "a failure makes no skill"
+    sid2 = scope.spawn("--agent", "bob", "--cmd", "true", "another task")
+    prompt = (scope.session(sid2) / "prompt.md").read_text()
+    assert "## Failures to avoid" in prompt and "migrate the billing schema" in prompt
+    assert "failures to avoid (1)" in scope.ok("agent", "show", "bob")
+
+
+def test_corrupt_heuristics_are_reported_and_the_agent_still_works(scope):
+    scope.ok("agent", "new", "carol")
+    h = agent_dir("carol") / "memory" / "heuristics.json"
+    h.write_text('{"heuristics": [ oops')
+    p = scope.run("spawn", "--agent", "carol", "--cmd", "echo fine", "summarise the changelog")
+    assert p.returncode == 0, p.stderr
+    sid = p.stdout.strip()
+    assert "heuristics.json: not valid JSON" in p.stderr
+    assert any(
+        e["type"] == "agent_problem" and "heuristics.json" in e["problems"][0] for e in scope.events(sid)
+    )
+    assert scope.wait_status(sid, "done")["status"] == "done"
+    up = agent_update(scope, sid)
+    assert up["experience"] == 1 and any("heuristics.json" in x for x in up["problems"])
+    assert h.read_text() == '{"heuristics": [ oops', "a hand-broken file is left for the person to fix"
+    show = scope.run("agent", "show", "carol")
+    assert show.returncode == 0 and "!! " in show.stdout and "heuristics.json" in show.stdout
+
+
+def test_killed_and_crashed_sessions_still_update_their_agent(scope):
+    scope.ok("agent", "new", "dave")
+    sid = scope.spawn("--agent", "dave", "--cmd", "sleep 60", "wait for the release")
+    scope.wait_status(sid, "running")
+    assert f"killed 1: {sid}" in scope.ok("kill", "-y", sid)
+    assert agent_update(scope, sid)["status"] == "killed"
+    assert read(agent_dir("dave") / "stats.json")["killed"] == 1
+    # the pane-died hook's command: a worker that died without a terminal status
+    s = sessions.create(Project(scope.scope_dir), "crash me", agent="dave", driver="command", cmd="true")
+    sessions.set_status(s.dir, "running")
+    scope.ok("reap", str(scope.scope_dir), s.id, "137", "9")
+    assert scope.status(s.id) == "failed" and scope.state(s.id)["reason"] == "crashed"
+    assert agent_update(scope, s.id)["failure_recorded"].startswith("'crash me' failed (crashed)")
+
+
+def test_retire_edit_and_teach(scope, tmp_path):
+    scope.ok("agent", "new", "erin")
+    scope.ok("agent", "retire", "erin")
+    assert (agent_dir("erin") / "identity.md").exists(), "retired agents are kept"
+    p = scope.run("spawn", "--agent", "erin", "--cmd", "true", "x")
+    assert p.returncode == 2 and "retired" in p.stderr
+    assert "retired" in scope.ok("agent", "list")
+    scope.ok("agent", "retire", "--undo", "erin")
+    editor = tmp_path / "ed.sh"
+    editor.write_text('#!/bin/sh\necho "Prefers short answers." >> "$1"\n')
+    editor.chmod(0o755)
+    scope.ok("agent", "edit", "erin", env={"EDITOR": str(editor), "VISUAL": ""})
+    assert "Prefers short answers." in (agent_dir("erin") / "identity.md").read_text()
+    # only a senior creates skills for others
+    scope.ok("agent", "new", "fay")
+    s = finish(Project(scope.scope_dir), "profile the query planner", agent="erin")
+    name = next(e for e in events.read_all(s.dir) if e["type"] == "agent_update")["new_skill"]["name"]
+    p = scope.run("agent", "teach", "erin", "fay", name)
+    assert p.returncode == 2 and "only a senior" in p.stderr
+    (home.agents_dir() / "config.toml").write_text(
+        "[growth.intermediate]\nexperience = 1\nown_skills = 1\nheuristics = 0\nsuccess_rate = 0.5\n"
+        "[growth.senior]\nexperience = 1\nown_skills = 1\nheuristics = 0\nsuccess_rate = 0.5\n"
+    )
+    assert "gave fay the skill" in scope.ok("agent", "teach", "erin", "fay", name)
+    lin = read(agent_dir("fay") / "skills" / name / "lineage.json")
+    assert lin["given_by"] == "erin" and (agent_dir("fay") / "skills" / name / "v1.md").exists()
+
+
+# --- the learning logic, in-process ----------------------------------------------------------------
+def test_update_runs_once_per_session(project):
+    identity.create("gus")
+    s = finish(project, "index the docs", agent="gus")
+    lifecycle.after_terminal(project, s.dir)
+    lifecycle.after_terminal(project, s.dir)
+    assert read(agent_dir("gus") / "stats.json")["tasks"] == 1
+    assert [e["type"] for e in events.read_all(s.dir)].count("agent_update") == 1
+
+
+def test_stage_moves_from_junior_to_intermediate_at_the_configured_thresholds(project):
+    identity.create("hal")
+    (home.agents_dir() / "config.toml").write_text(
+        "[growth.intermediate]\nexperience = 3\nown_skills = 1\nheuristics = 0\nsuccess_rate = 0.6\n"
+    )
+    finish(project, "tune the cache eviction", agent="hal")  # a success: its first own skill
+    finish(project, "write release notes", status="failed", agent="hal")
+    s = finish(
+        project, "tune the cache eviction again", agent="hal"
+    )  # 3 tasks, 2/3 success, 1 skill: intermediate
+    assert read(agent_dir("hal") / "stats.json")["stage"] == "intermediate"
+    up = next(e for e in events.read_all(s.dir) if e["type"] == "agent_update")
+    assert up["stage_change"] == "junior -> intermediate"
+    prompt = (s.dir / "prompt.md").read_text()
+    assert "Stage junior; 2 tasks so far" in prompt, "prompt.md was written before the task ended"
+
+
+def test_stage_stays_junior_below_the_success_rate(project):
+    identity.create("ivy")
+    (home.agents_dir() / "config.toml").write_text(
+        "[growth.intermediate]\nexperience = 3\nown_skills = 1\nheuristics = 0\nsuccess_rate = 0.6\n"
+    )
+    finish(project, "tune the cache eviction", agent="ivy")
+    finish(project, "write release notes", status="failed", agent="ivy")
+    finish(project, "draft the roadmap", status="failed", agent="ivy")
+    assert read(agent_dir("ivy") / "stats.json")["stage"] == "junior"
+
+
+def test_approved_patch_on_a_used_skill_becomes_a_heuristic(project):
+    from scope_tui.gepa.patches import approve, propose
+    from scope_tui.patterns import skills as pskills
+
+    identity.create("jo")
+    finish(project, "explore the log archive", skill="rlm", agent="jo")
+    base = pskills.load(project, "rlm")
+    rule = "ALWAYS grep for the error code before spawning sub-queries"
+    text = base.path.read_text()
+    p = propose(
+        project,
+        target="skill:rlm",
+        skill="rlm",
+        base_version=base.version,
+        base_text=text,
+        new_text=text + f"\n## Learned rules\n- {rule}\n",
+        reflection="spawned before looking",
+        signature="test:peek",
+    )
+    assert p is not None
+    approve(project, p["id"])
+    s = sessions.create(project, "explore the audit trail", driver="command", cmd="true", agent="jo")
+    lifecycle.prepare_session(project, s)  # the agent loads: approved patches are pulled in
+    heur = read(agent_dir("jo") / "memory" / "heuristics.json")
+    pulled = [h for h in heur["heuristics"] if h["source"] == "approved_patch"]
+    assert [h["text"] for h in pulled] == [f"[rlm] {rule}"] and pulled[0]["ref"] == p["id"]
+    assert rule in (s.dir / "prompt.md").read_text()
+    lifecycle.prepare_session(
+        project, sessions.create(project, "again", driver="command", cmd="true", agent="jo")
+    )
+    assert (
+        len(
+            [
+                h
+                for h in read(agent_dir("jo") / "memory" / "heuristics.json")["heuristics"]
+                if h["source"] == "approved_patch"
+            ]
+        )
+        == 1
+    ), "a patch is pulled once"
+
+
+def test_a_patch_on_a_skill_the_agent_never_used_is_not_pulled(project):
+    from scope_tui.gepa.patches import approve, propose
+    from scope_tui.patterns import skills as pskills
+
+    identity.create("kim")
+    finish(project, "explore the log archive", agent="kim")
+    text = pskills.load(project, "ralph").path.read_text()
+    p = propose(
+        project,
+        target="skill:ralph",
+        skill="ralph",
+        base_version=1,
+        base_text=text,
+        new_text=text + "\n- NEVER stop early\n",
+        signature="test:ralph",
+    )
+    approve(project, p["id"])
+    lifecycle.prepare_session(
+        project, sessions.create(project, "x", driver="command", cmd="true", agent="kim")
+    )
+    assert not [
+        h
+        for h in read(agent_dir("kim") / "memory" / "heuristics.json")["heuristics"]
+        if h["source"] == "approved_patch"
+    ]
+
+
+def test_many_heuristics_are_consolidated_through_an_approved_agent_patch(project):
+    from scope_tui.gepa.patches import approve, list_patches
+
+    identity.create("lou")
+    (home.agents_dir() / "config.toml").write_text("[memory]\nconsolidate_after = 4\n")
+    hs = [
+        {"text": t, "source": "reflection"}
+        for t in ["peek first", "Peek first!", "grep narrowly", "b", "c", "d"]
+    ]
+    (agent_dir("lou") / "memory" / "heuristics.json").write_text(json.dumps({"heuristics": hs}))
+    finish(project, "scan the logs", agent="lou")
+    pending = [p for p in list_patches(project, "pending") if p["target"] == "agent:lou/heuristics"]
+    assert len(pending) == 1 and "peek first" in pending[0]["new_text"].lower()
+    finish(project, "scan more logs", agent="lou")
+    assert len([p for p in list_patches(project, "pending") if p["target"] == "agent:lou/heuristics"]) == 1
+    approve(project, pending[0]["id"])
+    lifecycle.prepare_session(
+        project, sessions.create(project, "x", driver="command", cmd="true", agent="lou")
+    )
+    heur = read(agent_dir("lou") / "memory" / "heuristics.json")["heuristics"]
+    texts = [h["text"].lower() for h in heur]
+    assert all(h["source"] == "consolidation" for h in heur)
+    assert sum(t.startswith("peek first") for t in texts) == 1, "duplicates folded"
+
+
+def test_relationships_record_who_verified_whom_and_whom_it_spawns(project):
+    for n in ("maya", "ned", "ola"):
+        identity.create(n)
+    parent = sessions.create(project, "ship the login page", driver="command", cmd="true", agent="ola")
+    lifecycle.prepare_session(project, parent)
+    maker = sessions.create(
+        project,
+        "build the frontend login form",
+        parent=parent.id,
+        driver="command",
+        cmd="true",
+        agent="ned",
+        role="maker",
+        pattern="maker-checker",
+    )
+    checker = sessions.create(
+        project,
+        "check the login form",
+        parent=parent.id,
+        driver="command",
+        cmd="true",
+        agent="maya",
+        role="checker",
+        pattern="maker-checker",
+    )
+    for s in (maker, checker):
+        lifecycle.prepare_session(project, s)
+    events.append(checker.dir, "verdict", accepted=True, failed_gates=[], feedback="")
+    for s in (maker, checker, parent):
+        sessions.set_status(s.dir, "done")
+        lifecycle.after_terminal(project, s.dir)
+    maya = read(agent_dir("maya") / "relationships.json")
+    assert maya["ned"]["verifies"] is True and maya["ned"]["verified"] == 1 and maya["ned"]["accepted"] == 1
+    assert read(agent_dir("ned") / "relationships.json")["maya"]["verified_by"] == 1
+    ola = read(agent_dir("ola") / "relationships.json")
+    assert ola["ned"]["spawned"] == 1 and ola["ned"]["spawned_ok"] == 1 and "frontend" in ola["ned"]["topics"]
+    assert ola["maya"]["spawned"] == 1
+    assert delegate.pick("ola", "fix the frontend signup form") == "ned"
+    assert delegate.pick("ola", "tune the database") is None
+
+
+def test_decision_names_the_base_pattern_when_no_own_skill_matches(project):
+    identity.create("pia")
+    s = sessions.create(project, "count the errors", driver="command", cmd="true", agent="pia", skill="rlm")
+    lifecycle.prepare_session(project, s)
+    d = next(e for e in events.read_all(s.dir) if e["type"] == "decision")
+    assert d["source"] == "base" and d["skill"] == "rlm" and "(rlm)" in d["why"]
+    assert sessions.load_dir(s.dir).meta["skill"] == "rlm"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
