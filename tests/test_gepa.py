@@ -113,9 +113,17 @@ def test_approval_writes_v2_with_lineage_and_the_next_task_gets_it(project):
     entry = skills.lineage(project, "rlm")["versions"]["2"]
     assert entry["parent"] == 1 and entry["patches"] == [p["id"]] and entry["origin"] == "patch"
     done = patches.load_patch(project, p["id"])
-    assert done["status"] == "approved" and done["decided_by"] == "person" and done["decision_note"] == "good catch"
+    assert (
+        done["status"] == "approved"
+        and done["decided_by"] == "person"
+        and done["decision_note"] == "good catch"
+    )
     decided = _of(s.dir, "patch_decided")
-    assert decided[-1]["patch"] == p["id"] and decided[-1]["status"] == "approved" and decided[-1]["version"] == 2
+    assert (
+        decided[-1]["patch"] == p["id"]
+        and decided[-1]["status"] == "approved"
+        and decided[-1]["version"] == 2
+    )
     # the newest version has no scores yet: it gets the next task of the skill
     assert pareto.choose_version(project, "rlm", scores.task_key("a new task")) == 2
     # deciding twice, or an unknown id, is a usage error
@@ -133,7 +141,9 @@ def test_rejected_signature_is_not_proposed_again(project):
     (p,) = patches.list_patches(project, "pending")
     patches.reject(project, p["id"], "peeking is pointless for tiny contexts")
     again = _session(project)
-    assert online.before_action(project, again.dir, {"kind": "spawn", "task": "everything"})  # still reflected
+    assert online.before_action(
+        project, again.dir, {"kind": "spawn", "task": "everything"}
+    )  # still reflected
     assert patches.list_patches(project, "pending") == []
     (refused,) = _of(again.dir, "patch_refused")
     assert "was rejected in" in refused["reason"] and p["id"] in refused["reason"]
@@ -142,17 +152,37 @@ def test_rejected_signature_is_not_proposed_again(project):
 
 def test_a_contradicting_or_undoing_patch_is_refused(project):
     s = _session(project)
-    first = patches.propose_rule(project, "rlm", "ALWAYS peek at the context before spawning.", signature="a", session=s.id)
+    first = patches.propose_rule(
+        project, "rlm", "ALWAYS peek at the context before spawning.", signature="a", session=s.id
+    )
     patches.approve(project, first["id"])
-    limit = patches.propose_rule(project, "rlm", "NEVER run more than 3 children at once.", signature="b", session=s.id)
+    limit = patches.propose_rule(
+        project, "rlm", "NEVER run more than 3 children at once.", signature="b", session=s.id
+    )
     assert limit is not None  # pending counts too
-    assert patches.propose_rule(project, "rlm", "NEVER peek at the context before spawning.", signature="c", session=s.id) is None
-    assert patches.propose_rule(project, "rlm", "NEVER run more than 6 children at once.", signature="d", session=s.id) is None
+    assert (
+        patches.propose_rule(
+            project, "rlm", "NEVER peek at the context before spawning.", signature="c", session=s.id
+        )
+        is None
+    )
+    assert (
+        patches.propose_rule(
+            project, "rlm", "NEVER run more than 6 children at once.", signature="d", session=s.id
+        )
+        is None
+    )
     # a hand-made patch that removes the line the first one added
     v2_text = skills.load(project, "rlm").path.read_text()
     undo = patches.propose(
-        project, target="skill:rlm", skill="rlm", base_version=2, base_text=v2_text,
-        new_text=v2_text.replace("- ALWAYS peek at the context before spawning.\n", ""), signature="e", session=s.id,
+        project,
+        target="skill:rlm",
+        skill="rlm",
+        base_version=2,
+        base_text=v2_text,
+        new_text=v2_text.replace("- ALWAYS peek at the context before spawning.\n", ""),
+        signature="e",
+        session=s.id,
     )
     assert undo is None
     reasons = [e["reason"] for e in _of(s.dir, "patch_refused")]
@@ -164,7 +194,9 @@ def test_a_contradicting_or_undoing_patch_is_refused(project):
 def test_eleven_approved_patches_bring_one_consolidation(project):
     ids = []
     for i in range(11):
-        p = patches.propose_rule(project, "ralph", f"ALWAYS check item {i} before the promise.", signature=f"s{i}")
+        p = patches.propose_rule(
+            project, "ralph", f"ALWAYS check item {i} before the promise.", signature=f"s{i}"
+        )
         ids.append(p["id"])
         patches.approve(project, p["id"])
         pend = [x for x in patches.list_patches(project, "pending") if x.get("kind") == "consolidation"]
@@ -191,7 +223,9 @@ def test_auto_approve_applies_at_once(project):
 
 
 def test_agent_patch_is_only_marked_approved(project):
-    p = patches.propose(project, target="agent:ada/heuristics", new_text="ALWAYS run the tests first.\n", signature="h")
+    p = patches.propose(
+        project, target="agent:ada/heuristics", new_text="ALWAYS run the tests first.\n", signature="h"
+    )
     assert patches.approve(project, p["id"]) == 1
     assert patches.load_patch(project, p["id"])["status"] == "approved"
     assert not (project.skills / "ada").exists()
@@ -206,7 +240,9 @@ def _score(ok: bool, dev: int = 0, cost: float = 1.0) -> dict:
 
 def test_pareto_draw_matches_front_counts(project):
     for i in range(3):  # v2, v3, v4 of map-reduce
-        skills.write_version(project, "map-reduce", skills.load(project, "map-reduce").path.read_text() + f"\n<!-- {i} -->\n")
+        skills.write_version(
+            project, "map-reduce", skills.load(project, "map-reduce").path.read_text() + f"\n<!-- {i} -->\n"
+        )
     table = {  # instance -> scores of v1..v4
         "a": [_score(True), _score(True), _score(False), _score(True)],
         "b": [_score(True), _score(False), _score(False), _score(False)],
@@ -222,7 +258,8 @@ def test_pareto_draw_matches_front_counts(project):
     _, sc = pareto._scores(project, "map-reduce")
     assert pareto.front_counts(sc) == {1: 3, 2: 2, 3: 2}
     rng = random.Random(7)
-    draws = [pareto.choose_version(project, "map-reduce", "x", rng=rng) for _ in range(2000)]
+    draws = [pareto.choose_version(project, "map-reduce", "x", rng=rng) for _ in range(100)]
+    draws += [pareto.draw(sc, rng) for _ in range(1900)]  # the same draw, without re-reading the files
     freq = {v: draws.count(v) / len(draws) for v in (1, 2, 3, 4)}
     for v, want in {1: 3 / 7, 2: 2 / 7, 3: 2 / 7, 4: 0.0}.items():
         assert abs(freq[v] - want) < 0.04, (v, freq)
@@ -231,7 +268,10 @@ def test_pareto_draw_matches_front_counts(project):
     # a new version with no scores yet gets the next task
     skills.write_version(project, "map-reduce", skills.load(project, "map-reduce").path.read_text() + "\n")
     assert pareto.choose_version(project, "map-reduce", "x", rng=rng) == 5
-    assert pareto.states(project, "map-reduce")[1] == "stable" and pareto.states(project, "map-reduce")[5] == "evolving"
+    assert (
+        pareto.states(project, "map-reduce")[1] == "stable"
+        and pareto.states(project, "map-reduce")[5] == "evolving"
+    )
 
 
 def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(scope):
@@ -249,7 +289,12 @@ def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(sco
     )
     assert got["success"] is True and got["deviations"] == 0 and got["session"] == sid
     # now v1 is the only version without scores: it gets the next task
-    assert scope.meta(scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "true", "x"))["skill_version"] == 1
+    assert (
+        scope.meta(scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "true", "x"))[
+            "skill_version"
+        ]
+        == 1
+    )
 
 
 # ---------------------------------------------------------------- the CLI and the Claude Code hook
@@ -263,7 +308,11 @@ def test_patches_cli(scope):
     out = scope.ok("patches")
     assert "p1" in out and "skill:rlm" in out and "pending" in out and other["id"] in out
     shown = scope.ok("patches", "show", "p1")
-    assert "sequence (peek_before_spawn)" in shown and "DEVIATION DETECTED" in shown and "+## Learned rules" in shown
+    assert (
+        "sequence (peek_before_spawn)" in shown
+        and "DEVIATION DETECTED" in shown
+        and "+## Learned rules" in shown
+    )
     assert json.loads(scope.ok("patches", "show", "1", "--json"))["signature"] == "sequence:peek_before_spawn"
     for bad in (("show", "p9"), ("approve", "p9"), ("reject", "p9", "--reason", "no"), ("reject", "p1")):
         r = scope.run("patches", *bad)
@@ -273,13 +322,17 @@ def test_patches_cli(scope):
     assert r.returncode == 2 and "already approved" in r.stderr
     # edit then approve: the editor's text is what becomes the version
     editor = scope.root / "ed.py"
-    editor.write_text("import sys\np = sys.argv[1]\nt = open(p).read()\nopen(p, 'w').write(t.replace('inputs', 'inputs and outputs'))\n")
+    editor.write_text(
+        "import sys\np = sys.argv[1]\nt = open(p).read()\nopen(p, 'w').write(t.replace('inputs', 'inputs and outputs'))\n"
+    )
     out = scope.ok("patches", "edit", other["id"], env={"EDITOR": f"{sys.executable} {editor}"})
     assert out.strip() == f"approved {other['id']}: dag v2"
     assert "ALWAYS name each task's inputs and outputs." in skills.load(project, "dag").body
     assert patches.load_patch(project, other["id"])["edited"] is True
     third = patches.propose_rule(project, "dag", "NEVER leave a task without a check.", signature="z")
-    assert scope.ok("patches", "reject", third["id"], "--reason", "too strict").startswith(f"rejected {third['id']}")
+    assert scope.ok("patches", "reject", third["id"], "--reason", "too strict").startswith(
+        f"rejected {third['id']}"
+    )
     listed = scope.ok("patches", "list", "--all")
     assert "rejected" in listed and "approved" in listed
     assert scope.ok("patches").strip() == "no pending patches"
@@ -288,8 +341,13 @@ def test_patches_cli(scope):
 def test_claude_hook_blocks_a_spawn_before_any_peek(scope):
     project = Project(scope.scope_dir)
     s = _session(project, driver="claude")
-    hook_in = {"hook_event_name": "PreToolUse", "tool_name": "Bash", "session_id": "x",
-               "tool_input": {"command": "scope spawn 'analyze everything'"}, "tool_use_id": "t1"}
+    hook_in = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "session_id": "x",
+        "tool_input": {"command": "scope spawn 'analyze everything'"},
+        "tool_use_id": "t1",
+    }
     env = {"SCOPE_SESSION_ID": s.id, "SCOPE_REFLECT_OFFLINE": "1"}
     r = scope.run("hook", "PreToolUse", input=json.dumps(hook_in), env=env)
     assert r.returncode in (0, 2), r.stderr
@@ -299,7 +357,9 @@ def test_claude_hook_blocks_a_spawn_before_any_peek(scope):
         out = json.loads(r.stdout)["hookSpecificOutput"]
         assert out["permissionDecision"] == "deny" and out["permissionDecisionReason"].startswith("DEVIATION")
     assert len(_of(s.dir, "deviation")) == 1 and patches.list_patches(project, "pending")
-    assert not list((s.dir / "inbox").glob("*.json"))  # Claude Code gets it as the block reason, not the inbox
+    assert not list(
+        (s.dir / "inbox").glob("*.json")
+    )  # Claude Code gets it as the block reason, not the inbox
     # after a peek the spawn goes through
     peek = {**hook_in, "tool_input": {"command": "head -50 ctx.txt"}, "tool_use_id": "t2"}
     scope.ok("hook", "PreToolUse", input=json.dumps(peek), env=env)

@@ -83,7 +83,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {ln}")
     if p.get("decided_by"):
         note = f": {p['decision_note']}" if p.get("decision_note") else ""
-        made = f" -> v{p['version']}" if p.get("version") and str(p.get("target", "")).startswith("skill:") else ""
+        made = (
+            f" -> v{p['version']}"
+            if p.get("version") and str(p.get("target", "")).startswith("skill:")
+            else ""
+        )
         print(f"decided by {p['decided_by']}{note}{made}")
     print()
     print(p.get("diff") or "(no diff)", end="" if str(p.get("diff", "")).endswith("\n") else "\n")
@@ -138,12 +142,18 @@ def cmd_edit(args: argparse.Namespace) -> int:
         os.unlink(path)
     if not text.strip():
         raise ScopeError(f"the edited text is empty: patch {p['id']} left pending")
-    _done(p["id"], approve(project, p["id"], by=args.by, text=text, note=args.note or "edited"), str(p.get("target")))
+    _done(
+        p["id"],
+        approve(project, p["id"], by=args.by, text=text, note=args.note or "edited"),
+        str(p.get("target")),
+    )
     return 0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("patches", help="skill patches learned from deviations: list, show, approve, reject, edit")
+    p = sub.add_parser(
+        "patches", help="skill patches learned from deviations: list, show, approve, reject, edit"
+    )
     p.set_defaults(func=cmd_list, status=None, all=False, json=False)
     ps = p.add_subparsers(dest="patches_command", metavar="ACTION", parser_class=type(p))
 

@@ -55,7 +55,10 @@ def maybe_propose(project: Project, skill: str, session: str | None = None) -> d
     folded = since_last(project, skill)
     if len(folded) <= THRESHOLD:
         return None
-    if any(p.get("target") == target and p.get("kind") == "consolidation" for p in patches.list_patches(project, "pending")):
+    if any(
+        p.get("target") == target and p.get("kind") == "consolidation"
+        for p in patches.list_patches(project, "pending")
+    ):
         return None
     version, text = patches._skill_text(project, skill)
     new_text = fold(text, len(folded))

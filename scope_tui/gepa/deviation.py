@@ -16,7 +16,10 @@ from typing import Any
 from scope_tui.store import ids, sessions
 
 LOOKS = ("peek", "grep")  # actions that look at the context
-_EMPTY = re.compile(r"^\s*(?:none|nothing( found)?|no (?:matches|results|findings|hits)[^\n]*|\[\]|\{\}|null|n/a)?\s*\.?\s*$", re.I)
+_EMPTY = re.compile(
+    r"^\s*(?:none|nothing( found)?|no (?:matches|results|findings|hits)[^\n]*|\[\]|\{\}|null|n/a)?\s*\.?\s*$",
+    re.I,
+)
 EMPTY_DIVE_MIN = 4  # the empty-dive ratio is judged only after this many dives
 
 
@@ -144,7 +147,11 @@ def context_for(session_dir: Path) -> Context:
     kids = []
     prefix = s.id + "."
     try:
-        names = [n.name for n in project_sessions.iterdir() if n.name.startswith(prefix) and "." not in n.name[len(prefix) :]]
+        names = [
+            n.name
+            for n in project_sessions.iterdir()
+            if n.name.startswith(prefix) and "." not in n.name[len(prefix) :]
+        ]
     except OSError:
         names = []
     for n in sorted(names):
@@ -207,12 +214,23 @@ def detect(rules: Any, evs: list[dict[str, Any]], action: dict[str, Any], ctx: C
                 depth = ids.depth(ctx.sid) - ids.depth(ctx.root or ctx.sid) + 1
             if depth > max_depth:
                 out.append(
-                    Deviation("depth", "max_depth", f"depth at most {max_depth}", f"a child at depth {depth}", [], max_depth)
+                    Deviation(
+                        "depth",
+                        "max_depth",
+                        f"depth at most {max_depth}",
+                        f"a child at depth {depth}",
+                        [],
+                        max_depth,
+                    )
                 )
         if rules.get("child_smaller_than_parent"):
             why = _not_smaller(action, inp, child_task, ctx)
             if why:
-                out.append(Deviation("scope", "child_smaller_than_parent", "a child task smaller than its parent's", why))
+                out.append(
+                    Deviation(
+                        "scope", "child_smaller_than_parent", "a child task smaller than its parent's", why
+                    )
+                )
         max_par = rules.get("max_parallel")
         if isinstance(max_par, int) and max_par > 0:
             live = action.get("live_children")
@@ -240,7 +258,14 @@ def detect(rules: Any, evs: list[dict[str, Any]], action: dict[str, Any], ctx: C
                 seqs = [int(last["seq"])] if last.get("seq") else []
         if isinstance(hits, int) and hits > limit:
             out.append(
-                Deviation("grep_broad", "grep_hit_limit", f"a grep with at most {limit} hits", f"a grep with {hits} hits", seqs, limit)
+                Deviation(
+                    "grep_broad",
+                    "grep_hit_limit",
+                    f"a grep with at most {limit} hits",
+                    f"a grep with {hits} hits",
+                    seqs,
+                    limit,
+                )
             )
 
     ratio = rules.get("empty_dive_ratio")
@@ -283,7 +308,11 @@ def detect(rules: Any, evs: list[dict[str, Any]], action: dict[str, Any], ctx: C
 def _not_smaller(action: dict[str, Any], inp: dict[str, Any], child_task: str, ctx: Context) -> str | None:
     child_tokens = action.get("context_tokens", inp.get("context_tokens"))
     parent_tokens = action.get("parent_tokens", ctx.context_tokens)
-    if isinstance(child_tokens, (int, float)) and isinstance(parent_tokens, (int, float)) and parent_tokens > 0:
+    if (
+        isinstance(child_tokens, (int, float))
+        and isinstance(parent_tokens, (int, float))
+        and parent_tokens > 0
+    ):
         if child_tokens >= parent_tokens:
             return f"a child with {int(child_tokens)} tokens of context, its parent has {int(parent_tokens)}"
         return None

@@ -21,9 +21,13 @@ def _rules_and_text(project: Project, meta: dict[str, Any]) -> tuple[Any, str, i
     version = meta.get("skill_version")
     root = meta.get("skill_root")  # an agent's own skill lives in the agent's folder
     try:
-        sk = skills.load(project, name, int(version) if isinstance(version, int) else None, agent_skill_root=root)
+        sk = skills.load(
+            project, name, int(version) if isinstance(version, int) else None, agent_skill_root=root
+        )
     except Exception:
-        sk = skills.load(project, name, agent_skill_root=root)  # the version may be gone; the latest has rules too
+        sk = skills.load(
+            project, name, agent_skill_root=root
+        )  # the version may be gone; the latest has rules too
     text = sk.path.read_text() if sk.path else sk.body
     return rules_mod.for_skill(sk), text, sk.version
 
@@ -54,7 +58,9 @@ def before_action(project: Project, session_dir: Path, action: dict[str, Any]) -
         return _check(project, Path(session_dir), action)
     except Exception as exc:  # detection must never break the worker it watches
         try:
-            events.append(Path(session_dir), "error", where="gepa.before_action", error=f"{type(exc).__name__}: {exc}")
+            events.append(
+                Path(session_dir), "error", where="gepa.before_action", error=f"{type(exc).__name__}: {exc}"
+            )
         except OSError:
             pass
         return None
@@ -90,7 +96,9 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
             action=deviation.action_kind(action),
         )
         text, line, author = reflection.write(dev, skill, skill_text, evs, _model_for(project, s.meta))
-        events.append(session_dir, "reflection", text=text, deviation=dev_ev["seq"], kind=dev.kind, author=author)
+        events.append(
+            session_dir, "reflection", text=text, deviation=dev_ev["seq"], kind=dev.kind, author=author
+        )
         if s.meta.get("driver") in INBOX_DRIVERS:
             sessions.put_message(session_dir, "reflection", text, deviation=dev_ev["seq"])
         about = {**dev.as_dict(), "session": s.id, "event": dev_ev["seq"]}
@@ -110,8 +118,14 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
             )
         else:
             patches.propose_rule(
-                project, skill, line, base_version=version, deviation=about, reflection=text,
-                signature=dev.signature, session=s.id,
+                project,
+                skill,
+                line,
+                base_version=version,
+                deviation=about,
+                reflection=text,
+                signature=dev.signature,
+                session=s.id,
             )
         texts.append(text)
     return "\n\n".join(texts)

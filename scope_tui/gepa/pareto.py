@@ -88,7 +88,9 @@ def probabilities(scores: dict[int, dict[str, Any]]) -> dict[int, float]:
     return {v: n / total for v, n in sorted(freq.items())} if total else {}
 
 
-def choose_version(project: Project, skill: str, task_key: str, rng: random.Random | None = None) -> int | None:
+def choose_version(
+    project: Project, skill: str, task_key: str, rng: random.Random | None = None
+) -> int | None:
     """The version of `skill` the next task should use; None when the skill has no readable version.
 
     The newest version with no scores yet gets it; otherwise a Pareto draw (seeded by `rng`)."""
@@ -101,21 +103,23 @@ def choose_version(project: Project, skill: str, task_key: str, rng: random.Rand
     unscored = [v for v in versions if not scores[v]]
     if unscored:
         return max(unscored)
-    freq = front_counts(scores)
-    rng = rng or random.Random()
-    pool = [v for v, n in freq.items() for _ in range(n)]  # GEPA's sampling list
     del task_key  # GEPA draws the candidate independently of the instance it will run on
-    return rng.choice(pool) if pool else max(versions)
+    return draw(scores, rng) or max(versions)
+
+
+def draw(scores: dict[int, dict[str, Any]], rng: random.Random | None = None) -> int | None:
+    """One Pareto draw over scored versions (None when nothing is scored)."""
+    freq = front_counts(scores)
+    pool = [v for v, n in freq.items() for _ in range(n)]  # GEPA's sampling list
+    return (rng or random.Random()).choice(pool) if pool else None
 
 
 def states(project: Project, skill: str) -> dict[int, str]:
-    """"stable" or "evolving" per version: evolving while it has few scores or a patch pending against it."""
+    """ "stable" or "evolving" per version: evolving while it has few scores or a patch pending against it."""
     from scope_tui.gepa.patches import list_patches
 
     versions, scores = _scores(project, skill)
     pending = {
         p.get("base_version") for p in list_patches(project, "pending") if p.get("target") == f"skill:{skill}"
     }
-    return {
-        v: "evolving" if v in pending or len(scores[v]) < STABLE_AFTER else "stable" for v in versions
-    }
+    return {v: "evolving" if v in pending or len(scores[v]) < STABLE_AFTER else "stable" for v in versions}

@@ -138,7 +138,10 @@ def _skill_text(project: Project, name: str, version: int | None = None) -> tupl
 
 _POLARITY = re.compile(r"^(?:-\s*)?\**\s*(ALWAYS|NEVER|DO NOT|DON'T)\b[:\s]*", re.IGNORECASE)
 _NUM = re.compile(r"\d+(?:\.\d+)?%?")
-_LIMIT = re.compile(r"\b(?:more|fewer|less|over|under|most|least|max(?:imum)?|min(?:imum)?|limit|up to|deeper|beyond)\b|[<>]", re.I)
+_LIMIT = re.compile(
+    r"\b(?:more|fewer|less|over|under|most|least|max(?:imum)?|min(?:imum)?|limit|up to|deeper|beyond)\b|[<>]",
+    re.I,
+)
 
 
 def _core(line: str) -> tuple[str | None, str]:
@@ -194,7 +197,9 @@ def oscillation(
 def _allocate(project: Project, patch: dict[str, Any]) -> dict[str, Any]:
     """Give `patch` the next free id and write it; an O_EXCL-like link, so racing writers never collide."""
     project.patches.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for n in os.listdir(project.patches) if (m := _PID.match(n.removesuffix(".json")))]
+    taken = [
+        int(m.group(1)) for n in os.listdir(project.patches) if (m := _PID.match(n.removesuffix(".json")))
+    ]
     n = max(taken, default=0) + 1
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=project.patches)
     os.close(fd)
@@ -242,7 +247,9 @@ def propose(
     `auto_approve` is set, the patch is approved at once (by "auto")."""
 
     def refuse(reason: str) -> None:
-        _session_event(project, session, "patch_refused", target=target, skill=skill, signature=signature, reason=reason)
+        _session_event(
+            project, session, "patch_refused", target=target, skill=skill, signature=signature, reason=reason
+        )
 
     if new_text == base_text:
         refuse("the change is already in the text")
@@ -253,7 +260,9 @@ def propose(
         for p in list_patches(project):
             if p.get("target") == target and p.get("signature") == signature:
                 if p.get("status") == "rejected":
-                    refuse(f"the same deviation ({signature}) was rejected in {p.get('id')}; it is not proposed again")
+                    refuse(
+                        f"the same deviation ({signature}) was rejected in {p.get('id')}; it is not proposed again"
+                    )
                     return None
                 if p.get("status") == "pending":
                     refuse(f"the same deviation ({signature}) is already pending as {p.get('id')}")
@@ -418,14 +427,25 @@ def approve(
     _decided_event(project, patch)
     # Other pending proposals for the same deviation are now moot.
     for other in list_patches(project, "pending"):
-        if other.get("target") == target and other.get("signature") and other.get("signature") == patch.get("signature"):
-            other.update(status="superseded", decided_by=by, decision_note=f"superseded by {patch['id']}", decided_at=now)
+        if (
+            other.get("target") == target
+            and other.get("signature")
+            and other.get("signature") == patch.get("signature")
+        ):
+            other.update(
+                status="superseded",
+                decided_by=by,
+                decision_note=f"superseded by {patch['id']}",
+                decided_at=now,
+            )
             _save(project, other)
             _decided_event(project, other)
     if target.startswith("skill:") and patch.get("kind") != "consolidation":
         from scope_tui.gepa.consolidate import maybe_propose
 
-        maybe_propose(project, str(patch.get("skill") or target.split(":", 1)[1]), session=patch.get("session"))
+        maybe_propose(
+            project, str(patch.get("skill") or target.split(":", 1)[1]), session=patch.get("session")
+        )
     return version
 
 
@@ -435,7 +455,9 @@ def reject(project: Project, pid: str, reason: str, by: str = "person") -> dict[
     if not reason or not str(reason).strip():
         raise UsageError("a rejection needs a reason (--reason TEXT)")
     patch = _pending(project, pid)
-    patch.update(status="rejected", decided_by=by, decision_note=str(reason).strip(), decided_at=round(time.time(), 3))
+    patch.update(
+        status="rejected", decided_by=by, decision_note=str(reason).strip(), decided_at=round(time.time(), 3)
+    )
     _save(project, patch)
     _decided_event(project, patch)
     return patch

@@ -141,7 +141,11 @@ def write(
                     else:
                         body.append(ln)
                 rule_ok = rule and rule.split()[0].upper().strip("*") in ("ALWAYS", "NEVER")
-                return "\n".join(body).strip(), (rule if rule_ok else rule_line(dev)) or rule_line(dev), f"model:{getattr(model, 'name', '?')}"
+                return (
+                    "\n".join(body).strip(),
+                    (rule if rule_ok else rule_line(dev)) or rule_line(dev),
+                    f"model:{getattr(model, 'name', '?')}",
+                )
         except Exception:  # a reflection must never stop the worker; the template says the same
             pass
     return template(dev, skill), rule_line(dev), "template"

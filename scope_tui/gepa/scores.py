@@ -27,7 +27,11 @@ def task_key(task: str) -> str:
 
 def rank(score: dict[str, Any]) -> tuple[int, int, float]:
     """Smaller is better: success first, then fewer deviations, then lower cost."""
-    return (0 if score.get("success") else 1, int(score.get("deviations") or 0), float(score.get("cost") or 0.0))
+    return (
+        0 if score.get("success") else 1,
+        int(score.get("deviations") or 0),
+        float(score.get("cost") or 0.0),
+    )
 
 
 def record(
@@ -53,7 +57,11 @@ def record(
         if not isinstance(entry, dict):
             # First score of a version that lives in another root (the shipped v1): copy what is known of it.
             known = skills.lineage(project, skill, agent_skill_root=root)["versions"].get(str(version))
-            entry = dict(known) if isinstance(known, dict) else {"parent": None, "patches": [], "origin": "shipped"}
+            entry = (
+                dict(known)
+                if isinstance(known, dict)
+                else {"parent": None, "patches": [], "origin": "shipped"}
+            )
             entry.setdefault("created_at", round(time.time(), 3))
             data["versions"][str(version)] = entry
         entry.setdefault("scores", {})
@@ -92,6 +100,8 @@ def record_outcome(project: Project, session_dir: Path) -> None:
         record(project, str(skill), int(version), key, score, Path(root) if root else None)
     except Exception as exc:  # learning from an outcome must never change how the session ended
         try:
-            events.append(Path(session_dir), "error", where="gepa.record_outcome", error=f"{type(exc).__name__}: {exc}")
+            events.append(
+                Path(session_dir), "error", where="gepa.record_outcome", error=f"{type(exc).__name__}: {exc}"
+            )
         except OSError:
             pass

@@ -40,7 +40,10 @@ def adjust(blocks: list[Block], *, history: list[Any], task: str, meta: dict[str
         return None
     n = len(history)
     if n == 0:  # the deviation: spawn the first child before any look at the context
-        return [_say(f"Act: spawn a child to {kids[0]} (no need to look first)."), _tool("spawn", {"task": kids[0]}, n)]
+        return [
+            _say(f"Act: spawn a child to {kids[0]} (no need to look first)."),
+            _tool("spawn", {"task": kids[0]}, n),
+        ]
     blocked = [s for s in history if _blocked(s)]
     started = [s for s in history if s.name == "spawn" and not s.is_error]
     looked = any(s.name in ("bash", "read_file") for s in history)
