@@ -230,3 +230,48 @@ def test_scope_run_starts_an_orchestrator_and_returns_at_once(scope):
     assert whats[:2] == ["select", "allocate"]
     scope.ok("kill", rid)
     assert scope.run("run").returncode == 2  # no task: a usage error, not a traceback
+
+
+def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope, project):
+    cmd = (
+        'grep -qF "users(id, name)" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" && echo migrated || '
+        + escalate_cmd("missing_context", "what is the schema?")
+    )
+    run = api.spawn(
+        project,
+        "migrate the users table",
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "candidates": [{"skill": "ralph", "params": {"children": [{"task": "migrate", "cmd": cmd}]}}],
+            "explore": {
+                "skill": "rlm",
+                "params": {"children": [{"task": "find it", "cmd": "echo 'the schema is users(id, name)'"}]},
+            },
+        },
+    )
+    scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
+    assert scope.status(run.id) == "done"
+    assert scope.meta(f"{run.id}.2")["skill"] == "rlm"  # the explorer shows in the tree
+    assert "users(id, name)" in (scope.session(f"{run.id}.3") / "task.md").read_text()
+    whats = [d["what"] for d in decisions(scope, run.id)]
+    assert whats.index("explore") < whats.index("supply_context") < whats.index("finish")
+    assert "migrated" in (scope.session(run.id) / "result.md").read_text()
+
+
+def test_a_budget_escalation_is_raised_once_then_refused_and_the_person_is_asked(scope, project):
+    cmd = escalate_cmd("budget", "spent it all")
+    run = api.spawn(
+        project,
+        "index everything",
+        driver="orchestrator",
+        level="strategic",
+        budget=2.0,
+        params={"candidates": [{"skill": "ralph", "params": {"children": [{"task": "index", "cmd": cmd}]}}]},
+    )
+    st = scope.wait_status(run.id, "needs_input", "done", "failed", timeout=40)
+    assert st["status"] == "needs_input" and st["reason"].startswith("budget")
+    assert (scope.meta(f"{run.id}.1")["budget"], scope.meta(f"{run.id}.2")["budget"]) == (1.0, 2.0)
+    whats = [d["what"] for d in decisions(scope, run.id)]
+    assert whats == ["select", "allocate", "raise_budget", "refuse_budget", "ask_person"]
+    scope.ok("kill", run.id)

@@ -5,7 +5,8 @@ observe the task and its inbox; orient (profile the task, rank the patterns); de
 how much budget); act (spawn a supervisor: a tactical pattern session). Then it watches that supervisor
 and acts on the reason of any escalation: task_too_big -> decompose into map-reduce; wrong_approach /
 restart_intensity -> switch to the next pattern; budget -> raise it from what is left, or refuse;
-missing_context / stuck / nothing left -> ask the person (status needs_input; the answer arrives with
+missing_context -> send an explorer (params.explore, or RLM over the run's context) and run again with
+what it found; stuck / nothing left -> ask the person (status needs_input; the answer arrives with
 `scope redirect ID MESSAGE` and the run goes on with it). An orchestrator that has a parent session
 escalates there instead of asking.
 
@@ -67,7 +68,10 @@ class Orchestrator:
         budget = s.meta.get("budget")
         self.budget_left: float | None = float(budget) if budget else None
         self.asking: Escalation | None = None
-        self._details: dict[str, Escalation] = {}  # escalation messages by source, for their details
+        self._details: dict[str, Escalation] = {}
+        self.exploring: tuple[str, Escalation, dict[str, Any]] | None = None  # explorer id, why, what resumes
+        self.explored = False
+        self.current_budget: float | None = None  # escalation messages by source, for their details
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -154,7 +158,9 @@ class Orchestrator:
         self.loop.orient("a message from the person", text[:200], kind=msg.get("kind"))
         self.notes.append(text)
         if self.asking is None:
-            self.loop.decide("keep_note", "the next supervisor gets it with the task")
+            if self.current and not sessions.load_dir(self.project.session_dir(self.current)).terminal:
+                sessions.put_message(self.project.session_dir(self.current), "redirect", text)
+            self.loop.decide("pass_on_note", "the running supervisor and every later one get it")
             return None
         named = next((c for c in self.candidates if re.search(rf"\b{re.escape(c['skill'])}\b", text)), None)
         named = named or next(
@@ -172,6 +178,8 @@ class Orchestrator:
         return None
 
     def _on_observation(self, o: Observation) -> int | None:
+        if self.exploring and o.child == self.exploring[0] and o.kind == "ended":
+            return self._explored(o)
         if o.child != self.current:
             return None
         if o.kind == "escalation":
@@ -221,6 +229,26 @@ class Orchestrator:
                 )
                 self._launch(nxt)
                 return None
+        if e.reason == "missing_context" and not self.explored:
+            spec = self.params.get("explore")
+            if not spec and self.params.get("context"):
+                spec = {"skill": "rlm"}
+            if spec:
+                self.explored = True
+                spec = dict(spec)
+                self.loop.decide(
+                    "explore",
+                    f"{skill} lacks context ({e.details or 'unsaid'}): send a {spec.get('skill', 'rlm')} explorer",
+                    skill=spec.get("skill", "rlm"),
+                )
+                resume = dict(self.current_cand)
+                sid = self._launch(
+                    {"skill": "rlm", **spec},
+                    task=f"Find what this task is missing: {e.details}\n\nThe task:\n{self.task}",
+                    explorer=True,
+                )
+                self.exploring = (sid, e, resume)
+                return None
         if e.reason == "budget":
             if self.budget_left is None or self.budget_left > 0:
                 extra = self.budget_left
@@ -229,12 +257,26 @@ class Orchestrator:
                     f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}",
                 )
                 cand = dict(self.current_cand)
-                cand["budget"] = (float(cand.get("budget") or 0) + extra) if extra is not None else None
+                cand["budget"] = (self.current_budget or 0.0) + extra if extra is not None else None
                 self.budget_left = 0.0 if extra is not None else None
                 self._launch(cand, allocate=False)
                 return None
             self.loop.decide("refuse_budget", "no budget left to give")
         return self._ask(e)
+
+    def _explored(self, o: Observation) -> int | None:
+        assert self.exploring is not None
+        sid, e, resume = self.exploring
+        self.exploring = None
+        found = (sessions.load_dir(self.project.session_dir(sid)).result() or "").strip()
+        if o.end != "done" or not found:
+            self.loop.orient(f"explorer {sid} {o.end}", o.details or "found nothing")
+            return self._ask(e)
+        self.notes.append(f"context found by explorer {sid}: {found[:2000]}")
+        self.loop.orient(f"explorer {sid} done", f"found {len(found)} characters of context")
+        self.loop.decide("supply_context", f"run {resume.get('skill')} again with what the explorer found")
+        self._launch(resume)
+        return None
 
     def _ask(self, e: Escalation) -> int | None:
         details = f"{e.details or e.reason} (answer with 'scope redirect {self.sid} MESSAGE')"
@@ -248,7 +290,9 @@ class Orchestrator:
         self.say(f"needs input: {details}")
         return None
 
-    def _launch(self, cand: dict[str, Any], *, allocate: bool = True) -> str:
+    def _launch(
+        self, cand: dict[str, Any], *, allocate: bool = True, task: str | None = None, explorer: bool = False
+    ) -> str:
         from scope_tui.substrate.spawn import spawn
 
         skill = str(cand["skill"])
@@ -265,7 +309,7 @@ class Orchestrator:
                 params[k] = self.params[k]
         if self.notes:
             params["notes"] = list(params.get("notes") or []) + self.notes
-        task = self.task
+        task = task or self.task
         if self.notes:
             task += "\n\nNotes from the person:\n" + "\n".join(f"- {n}" for n in self.notes)
         self.loop.act(f"spawning a {skill} supervisor")
@@ -282,10 +326,11 @@ class Orchestrator:
             launch_now=False,
             params=params or None,
         )
-        self.monitor.forget(self.current or "")
-        self.current, self.current_cand = s.id, cand
-        self.tried.append(skill)
         self.monitor.watch(s.id)
+        if not explorer:
+            self.monitor.forget(self.current or "")
+            self.current, self.current_cand, self.current_budget = s.id, cand, budget
+            self.tried.append(skill)
         from scope_tui.substrate.spawn import launch
 
         launch(self.project, s)
