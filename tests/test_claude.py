@@ -86,7 +86,12 @@ def test_tool_calls_are_events_and_a_question_is_needs_input(scope, claude_home,
     (scope.root / "notes.txt").write_text("the secret number is 7\n")
     stub.respond_with(
         scripted(
-            {"tool_use": {"name": "Bash", "input": {"command": "cat notes.txt", "description": "read notes"}}},
+            {
+                "tool_use": {
+                    "name": "Bash",
+                    "input": {"command": "cat notes.txt", "description": "read notes"},
+                }
+            },
             {"text": "The notes say 7. Should I also double it?"},
         )
     )
@@ -97,7 +102,6 @@ def test_tool_calls_are_events_and_a_question_is_needs_input(scope, claude_home,
     assert st["reason"].startswith("asks: ")
     calls = [e for e in evs if e["type"] == "tool_call"]
     assert calls and calls[0]["tool"] == "Bash" and calls[0]["kind"] == "peek", calls
-    assert any(e["type"] == "peek" and e.get("source") == "claude" for e in evs)
     assert any(e["type"] == "tool_result" and e.get("ok") for e in evs)
     # the tool really ran: its output reached the model
     wait_until(lambda: len(agent_requests(stub)) >= 2, 30)
@@ -119,3 +123,26 @@ def test_killed_claude_ends_failed_with_a_reason(scope, claude_home, stub):
     st = scope.wait_status(sid, "failed", timeout=30)
     assert st["reason"] == "crashed"
     assert any("signal 9" in str(e.get("error")) for e in scope.events(sid) if e["type"] == "error")
+
+
+def test_a_deviating_tool_call_is_blocked_by_the_hook(scope, claude_home, stub):
+    # rlm's rules say: peek at the context before spawning. Spawning first is the deviation.
+    scope.env["SCOPE_REFLECT_OFFLINE"] = "1"
+    stub.respond_with(
+        scripted(
+            {"tool_use": {"name": "Bash", "input": {"command": 'scope spawn "summarise part 1"'}}},
+            {"text": "Understood, I will look first. Nothing else to do."},
+        )
+    )
+    sid = scope.spawn("--driver", "claude", "--skill", "rlm", "Summarise the log in notes.txt.")
+    st = scope.wait_status(sid, "done", "failed", "needs_input", timeout=90)
+    evs = scope.events(sid)
+    assert st["status"] == "done", (st, evs[-8:])
+    blocked = [e for e in evs if e["type"] == "tool_call" and e.get("blocked")]
+    assert blocked and blocked[0]["kind"] == "spawn", [e for e in evs if e["type"] == "tool_call"]
+    assert any(e["type"] == "deviation" for e in evs)
+    # the call never ran: no child session exists
+    assert sorted(p.name for p in (scope.scope_dir / "sessions").iterdir()) == [sid]
+    # claude got the reflection as the reason its call was refused
+    second = agent_requests(stub)[1]
+    assert blocked[0]["reason"][:60] in second.text

@@ -211,10 +211,8 @@ def _pre_tool(project: Project, d: Path, s: sessions.Session, p: dict[str, Any])
                 "permissionDecisionReason": str(reason),
             }
         }
+    # one event a call: the detector reads its `kind` (peek, grep, exec, spawn) from it
     events.append(d, "tool_call", kind=action["kind"], tool_use_id=p.get("tool_use_id"), **fields)
-    # the stream the detector reads; a `scope spawn` records its own spawn event
-    if action["kind"] in ("peek", "grep", "exec"):
-        events.append(d, action["kind"], source="claude", **fields)
     _revive(d, s, "tool call")
     if not s.terminal and s.state.get("phase") != "act":
         sessions.set_phase(d, "act", f"{tool}")
