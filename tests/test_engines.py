@@ -130,6 +130,34 @@ def test_before_action_can_refuse_a_child_and_the_part_is_named(scope, tmp_path)
     assert refused["why"] == "part 2 is off limits"
 
 
+def test_mapreduce_with_builtin_offline_mappers(scope, tmp_path):
+    """Model mappers: the built-in worker with the offline model, one per file; `{file}` names the part."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    want = {"alpha.log": 2, "beta.log": 0, "gamma.log": 3}
+    for name, k in want.items():
+        (logs / name).write_text("ok\n" + "ERROR here\n" * k + "fine\n")
+    reducer = (
+        f"{PY} -c 'import json,re,sys; d=json.load(open(sys.argv[1])); "
+        'print(sum(int(re.match(r"\\d+", m["result"]).group()) for m in d["mapped"]))\' {results}'
+    )
+    sid = scope.spawn(
+        "--skill", "map-reduce", "--context", str(logs), "--reduce-cmd", reducer,
+        "count the lines containing ERROR in {file}",
+    )  # fmt: skip
+    scope.wait_status(sid, "done", "failed", timeout=60)
+    assert scope.status(sid) == "done", result(scope, sid)
+    assert result(scope, sid).strip() == "5"
+    mappers = [k for k in children(scope, sid) if scope.meta(k)["role"] == "mapper"]
+    assert [scope.meta(k)["driver"] for k in mappers] == ["builtin"] * 3
+    assert (
+        (scope.session(mappers[2]) / "task.md")
+        .read_text()
+        .startswith(f"count the lines containing ERROR in {logs / 'gamma.log'}")
+    )
+    assert result(scope, mappers[2]).startswith("3 ")
+
+
 # --- maker-checker ---------------------------------------------------------------------------------
 def test_maker_checker_fails_a_gate_then_retries_with_feedback_and_accepts(scope, tmp_path):
     rubric = tmp_path / "rubric.toml"

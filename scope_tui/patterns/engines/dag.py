@@ -260,17 +260,17 @@ def _run(ctx: EngineContext) -> int:
     ok = all(state[n] in ("done", "tolerated") for n in order)
     lines = [f"DAG of {len(order)} tasks: " + ", ".join(f"{n} {state[n]}" for n in order), ""]
     for name in order:
-        o = outcome.get(name)
+        got = outcome.get(name)
         head = f"## {name} · {state[name]}"
-        if o is not None and o.sids:
-            head += f" · {' '.join(o.sids)}"
+        if got is not None and got.sids:
+            head += f" · {' '.join(got.sids)}"
         lines.append(head)
         if state[name] == "skipped":
             lines.append(f"(not run: {why_skipped[name]})")
-        elif o is not None:
-            if not o.ok:
-                lines.append(f"({o.status}: {o.reason})")
-            lines.append(o.result.rstrip())
+        elif got is not None:
+            if not got.ok:
+                lines.append(f"({got.status}: {got.reason})")
+            lines.append(got.result.rstrip())
         lines.append("")
     bad = [n for n in order if state[n] in ("failed", "skipped")]
     return ctx.finish(

@@ -209,7 +209,7 @@ def _run(ctx: EngineContext) -> int:
                 __name__,
                 "check",
                 str(rubric_path),
-                str(maker.session.dir),
+                str(ctx.project.session_dir(str(maker.sid))),
                 str(ctx.cwd),
             )
         )

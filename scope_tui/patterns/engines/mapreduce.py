@@ -20,7 +20,6 @@ from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
 
 CHARS_PER_TOKEN = 4
-INLINE_LIMIT = 20_000  # a model mapper gets a part this small in its task text, a larger one by path
 
 
 @dataclass
@@ -84,35 +83,32 @@ def partition(ctx: EngineContext) -> list[Part]:
 
 
 def mapper_spec(ctx: EngineContext, part: Part, n: int, task: str, retries: int) -> ChildSpec:
+    """A command mapper (`params.cmd`) or a model worker whose task names its part.
+
+    `{file}` / `{chunk_path}` in the task or the command become the part's path.
+    """
     cmd = ctx.params.get("cmd")
     title = f"map {part.index}/{n}: {part.label}"
+    values = {"file": part.path, "chunk_path": part.path, "index": part.index, "n": n}
+    mine = fill(task, **values)
+    extra = {"part": str(part.path)}
     if cmd:
-        filled = fill(cmd, file=part.path, chunk_path=part.path, index=part.index, n=n)
         return ChildSpec(
-            task=f"{title}\n\n{task}",
+            task=mine,
             key=str(part.index),
             role="mapper",
             title=title,
-            cmd=filled,
+            cmd=fill(cmd, **values),
             retries=retries,
-            extra={"part": str(part.path)},
+            extra=extra,
         )
-    body = f"{title}\n\nYou are one mapper of {n}. The whole task:\n\n{task}\n\nDo it for this part only: {part.path}\n"
-    try:
-        text = part.path.read_text(errors="replace")
-    except OSError:
-        text = ""
-    if text and len(text) <= INLINE_LIMIT:
-        body += f"\n<part path={str(part.path)!r}>\n{text}\n</part>\n"
-    body += "\nAnswer with this part's result only; a reducer combines the parts.\n"
-    return ChildSpec(
-        task=body,
-        key=str(part.index),
-        role="mapper",
-        title=title,
-        retries=retries,
-        extra={"part": str(part.path)},
+    if mine == task:  # the task does not name the part itself
+        mine = f"{task.rstrip()}\n\nDo this for one part only: {part.path}"
+    body = (
+        f"{mine.rstrip()}\n\n(Map step {part.index} of {n}: answer for {part.path} only, briefly; "
+        "a reducer combines the parts.)\n"
     )
+    return ChildSpec(task=body, key=str(part.index), role="mapper", title=title, retries=retries, extra=extra)
 
 
 def reducer_spec(

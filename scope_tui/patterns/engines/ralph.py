@@ -3,7 +3,8 @@
 Each iteration is a new child (fresh context; the work persists in files), titled "iteration k/N",
 and this session's state carries `iteration`. The loop stops when the child's last turn holds
 `<promise>TEXT</promise>` with exactly `params.promise` inside (whitespace around it aside); the bare
-text without the tag does not count, and a last turn that ends in a tool call is not a final turn.
+text without the tag does not count, a last turn that ends in a tool call is not a final turn, and a
+child that did not end `done` (failed, cut off at its turn limit) keeps no promise.
 At most `params.max_iter` iterations (default 5). A child is a command (`params.cmd`, with
 `{iteration}` and `{max_iter}` filled in) or a model worker.
 """
@@ -84,7 +85,8 @@ def _run(ctx: EngineContext) -> int:
             history.append(f"iteration {k}: not started ({o.reason})")
             return ctx.finish(False, "\n".join(history), reason=o.reason)
         text, tool = last_turn(o.session)
-        done = kept(text, promise) and not tool
+        # only a finished child's final turn counts: a failed or cut-off run may echo half a thought
+        done = kept(text, promise) and not tool and o.status == "done"
         ctx.event(
             "iteration", iteration=k, child=o.sid, status=o.status, promise_kept=done, ended_in_tool_call=tool
         )
