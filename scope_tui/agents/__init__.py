@@ -1,1 +1,45 @@
-"""Persistent agents: identity, own skills, memory, relationships, growth."""
+"""Persistent agents: identity, own skills, memory, relationships, growth.
+
+An agent is a folder in the agents home ($SCOPE_AGENTS_DIR, default ~/.scope/agents) that outlives
+every task. Every file is plain, hand-editable, and read tolerantly: a broken one is reported (an
+`agent_problem` event, a line on stderr, a `problems` entry in `summary.summarize`) and left as the
+person wrote it, never overwritten and never fatal. The shapes (stable; the control room reads them):
+
+    config.toml                     growth thresholds and settings for all agents (home.DEFAULTS):
+                                    [growth.intermediate|senior|staff] experience, own_skills,
+                                    heuristics, success_rate; [skills] stable_after_uses,
+                                    stable_success_rate, match_threshold; [memory] consolidate_after,
+                                    prompt_heuristics, prompt_failures
+    <name>/identity.md              Markdown; `- key: value` lines before the first `## ` heading:
+                                    created, status (active|retired), preferences, strengths,
+                                    weaknesses, working style; anything else is free notes
+    <name>/stats.json               {"tasks", "done", "failed", "killed", "stage",
+                                     "history": [{"session", "project", "status", "skill", "t"}] (last 50)}
+    <name>/skills/<skill>/vN.md     own skills in the shipped skill format (TOML front matter: name,
+                                    version, description, when, keywords, base, owner; then the prompt)
+    <name>/skills/<skill>/lineage.json
+                                    {"name", "versions": {"1": {"parent", "patches", "origin": "agent",
+                                     "scores", "created_at"}}, "owner", "forked_from", "created_after",
+                                     "keywords", "uses", "successes", "status": "evolving"|"stable",
+                                     "given_by"}
+    <name>/memory/heuristics.json   {"heuristics": [{"id", "text", "source": approved_patch|reflection|
+                                     success|consolidation|person, "ref", "skill", "project", "t"}],
+                                     "pulled": [patch ids already folded in], "proposed": n}
+    <name>/memory/failures.json     {"failures": [{"task", "session", "project", "status", "reason",
+                                     "skill", "avoid", "t"}]}
+    <name>/memory/contexts/<project>-<hash>.json
+                                    {"project", "tasks", "done", "failed", "skills_used": {skill: n},
+                                     "recent": [...], "notes": [...]}
+    <name>/relationships.json       {"<other>": {"spawned", "spawned_ok", "topics": {word: n},
+                                     "verifies", "verified", "accepted", "verified_by", "accepted_by",
+                                     "note", "updated_at"}}
+
+Sessions: meta "agent" names the agent; prepare_session adds "agent_skill" {name, version, root} when
+an own skill matched and, when no skill was asked for, "skill", "skill_version" and "skill_root" (the
+folder to pass as `agent_skill_root` to patterns.skills.load). Events: `decision` (by "agent": which
+own skill or base pattern and why), `agent_update` (what the end of the task changed), `agent_problem`.
+
+Modules: home (the home, config, tolerant reads, lock), identity, skills (own skills), memory,
+relationships, growth (stats and stage), delegate (pick by relationships), summary (one agent as a
+dict for the faces), lifecycle (prepare_session / after_terminal, called by scope_tui.api).
+"""

@@ -126,12 +126,15 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
         candidates=[c.as_dict() for c in cands[:5]],
     )
     write_json(session.dir / sessions.META, session.meta)
-    write_text(session.dir / sessions.PROMPT, render_prompt(project, name, d, cfg, heur, best, problems))
+    write_text(
+        session.dir / sessions.PROMPT, render_prompt(project, session, name, d, cfg, heur, best, problems)
+    )
     _report(session.dir, name, problems)
 
 
 def render_prompt(
     project: Project,
+    session: sessions.Session,
     name: str,
     d: Path,
     cfg: dict[str, Any],
@@ -159,7 +162,9 @@ def render_prompt(
         id_text.strip(),
         "",
     ]
-    if best is not None:
+    loads_itself = session.meta.get("skill") == best.name if best else False
+    if best is not None and not (loads_itself and session.meta.get("driver") in ("builtin", "claude")):
+        # the builtin and claude drivers load meta skill themselves (from skill_root): no second copy
         try:
             from scope_tui.patterns import skills as pskills
 

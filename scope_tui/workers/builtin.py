@@ -98,7 +98,12 @@ class Loop:
             return None
         try:
             version = self.meta.get("skill_version")
-            sk = skills.load(self.project, name, int(version) if isinstance(version, int) else None)
+            sk = skills.load(
+                self.project,
+                name,
+                int(version) if isinstance(version, int) else None,
+                agent_skill_root=self.meta.get("skill_root"),  # an agent's own skill lives in its folder
+            )
         except Exception as exc:  # a missing or broken skill is worth a line, not a dead worker
             events.append(self.dir, "error", source="builtin", error=f"skill {name!r} not loaded: {exc}")
             return None

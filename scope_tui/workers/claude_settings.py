@@ -83,7 +83,9 @@ def _skill_text(project: Project, s: sessions.Session) -> str:
     try:
         from scope_tui.patterns import skills
 
-        sk = skills.load(project, str(name))
+        sk = skills.load(
+            project, str(name), agent_skill_root=s.meta.get("skill_root")
+        )  # an agent's own skill
     except Exception as exc:  # an unreadable skill must not stop the session; say so in its prompt
         return f"(Scope could not load the skill {name!r}: {exc})"
     return f"# Skill: {sk.ref}\n\n{sk.body.strip()}"
