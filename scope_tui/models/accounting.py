@@ -102,9 +102,11 @@ def check_budget(project: Project, sid: str, extra: float, cfg: dict[str, Any]) 
 def escalate(project: Project, d: Path, reason: str, details: str) -> None:
     """Escalate the session in `d`: status, an `escalation` event, and a message in its parent's inbox."""
     sid = d.name
+    if sessions.load_dir(d).terminal:
+        return
+    events.append(d, "escalation", reason=reason, details=details)  # before the status: readers see both
     if not sessions.set_status(d, "escalated", reason=reason, details=details):
         return
-    events.append(d, "escalation", reason=reason, details=details)
     parent = ids.parent_of(sid)
     if parent and project.session_dir(parent).is_dir():
         sessions.put_message(
