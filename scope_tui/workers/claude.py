@@ -205,6 +205,11 @@ class Supervisor:
             time.sleep(POLL_S)
         return int(self.proc.returncode)
 
+    def last_words(self) -> str:
+        """The last line claude left on the screen (why it quit early, e.g. no network), or ''."""
+        lines = [ln.strip() for ln in self.screen().splitlines() if ln.strip().strip(".*░▓█ ")]
+        return sessions.first_line(lines[-1], 160) if lines else ""
+
 
 def resolve_bin(name: str) -> str | None:
     if os.sep in name:
@@ -212,7 +217,7 @@ def resolve_bin(name: str) -> str | None:
     return shutil.which(name)
 
 
-def finish(d: Path, code: int, ended_by_us: bool) -> int:
+def finish(d: Path, code: int, last_words: str = "") -> int:
     """After claude exited: keep a terminal status the hooks wrote, else say why the session ended."""
     s = sessions.load_dir(d)
     if s.terminal:
@@ -228,8 +233,10 @@ def finish(d: Path, code: int, ended_by_us: bool) -> int:
         why = (
             "claude exited while the session waited for the person"
             if s.status == "needs_input"
-            else (f"claude exited ({code}) before the task ended")
+            else f"claude exited ({code}) before the task ended"
         )
+        if last_words and code != 0:
+            why += f": {last_words}"
         events.append(d, "error", error=why, source="claude-driver")
         sessions.set_status(d, "failed", reason=why, exit_code=code)
     return 1
@@ -263,7 +270,7 @@ def run(session_dir: Path) -> int:
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
     sup = Supervisor(project, d, proc, opts)
     code = sup.run()
-    rc = finish(d, code, sup.ending)
+    rc = finish(d, code, "" if sup.ending else sup.last_words())
     st = sessions.load_dir(d)
     sid = st.state.get("claude_session")
     _say(f"[claude exited {code}; session {st.id} {st.status}]")
