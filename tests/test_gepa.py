@@ -365,3 +365,25 @@ def test_claude_hook_blocks_a_spawn_before_any_peek(scope):
     scope.ok("hook", "PreToolUse", input=json.dumps(peek), env=env)
     r = scope.run("hook", "PreToolUse", input=json.dumps({**hook_in, "tool_use_id": "t3"}), env=env)
     assert r.returncode == 0 and "deny" not in r.stdout
+
+
+def test_the_demo_switch_makes_one_offline_worker_deviate_once_and_recover(scope):
+    task = "Spawn two children in parallel:\n- run `echo alpha`\n- run `echo beta`"
+    sid = scope.spawn(
+        "--driver", "builtin", "--skill", "map-reduce", task, env={"SCOPE_OFFLINE_DEVIATE": "1"}
+    )
+    assert sid == "1"
+    scope.wait_status(sid, "done", "failed", "escalated", timeout=60)
+    assert scope.status(sid) == "done"
+    evs = scope.events(sid)
+    devs = [e for e in evs if e["type"] == "deviation"]
+    assert [(d["kind"], d["rule"]) for d in devs] == [("scope", "child_smaller_than_parent")]
+    # the reflection reached the worker before its next step, which then looked and spawned the two parts
+    types = [e["type"] for e in evs]
+    assert types.index("reflection") < types.index("patch_proposed") < types.index("inbox")
+    assert [e["kind"] for e in evs if e["type"] == "inbox"] == ["reflection"]
+    kids = [e["child"] for e in evs if e["type"] == "spawn" and e.get("child")]
+    assert kids == ["1.1", "1.2"] and all(scope.state(k).get("status") == "done" for k in kids)
+    (p,) = patches.list_patches(Project(scope.scope_dir), "pending")
+    assert p["target"] == "skill:map-reduce" and "NEVER give a child a task as large as your own" in p["diff"]
+    assert "own task, unchanged ('Spawn two children in parallel:')" in scope.ok("patches", "show", p["id"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.store import ids, sessions
+from scope_tui.store.sessions import first_line
 
 LOOKS = ("peek", "grep")  # actions that look at the context
 _EMPTY = re.compile(
@@ -323,5 +324,5 @@ def _not_smaller(action: dict[str, Any], inp: dict[str, Any], child_task: str, c
             return f"a child over all {len(parent_files)} of its parent's files"
         return None
     if child_task and ctx.task and _norm(child_task) == _norm(ctx.task):
-        return "a child given its parent's own task, unchanged"
+        return f"a child given its parent's own task, unchanged ({first_line(child_task, 60)!r})"
     return None

@@ -2,9 +2,10 @@
 
 An offline policy that always follows the rules would never show a deviation, a reflection or a patch.
 A session deviates when its meta.json params hold `deviate_once: true`, or when `SCOPE_OFFLINE_DEVIATE`
-names its id (the demo sets one of these for one worker). The deviation: its first step spawns a child
-before looking at anything (against `peek_before_spawn`). After the detector blocks that spawn with its
-reflection, the worker looks first, then spawns its children as the procedure says.
+names its id (the demo sets one of these for one worker). The deviation: its first step spawns a child on
+its own whole task before looking at anything (against `child_smaller_than_parent`, and
+`peek_before_spawn` where the skill has it). After the detector blocks that spawn with its reflection,
+the worker looks first, then spawns its children as the procedure says.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def adjust(blocks: list[Block], *, history: list[Any], task: str, meta: dict[str
     if not kids:
         return None
     n = len(history)
-    if n == 0:  # the deviation: spawn the first child before any look at the context
+    if n == 0:  # the deviation: hand a child the whole task, before any look at the context
         return [
-            _say(f"Act: spawn a child to {kids[0]} (no need to look first)."),
-            _tool("spawn", {"task": kids[0]}, n),
+            _say("Act: spawn one child on the whole task (no need to look first)."),
+            _tool("spawn", {"task": task.strip()}, n),
         ]
     blocked = [s for s in history if _blocked(s)]
     started = [s for s in history if s.name == "spawn" and not s.is_error]
