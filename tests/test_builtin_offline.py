@@ -21,7 +21,7 @@ def test_offline_file_task_end_to_end(scope):
     ]
     (scope.root / "log.txt").write_text("\n".join(lines) + "\n")
     sid = scope.spawn("count the lines containing ERROR in log.txt and write the number to answer.txt")
-    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=30)
+    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=90)
     assert st["status"] == "done", st
     assert (scope.root / "answer.txt").read_text().strip() == "3"
     assert st["model"] == "offline"
@@ -51,7 +51,7 @@ def test_offline_file_task_end_to_end(scope):
 def test_offline_worker_spawns_children_and_waits(scope):
     task = "spawn children in parallel:\n- run `echo alpha-out`\n- run `echo beta-out`\n"
     sid = scope.spawn(task)
-    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=40)
+    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=90)
     assert st["status"] == "done", (st, (scope.session(sid) / "result.md").read_text())
     kids = sorted(p.name for p in (scope.scope_dir / "sessions").iterdir() if p.name.startswith(f"{sid}."))
     assert kids == [f"{sid}.1", f"{sid}.2"]
@@ -65,6 +65,6 @@ def test_offline_worker_spawns_children_and_waits(scope):
 
 def test_offline_missing_file_says_so(scope):
     sid = scope.spawn("count the lines containing ERROR in nothere.txt")
-    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=30)
+    st = scope.wait_status(sid, "done", "failed", "escalated", timeout=90)
     assert st["status"] == "done"
     assert "Could not count 'ERROR' in nothere.txt" in (scope.session(sid) / "result.md").read_text()

@@ -58,7 +58,7 @@ def test_multi_turn_tool_use_spawns_a_child_and_waits(scope, api):
 
     api.respond_with(script)
     sid = scope.spawn("--model", "claude-test-1", "delegate a greeting")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "done", st
     child = f"{sid}.1"
     assert scope.meta(child)["parent"] == sid and scope.status(child) == "done"
@@ -94,7 +94,7 @@ def test_redirect_mid_run_changes_the_next_action(scope, api):
     scope.ok("redirect", sid, "stop that and write about PINEAPPLE instead")
     assert list((scope.session(sid) / "inbox").glob("*.json")), "redirect not in the inbox"
     api.release()
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "done"
     assert "PINEAPPLE" in api.requests[1].last_user_text and "PINEAPPLE" not in api.requests[0].text
     assert (scope.session(sid) / "result.md").read_text().strip() == "switched to PINEAPPLE"
@@ -108,7 +108,7 @@ def test_budget_stops_the_session_before_the_call_that_would_pass_it(scope, api)
         lambda body: {"tool_use": use("bash", command="echo again"), "usage": {"input_tokens": 1000}}
     )
     sid = scope.spawn("--model", "claude-test-1", "--budget", "1.5", "keep going")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "escalated" and st["reason"] == "budget", st
     assert len(api.requests) == 1  # the second call would have passed $1.50: not made
     assert st["cost"] == pytest.approx(1.0) and st["cost"] <= 1.5
@@ -120,7 +120,7 @@ def test_budget_stops_the_session_before_the_call_that_would_pass_it(scope, api)
 def test_rate_limit_is_retried_then_succeeds(scope, api):
     api.push(error=429, retry_after=0.1).push(error=529).push(tool_use=use("finish", result="made it"))
     sid = scope.spawn("--model", "claude-test-1", "try hard")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "done" and len(api.requests) == 3
     retries = [e for e in scope.events(sid) if e["type"] == "retry"]
     assert [r["why"][:3] for r in retries] == ["429", "529"]
@@ -130,7 +130,7 @@ def test_rate_limit_is_retried_then_succeeds(scope, api):
 def test_bad_key_fails_with_one_clear_line(scope, api):
     api.push(error=401)
     sid = scope.spawn("--model", "claude-test-1", "anything")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "failed"
     assert "refused the key (401" in st["reason"] and "ANTHROPIC_API_KEY" in st["reason"]
     assert "\n" not in st["reason"]
@@ -144,7 +144,7 @@ def test_bad_key_fails_with_one_clear_line(scope, api):
 def test_malformed_tool_calls_end_in_a_clear_failure(scope, api):
     api.respond_with(lambda body: {"tool_use": use("bash", cmd="ls")})  # wrong field name every time
     sid = scope.spawn("--model", "claude-test-1", "list things")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "failed" and "malformed tool calls 3 times" in st["reason"]
     errs = [e for e in scope.events(sid) if e["type"] == "error" and "missing command" in e.get("error", "")]
     assert len(errs) == 3
@@ -157,9 +157,24 @@ def test_ask_waits_for_an_answer(scope, api):
         lambda body: {"tool_use": use("finish", result=tool_results(api.requests[-1])[0]["content"])}
     )
     sid = scope.spawn("--model", "claude-test-1", "paint it")
-    st = scope.wait_status(sid, "needs_input", *END)
+    st = scope.wait_status(sid, "needs_input", *END, timeout=90)
     assert st["status"] == "needs_input" and st["reason"] == "Which colour?"
     scope.ok("redirect", sid, "teal")
-    st = scope.wait_status(sid, *END)
+    st = scope.wait_status(sid, *END, timeout=90)
     assert st["status"] == "done"
     assert "teal" in (scope.session(sid) / "result.md").read_text()
+
+
+def test_killed_mid_call_keeps_a_result(scope, api):
+    api.push(tool_use=use("bash", command="echo found-something"))
+    api.push(tool_use=use("bash", command="echo more"))
+    sid = scope.spawn("--model", "claude-test-1", "dig")
+    api.wait_requests(1)
+    wait_until(lambda: any(e["type"] == "exec" for e in scope.events(sid)), what="first tool call")
+    api.hold()  # the second model call hangs until the kill
+    api.wait_requests(2)
+    scope.ok("kill", sid)
+    assert scope.wait_status(sid, *END, timeout=90)["status"] == "killed"
+    result = wait_until(lambda: (scope.session(sid) / "result.md").exists(), what="result.md after the kill")
+    text = (scope.session(sid) / "result.md").read_text()
+    assert result and "Interrupted" in text and "found-something" in text

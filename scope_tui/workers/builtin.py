@@ -133,6 +133,10 @@ class Loop:
         bad_inputs = 0
         for turn in range(1, self.max_turns + 1):
             self.say(f"{DIM}── turn {turn} {'─' * 40}{RESET}")
+            now = sessions.load_dir(self.dir)
+            if now.terminal:  # killed or escalated from outside: stop, keeping what was found
+                self.keep_partial(f"Stopped: the session became {now.status} from outside.")
+                return 1
             sessions.set_phase(self.dir, "observe", "reading the inbox")
             self.read_inbox()
             sessions.set_phase(self.dir, "orient", "asking the model")

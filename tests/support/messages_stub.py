@@ -154,7 +154,7 @@ class MessagesStub:
             self._hold_n = None
             self._cond.notify_all()
 
-    def wait_requests(self, n: int, timeout: float = 15.0) -> list[Recorded]:
+    def wait_requests(self, n: int, timeout: float = 60.0) -> list[Recorded]:
         deadline = time.monotonic() + timeout
         with self._cond:
             while len(self.requests) < n:
