@@ -184,16 +184,28 @@ STOP = frozenset(
     are was were has have had not but all any each every its their them they you your our out use using
     can could should would will shall may might must one two three four five six ten per via about also
     just only more most less some such very task tasks file files make made give find line lines print
-    write read run runs return returns please does did done do get got set new old""".split()
+    write read run runs return returns please does did done do get got set new old many much across
+    there here been being same other again""".split()
 )
 
 
+def stem(word: str) -> str:
+    """A crude stem, the same on both sides of a match: 'containing', 'contains' -> 'contain'."""
+    for suf in ("ing", "ed", "s"):
+        if word.endswith(suf) and not word.endswith("ss") and len(word) - len(suf) >= 3:
+            return word[: -len(suf)]
+    return word
+
+
 def keywords(text: str, limit: int = 8) -> list[str]:
-    """The distinctive words of a task, in order of first appearance (no stop words, no duplicates)."""
+    """The distinctive words of a task (stemmed), in order of first appearance (no stop words, no duplicates)."""
     out: list[str] = []
     for w in _WORD.findall(text.lower()):
         w = w.strip("-_")
-        if len(w) < 3 or w in STOP or w in out or w.isdigit():
+        if len(w) < 3 or w in STOP or w.isdigit():
+            continue
+        w = stem(w)
+        if w in out or w in STOP:
             continue
         out.append(w)
         if len(out) >= limit:

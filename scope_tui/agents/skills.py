@@ -125,7 +125,7 @@ def score(sk: pskills.Skill, task: str, prof: dict[str, Any], heuristics: list[d
     """How well one own skill fits the task: its keywords and WHEN criteria, nudged by heuristics."""
     words = set(home.keywords(task, limit=64))
     c = Candidate(sk.name, sk.version, 0.0)
-    kws = [str(k).lower() for k in (sk.front.get("keywords") or [])]
+    kws = [home.stem(str(k).lower()) for k in (sk.front.get("keywords") or [])]
     parts: list[float] = []
     if kws:
         hit = [k for k in kws if k in words]
@@ -189,7 +189,7 @@ def record_use(d: Path, name: str, success: bool, cfg: dict[str, Any]) -> dict[s
 # --- extraction ------------------------------------------------------------------------------------
 def trajectory(project: Project, s: sessions.Session) -> list[str]:
     """What the session and its descendants did, as short steps in order: decisions, patterns, spawns,
-    commands, and runs of peeks / greps / model calls folded into counts."""
+    commands and tool uses (with what they ran), repeats folded into counts; model calls left out."""
     subtree = [x for x in sessions.list_all(project) if x.id == s.id or ids.is_descendant(x.id, s.id)]
     steps: list[str] = []
     last_kind, run = "", 0
@@ -197,7 +197,7 @@ def trajectory(project: Project, s: sessions.Session) -> list[str]:
     def flush() -> None:
         nonlocal last_kind, run
         if last_kind:
-            steps.append(f"{last_kind} ×{run}" if run > 1 else last_kind)
+            steps.append(f"{last_kind} (×{run})" if run > 1 else last_kind)
         last_kind, run = "", 0
 
     for x in subtree:
@@ -211,8 +211,10 @@ def trajectory(project: Project, s: sessions.Session) -> list[str]:
             steps.append(f"child {x.id} follows pattern {x.meta['skill']}: {x.title[:60]}")
         for e in events.read_all(x.dir):
             t = e.get("type")
-            if t in ("peek", "grep", "partition", "llm_call", "tool_call"):
-                kind = t.replace("_", " ")
+            if t == "llm_call":
+                continue
+            if t in ("peek", "grep", "partition", "tool_call"):
+                kind = _action(e) + where
                 if kind == last_kind:
                     run += 1
                 else:
@@ -223,10 +225,13 @@ def trajectory(project: Project, s: sessions.Session) -> list[str]:
             if t == "decision" and e.get("by") == "agent":
                 continue  # the agent's own skill choice, not part of what worked
             if t == "decision":
-                what = e.get("choice") or e.get("skill") or e.get("decision") or e.get("chosen") or ""
-                why = e.get("why") or e.get("reason") or ""
+                what = str(e.get("what") or e.get("choice") or e.get("decision") or e.get("chosen") or "")
+                skill = str(e.get("skill") or "")
+                if skill and skill not in what:
+                    what = f"{what} ({skill})" if what else skill
+                why = str(e.get("why") or e.get("reason") or "")[:120]
                 if what or why:
-                    steps.append(f"decided {what}{' because ' + str(why) if why else ''}{where}".strip())
+                    steps.append(f"decided {what}{' because ' + why if why else ''}{where}".strip())
             elif t == "spawn" and e.get("child"):
                 steps.append(f"spawned {e['child']}: {str(e.get('title', ''))[:60]}")
             elif t == "exec" and e.get("cmd"):
@@ -239,6 +244,21 @@ def trajectory(project: Project, s: sessions.Session) -> list[str]:
         if not out or out[-1] != st:
             out.append(st)
     return out[:30]
+
+
+def _action(e: dict[str, Any]) -> str:
+    """'grep: `grep -c ERROR log.txt`' — an action event with what it ran, when the event says."""
+    inp = e.get("input") if isinstance(e.get("input"), dict) else {}
+    what = e.get("cmd") or e.get("code") or inp.get("command") or inp.get("path") or inp.get("pattern")
+    tool = e.get("tool") or ""
+    if tool == "finish":
+        return "finished with the result"
+    kind = str(e.get("type", "")).replace("_", " ")
+    label = f"{kind} ({tool})" if tool and tool not in ("bash",) and kind == "tool call" else kind
+    if what:
+        first = str(what).strip().splitlines()[0] if str(what).strip() else ""
+        return f"{label}: `{first[:80]}`"
+    return label
 
 
 def unique_name(d: Path, project: Project | None, words: list[str]) -> str:
