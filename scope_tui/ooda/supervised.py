@@ -45,6 +45,15 @@ class SupervisedContext(EngineContext):
         self.started.append(sid)
         return sid
 
+    def before_action(self, action: dict[str, Any]) -> str | None:
+        """Online GEPA at the point of action: a deviation is recorded, reflected on and proposed as a
+        patch; the action is refused (the model gets the reflection) only where a model chose it (RLM).
+        The deterministic engines follow their procedure: they are not stopped, the lesson is kept."""
+        from scope_tui.gepa.online import before_action
+
+        text = before_action(self.project, self.session_dir, action)
+        return text if text and self.pattern == "rlm" else None
+
     def on_child_failed(self, spec: ChildSpec, outcome: ChildOutcome, attempt: int) -> Policy:
         """Retry as the engine would (or as `params.restart` says), within the restart intensity.
 
