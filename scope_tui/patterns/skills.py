@@ -220,7 +220,9 @@ def _check(front: dict[str, Any], text: str) -> None:
         raise _Broken(line_of(exc.key) if exc.key else line_of("rules"), str(exc)) from None
 
 
-def read_file(path: Path, root: Path | None = None, name: str | None = None, version: int | None = None) -> Skill:
+def read_file(
+    path: Path, root: Path | None = None, name: str | None = None, version: int | None = None
+) -> Skill:
     """Read one skill file; raises _Broken (use `load_file` for a SkillError instead)."""
     try:
         text = path.read_text()
@@ -380,7 +382,12 @@ def write_version(
         n += 1
         path = folder / f"v{n}.md"
     write_text(path, text)
-    entry = {"parent": existing[-1].version if existing else None, "patches": [], "origin": "patch", "scores": {}}
+    entry = {
+        "parent": existing[-1].version if existing else None,
+        "patches": [],
+        "origin": "patch",
+        "scores": {},
+    }
     entry.update(lineage_entry or {})
     entry.setdefault("created_at", round(time.time(), 3))
     lpath = folder / LINEAGE

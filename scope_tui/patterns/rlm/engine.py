@@ -1,0 +1,418 @@
+"""The RLM engine: the model explores a context held in a REPL, turn by turn, until FINAL / FINAL_VAR.
+
+`run(ctx_or_session_dir)` is what the pattern session's tmux window runs. Each reply's ```repl blocks
+run first (each one announced as a peek / grep / partition / exec event, and offered to the
+`before_action` hook, which may refuse it with a text the model gets instead), then FINAL_VAR(name)
+(precedence) or FINAL(text) ends the run. `llm_query` is a plain call on the cheaper model;
+`rlm_query` is a child session (skill rlm) over a sub-context saved in the child's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from scope_tui.patterns.rlm import repl as R
+from scope_tui.patterns.rlm.models import model_for, text_of
+from scope_tui.store import config, events, sessions
+from scope_tui.store.project import Project
+
+MAX_ITER = 20
+MAX_DEPTH = 2
+STDIN_FILE = "context-stdin.txt"
+CHILD_CONTEXT = ("context.txt", "context.json")
+
+SYSTEM = """{skill}
+
+## How this REPL works
+Write Python inside fenced blocks that open with ```repl and close with ```. Blocks run in order, in one
+persistent namespace; you see what they print (cut after {limit:,} characters). Each block may run at
+most {timeout:g} seconds of computation (waiting on sub-calls does not count).
+When you know the answer, put FINAL_VAR(variable_name) or FINAL(your answer) at the START of a line of
+your reply, outside any block. FINAL_VAR wins over FINAL. Blocks in the same reply run first.
+Depth: this session is at depth {depth} of at most {max_depth}{depth_note}.
+"""
+
+
+# ------------------------------------------------------------------------------------- context
+
+
+def read_context(paths: list[str], session_dir: Path) -> Any:
+    """A file -> str; a folder -> {relative path: text}; several -> {name: text}; '-' -> the saved stdin."""
+    loaded: dict[str, Any] = {}
+    for p in paths:
+        if p == "-":
+            loaded["stdin"] = (session_dir / STDIN_FILE).read_text(errors="replace")
+            continue
+        path = Path(p)
+        if path.is_dir():
+            files = {}
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+                    files[str(f.relative_to(path))] = f.read_text(errors="replace")
+            loaded[path.name] = files
+        elif path.suffix == ".json" and path.name in CHILD_CONTEXT:
+            loaded[path.name] = json.loads(path.read_text())
+        else:
+            loaded[path.name] = path.read_text(errors="replace")
+    if len(loaded) == 1:
+        return next(iter(loaded.values()))
+    flat: dict[str, str] = {}
+    for name, v in loaded.items():
+        if isinstance(v, dict):
+            flat.update({f"{name}/{k}": val for k, val in v.items()})
+        else:
+            flat[name] = v
+    return flat
+
+
+def context_paths(session_dir: Path, params: dict[str, Any]) -> list[str]:
+    """The session's context: --context paths, else a context file a parent left in its folder."""
+    paths = list(params.get("context") or [])
+    if "-" in paths:
+        adopt_stdin(session_dir, params)
+    if not paths:
+        paths = [str(session_dir / n) for n in CHILD_CONTEXT if (session_dir / n).exists()]
+    return paths
+
+
+def adopt_stdin(session_dir: Path, params: dict[str, Any]) -> None:
+    """Move stdin saved by `scope spawn --context -` (params `stdin_file`) into the session folder."""
+    src = params.get("stdin_file")
+    dst = session_dir / STDIN_FILE
+    if src and Path(src).exists() and not dst.exists():
+        try:
+            os.replace(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
+
+
+def size_of(context: Any) -> int:
+    if isinstance(context, str):
+        return len(context)
+    if isinstance(context, dict):
+        return sum(size_of(v) for v in context.values())
+    if isinstance(context, (list, tuple)):
+        return sum(size_of(v) for v in context)
+    return len(str(context))
+
+
+# ------------------------------------------------------------------------------------- the run
+
+
+class RlmRun:
+    """One RLM session's run: its REPL, its model, its limits."""
+
+    def __init__(self, ctx: Any) -> None:
+        from scope_tui.patterns.engines.context import EngineContext
+
+        self.ctx = EngineContext.coerce(ctx)
+        self.project: Project = self.ctx.project
+        self.dir: Path = self.ctx.session_dir
+        self.meta = self.ctx.meta
+        self.params = self.ctx.params
+        cfg = config.load(self.project.config_path).get("rlm", {}) or {}
+        from scope_tui.patterns import skills
+
+        try:
+            ver = self.meta.get("skill_version")
+            self.skill = skills.load(self.project, "rlm", int(ver) if ver else None)
+            rules = self.skill.rules
+        except Exception:  # a broken or missing skill must not stop the run: use the built-in limits
+            self.skill, rules = None, {}
+        self.max_iter = int(
+            self.params.get("max_iter") or rules.get("max_iterations") or cfg.get("max_iter", MAX_ITER)
+        )
+        self.max_depth = int(
+            self.params.get("max_depth", rules.get("max_depth", cfg.get("max_depth", MAX_DEPTH)))
+        )
+        self.depth = int(self.params.get("rlm_depth", 0))
+        self.max_parallel = int(self.params.get("parallel") or rules.get("max_parallel") or 8)
+        self.output_limit = int(self.params.get("output_limit") or cfg.get("output_limit", R.OUTPUT_LIMIT))
+        self.timeout = float(self.params.get("block_timeout") or cfg.get("block_timeout", R.BLOCK_TIMEOUT))
+        self.child_timeout = float(cfg.get("child_timeout", 1800))
+        self.taint: set[str] = set()
+        self.partial = ""
+
+    # -- helpers given to the REPL (they run in the REPL's process) ------------------------------------
+    def _hook(self, action: dict[str, Any]) -> str | None:
+        try:
+            return self.ctx.before_action(action)
+        except Exception as exc:  # a broken checker must not kill the run
+            events.append(self.dir, "error", where="before_action", message=str(exc)[:300])
+            return None
+
+    def llm_query(self, prompt: str, model: str | None = None) -> str:
+        """A plain sub-call on the cheaper model."""
+        refusal = self._hook({"kind": "llm_call", "prompt_chars": len(str(prompt))})
+        if refusal:
+            return f"[refused] {refusal}"
+        meta = dict(self.meta, model=model) if model else self.meta
+        m = model_for(self.project, meta, "operational", self.dir)
+        reply = m.complete(
+            [{"role": "user", "content": str(prompt)}], system="", max_tokens=2048, purpose="llm_query"
+        )
+        return text_of(reply)
+
+    def llm_query_batched(self, prompts: list[str], model: str | None = None) -> list[str]:
+        """Several llm_query calls at once (threads); answers in the order of `prompts`."""
+        prompts = [str(p) for p in prompts]
+        if not prompts:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(prompts))) as pool:
+            return list(pool.map(lambda p: self._safe(self.llm_query, p, model), prompts))
+
+    def _safe(self, fn: Any, *a: Any) -> str:
+        try:
+            return str(fn(*a))
+        except Exception as exc:
+            return f"[error] {type(exc).__name__}: {exc}"
+
+    def _spawn_child(self, prompt: str, sub_context: Any) -> str | dict[str, Any]:
+        """Start one child RLM session; returns its id, or a dict with `answer` when no child is made."""
+        size = size_of(sub_context)
+        if self.depth + 1 > self.max_depth:
+            events.append(
+                self.dir,
+                "decision",
+                what="llm_query instead of rlm_query",
+                why=f"depth {self.depth + 1} would pass max_depth {self.max_depth}",
+            )
+            text = sub_context if isinstance(sub_context, str) else json.dumps(sub_context)[:200_000]
+            return {"answer": self.llm_query(f"{prompt}\n\n---\n{text}")}
+        from scope_tui.patterns.engines.context import ChildSpec
+
+        spec = ChildSpec(task=str(prompt), skill="rlm", role="rlm_query")
+        refusal = self._hook(
+            {
+                "kind": "spawn",
+                "spec": spec,
+                "skill": "rlm",
+                "context_chars": size,
+                "parent_context_chars": self.context_size,
+                "depth": self.depth + 1,
+            }
+        )
+        if refusal:
+            return {"answer": f"[refused] {refusal}"}
+        from scope_tui.substrate.spawn import launch, spawn
+
+        s = spawn(
+            self.project,
+            str(prompt),
+            parent=self.ctx.sid,
+            driver="pattern",
+            level="tactical",
+            skill="rlm",
+            model=self.meta.get("model"),
+            cwd=self.ctx.cwd,
+            launch_now=False,
+            params={"rlm_depth": self.depth + 1, "max_depth": self.max_depth},
+            pattern="rlm",
+            role="rlm_query",
+        )
+        if isinstance(sub_context, str):
+            (s.dir / CHILD_CONTEXT[0]).write_text(sub_context)
+        else:
+            (s.dir / CHILD_CONTEXT[1]).write_text(json.dumps(sub_context))
+        # sessions.create already wrote the `spawn` event (child id) here; this one adds the context size
+        events.append(
+            self.dir,
+            "rlm_query",
+            child=s.id,
+            context_chars=size,
+            context_tokens=size // 4,
+            parent_context_chars=self.context_size,
+            depth=self.depth + 1,
+        )
+        launch(self.project, s)
+        return s.id
+
+    def _answers(self, sids: list[str | dict[str, Any]]) -> list[str]:
+        from scope_tui.substrate.wait import wait
+
+        live = [s for s in sids if isinstance(s, str)]
+        done: dict[str, sessions.Session] = {}
+        if live:
+            res = wait(self.project, live, timeout=self.child_timeout)
+            done = {s.id: s for s in res.sessions}
+        out = []
+        for s in sids:
+            if isinstance(s, dict):
+                out.append(str(s["answer"]))
+                continue
+            child = done.get(s)
+            text = (child.result() if child else None) or ""
+            if child is None or child.status != "done":
+                status = child.status if child else "unknown"
+                reason = (child.state.get("reason") if child else "") or ""
+                text = f"[child {s} {status}{': ' + reason if reason else ''}] {text}".strip()
+            out.append(text.strip())
+        return out
+
+    def rlm_query(self, prompt: str, sub_context: Any = None) -> str:
+        """Recurse: a child RLM session over `sub_context` (shown in the tree); waits for its answer."""
+        return self._answers([self._spawn_child(prompt, sub_context if sub_context is not None else "")])[0]
+
+    def rlm_query_batched(self, prompts: list[str], sub_contexts: list[Any] | None = None) -> list[str]:
+        """Several child sessions at once: all spawned, then all waited for."""
+        subs = list(sub_contexts) if sub_contexts is not None else [""] * len(prompts)
+        if len(subs) != len(prompts):
+            raise ValueError("rlm_query_batched needs as many sub_contexts as prompts")
+        return self._answers([self._spawn_child(p, c) for p, c in zip(prompts, subs, strict=True)])
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def system_prompt(self) -> str:
+        body = self.skill.body if self.skill else "Answer the task by exploring `context` with code."
+        note = " (rlm_query will answer with a plain llm_query)" if self.depth >= self.max_depth else ""
+        return SYSTEM.format(
+            skill=body.strip(),
+            limit=self.output_limit,
+            timeout=self.timeout,
+            depth=self.depth,
+            max_depth=self.max_depth,
+            depth_note=note,
+        )
+
+    def first_message(self, task: str, context: Any) -> str:
+        return f"TASK:\n{task.strip()}\n\nCONTEXT:\n{R.describe(context)}\n\nStart by looking at the context in a ```repl block."
+
+    def turn(self, model: Any, messages: list[dict[str, Any]], system: str) -> str:
+        reply = model.complete(messages, system=system, max_tokens=4096, purpose="rlm")
+        return text_of(reply)
+
+    def run_blocks(self, repl: R.Repl, text: str, iteration: int) -> list[str]:
+        outputs = []
+        for i, code in enumerate(R.code_blocks(text)):
+            kind = R.classify(code, tainted=self.taint)
+            action = {"kind": kind, "code": code[:2000], "iteration": iteration, "block": i}
+            refusal = self._hook(action)
+            if refusal:
+                events.append(self.dir, "decision", what=f"{kind} refused", why=refusal)
+                outputs.append(f"[block {i + 1} was not run] {refusal}")
+                continue
+            events.append(
+                self.dir,
+                kind,
+                code=code[:2000],
+                iteration=iteration,
+                block=i,
+                context_chars=self.context_size,
+            )
+            res = repl.run(code)
+            if res.timed_out or res.error:
+                events.append(
+                    self.dir,
+                    "error",
+                    where=f"repl block {i + 1}",
+                    timed_out=res.timed_out,
+                    restarted=res.restarted,
+                    message=(res.error or "")[:300],
+                )
+            if res.restarted:
+                self.taint = set()
+            if res.output.strip() and not res.error:
+                self.partial = res.output.strip()
+            outputs.append(res.render())
+        return outputs
+
+    def run(self) -> int:
+        task = self.ctx.task()
+        self.ctx.begin("loading the context into the REPL")
+        try:
+            context = read_context(context_paths(self.dir, self.params), self.dir)
+        except (OSError, ValueError) as exc:
+            return self.ctx.finish(False, f"could not read the context: {exc}", "missing_context")
+        self.context_size = size_of(context)
+        sessions.update_state(self.dir, context_chars=self.context_size, depth=self.depth)
+        self.ctx.say(f"rlm: depth {self.depth}, context {R.describe(context)}")
+        model = model_for(self.project, self.meta, "tactical", self.dir)
+        system = self.system_prompt()
+        messages: list[dict[str, Any]] = [{"role": "user", "content": self.first_message(task, context)}]
+        fns = {
+            "llm_query": self.llm_query,
+            "llm_query_batched": self.llm_query_batched,
+            "rlm_query": self.rlm_query,
+            "rlm_query_batched": self.rlm_query_batched,
+        }
+        repl = R.Repl(context, fns, output_limit=self.output_limit, timeout=self.timeout)
+        try:
+            return self._loop(repl, model, system, messages)
+        except Exception as exc:
+            if sessions.load_dir(self.dir).terminal:  # e.g. the budget escalated it
+                return 1
+            events.append(self.dir, "error", where="rlm", message=f"{type(exc).__name__}: {exc}"[:500])
+            return self.ctx.finish(
+                False,
+                self._partial_text(f"{type(exc).__name__}: {exc}"),
+                f"error: {type(exc).__name__}: {str(exc)[:200]}",
+            )
+        finally:
+            repl.close()
+
+    def _partial_text(self, why: str) -> str:
+        return f"No final answer ({why}).\n\nBest partial answer (last REPL output):\n{self.partial or '(none)'}\n"
+
+    def _loop(self, repl: R.Repl, model: Any, system: str, messages: list[dict[str, Any]]) -> int:
+        last_chance = False
+        for it in range(1, self.max_iter + 2):
+            if it > self.max_iter:
+                last_chance = True
+                messages[-1]["content"] += (
+                    "\n\nYou have used every iteration. Answer now: put FINAL(your answer) or "
+                    "FINAL_VAR(variable) at the start of a line. This is the last turn."
+                )
+            self.ctx.phase("orient" if it > 1 else "observe", f"iteration {it}")
+            sessions.update_state(self.dir, iteration=it)
+            if sessions.load_dir(self.dir).terminal:
+                return 1
+            text = self.turn(model, messages, system)
+            messages.append({"role": "assistant", "content": text or "(empty)"})
+            self.ctx.phase("act", f"iteration {it}: {len(R.code_blocks(text))} block(s)")
+            outputs = self.run_blocks(repl, text, it)
+            final = R.final_of(text)
+            note = ""
+            if final and final[0] == "var":
+                found, value = repl.get(final[1])
+                if found:
+                    events.append(
+                        self.dir, "decision", what="final", via="FINAL_VAR", var=final[1], iteration=it
+                    )
+                    return self.ctx.finish(True, value)
+                note = (
+                    f"FINAL_VAR({final[1]}): there is no variable named {final[1]!r} in the REPL, so the "
+                    "run goes on. Define it in a ```repl block, then answer again."
+                )
+            elif final:
+                events.append(self.dir, "decision", what="final", via="FINAL", iteration=it)
+                return self.ctx.finish(True, final[1])
+            if last_chance:
+                break
+            parts = [f"[block {i + 1} output]\n{o}" for i, o in enumerate(outputs)]
+            if not outputs and not note:
+                parts.append(
+                    "No ```repl block and no FINAL in your reply. Write code in a ```repl block, "
+                    "or answer with FINAL(...) / FINAL_VAR(...) at the start of a line."
+                )
+            if note:
+                parts.append(note)
+            parts.append(f"(iteration {it} of {self.max_iter})")
+            messages.append({"role": "user", "content": "\n\n".join(parts)})
+        why = f"{self.max_iter} iterations used and no final answer in the last turn"
+        return self.ctx.finish(False, self._partial_text(why), why)
+
+
+def run(ctx_or_session_dir: Any) -> int:
+    """Run the RLM session; returns the process exit code (0 done, 1 failed)."""
+    return RlmRun(ctx_or_session_dir).run()
+
+
+if __name__ == "__main__":  # python -m scope_tui.patterns.rlm.engine SESSION_DIR (debugging)
+    t0 = time.time()
+    sys.exit(run(Path(sys.argv[1])))
