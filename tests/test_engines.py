@@ -58,7 +58,7 @@ def test_mapreduce_20_files_exact_aggregate_and_failed_mapper_retried(scope, tmp
         "--skill", "map-reduce", "--context", str(data), "--parallel", "4",
         "--cmd", f"sh {mapper} {{file}}", "--reduce-cmd", reducer, "sum every number",
     )  # fmt: skip
-    scope.wait_status(sid, "done", "failed", timeout=60)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     assert result(scope, sid).strip() == str(total)
     meta = scope.meta(sid)
@@ -145,7 +145,7 @@ def test_mapreduce_with_builtin_offline_mappers(scope, tmp_path):
         "--skill", "map-reduce", "--context", str(logs), "--reduce-cmd", reducer,
         "count the lines containing ERROR in {file}",
     )  # fmt: skip
-    scope.wait_status(sid, "done", "failed", timeout=60)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     assert result(scope, sid).strip() == "5"
     mappers = [k for k in children(scope, sid) if scope.meta(k)["role"] == "mapper"]
@@ -176,7 +176,7 @@ def test_maker_checker_fails_a_gate_then_retries_with_feedback_and_accepts(scope
         'if grep -q "must say hello" "$T"; then echo hello > out.txt; else echo hi > out.txt; fi; echo attempt {attempt}'
     )
     sid = scope.spawn("--skill", "maker-checker", "--rubric", str(rubric), "--cmd", maker, "write a greeting")
-    scope.wait_status(sid, "done", "failed", timeout=40)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     verdicts = [e for e in scope.events(sid) if e["type"] == "verdict"]
     assert [v["accepted"] for v in verdicts] == [False, True]
@@ -192,13 +192,45 @@ def test_maker_checker_fails_a_gate_then_retries_with_feedback_and_accepts(scope
     assert (scope.root / "out.txt").read_text().strip() == "hello"
 
 
+def test_maker_checker_criteria_judged_by_the_model_through_the_sdk(scope, tmp_path, stub):
+    """With a real model (the SDK against the stub) an unmet criterion rejects; its reason is the feedback."""
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(
+        'criteria = ["the greeting is polite"]\n[[gates]]\nname = "made"\ncmd = "test -s out.txt"\n'
+    )
+    no = {"criteria": [{"criterion": "the greeting is polite", "pass": False, "why": "say please"}]}
+    yes = {"criteria": [{"criterion": "the greeting is polite", "pass": True, "why": "it says please"}]}
+    stub.push(text=json.dumps(no))
+    stub.push(text="Here is my verdict: " + json.dumps(yes))
+    maker = (
+        'if grep -q "say please" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md"; '
+        "then echo 'hello, please' | tee out.txt; else echo hi | tee out.txt; fi"
+    )
+    scope.env.update(stub.env)
+    sid = scope.spawn("--skill", "maker-checker", "--rubric", str(rubric), "--cmd", maker, "greet")
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert scope.status(sid) == "done", result(scope, sid)
+    verdicts = [e for e in scope.events(sid) if e["type"] == "verdict"]
+    assert [(v["accepted"], v["failed_criteria"]) for v in verdicts] == [
+        (False, ["the greeting is polite"]),
+        (True, []),
+    ]
+    assert "Criterion not met: the greeting is polite: say please" in verdicts[0]["feedback"]
+    assert len(stub.requests) == 2 and "hello, please" in stub.requests[1].text
+    checker = children(scope, sid)[3]
+    v = json.loads((scope.session(checker) / "verdict.json").read_text())
+    assert v["criteria"] == [
+        {"text": "the greeting is polite", "judged": True, "pass": True, "why": "it says please"}
+    ]
+
+
 def test_maker_checker_gate_timeout_is_a_failed_gate(scope, tmp_path):
     rubric = tmp_path / "r.toml"
     rubric.write_text('[[gates]]\nname = "slow"\ncmd = "sleep 30"\ntimeout = 0.5\n')
     sid = scope.spawn(
         "--skill", "maker-checker", "--rubric", str(rubric), "--max-iter", "1", "--cmd", "true", "x"
     )
-    scope.wait_status(sid, "done", "failed", timeout=25)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     st = scope.state(sid)
     assert st["status"] == "failed" and "not accepted after 1 attempts" in st["reason"]
     (v,) = [e for e in scope.events(sid) if e["type"] == "verdict"]
@@ -218,7 +250,7 @@ def test_ralph_stops_at_the_tagged_promise_not_an_untagged_echo(scope):
         '*) echo "all good <promise>FIN</promise>";; esac'
     )
     sid = scope.spawn("--skill", "ralph", "--promise", "FIN", "--max-iter", "5", "--cmd", cmd, "make it so")
-    scope.wait_status(sid, "done", "failed", timeout=40)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     kids = children(scope, sid)
     assert len(kids) == 3
@@ -232,7 +264,7 @@ def test_ralph_stops_at_the_tagged_promise_not_an_untagged_echo(scope):
 
 def test_ralph_gives_up_after_max_iter(scope):
     sid = scope.spawn("--skill", "ralph", "--promise", "FIN", "--max-iter", "2", "--cmd", "echo FIN", "loop")
-    scope.wait_status(sid, "done", "failed", timeout=30)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     st = scope.state(sid)
     assert st["status"] == "failed" and "promise not kept after 2 iterations" in st["reason"]
     assert len(children(scope, sid)) == 2
@@ -274,7 +306,7 @@ def test_dag_diamond_runs_its_middle_tasks_in_parallel_and_passes_results(scope,
         """)
     )
     sid = scope.spawn("--skill", "dag", "--dag", str(f), "--parallel", "2", "diamond")
-    scope.wait_status(sid, "done", "failed", timeout=40)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     kids = children(scope, sid)
     roles = {scope.meta(k)["role"]: k for k in kids}
@@ -318,7 +350,7 @@ def test_dag_retry_continue_and_stop(scope, tmp_path):
         """)
     )
     sid = scope.spawn("--skill", "dag", "--dag", str(f), "d")
-    scope.wait_status(sid, "done", "failed", timeout=40)
+    scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     text = result(scope, sid)
     assert "flaky done" in text and "optional tolerated" in text and "after_optional done" in text
@@ -327,7 +359,7 @@ def test_dag_retry_continue_and_stop(scope, tmp_path):
     g = tmp_path / "stop.toml"
     g.write_text('[tasks.bad]\ncmd = "exit 1"\n[tasks.later]\ncmd = "echo no"\nafter = ["bad"]\n')
     sid2 = scope.spawn("--skill", "dag", "--dag", str(g), "s")
-    scope.wait_status(sid2, "done", "failed", timeout=30)
+    scope.wait_status(sid2, "done", "failed", timeout=90)
     st = scope.state(sid2)
     assert st["status"] == "failed" and "bad failed" in st["reason"] and "later" in st["reason"]
     assert len(children(scope, sid2)) == 1  # 'later' never started

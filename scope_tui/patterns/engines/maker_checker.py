@@ -14,7 +14,8 @@ feedback, gates, criteria). The engine reads that file, never the checker's pros
 sends the maker again with the feedback appended to its task, up to `params.max_iter` attempts
 (default 3). The maker is a command (`params.cmd`, with `{attempt}` and `{feedback}` = the feedback
 file) or a model worker. Prose criteria need a model to judge them: with none available they are
-listed in the verdict as not judged and do not block acceptance.
+listed in the verdict as not judged and do not block acceptance; with a real model the checker asks it
+(only once every gate has passed) for a JSON judgment per criterion, and an unmet one rejects.
 """
 
 from __future__ import annotations
@@ -99,8 +100,69 @@ def run_gate(gate: dict[str, Any], cwd: Path, env: dict[str, str]) -> dict[str, 
     }
 
 
-def check(rubric_path: Path, maker_dir: Path, cwd: Path, out_dir: Path) -> dict[str, Any]:
-    """Apply the rubric to the maker's work; write verdict.json in `out_dir` and return the verdict."""
+JUDGE_SYSTEM = """You are the checker in a maker-checker loop. Judge the maker's work against each criterion,
+strictly and only from the evidence given. Reply with JSON only, no prose around it:
+{"criteria": [{"criterion": "<the criterion>", "pass": true or false, "why": "<one line>"}]}"""
+
+
+def judge(
+    criteria: list[str], maker_dir: Path, gates: list[dict[str, Any]], here: Path | None
+) -> list[dict[str, Any]]:
+    """The model's judgment of each prose criterion: [{text, judged, pass, why}].
+
+    Offline (no model that can judge prose) or when the reply is not the JSON asked for, a criterion is
+    returned with judged False and a note; it then does not block acceptance.
+    """
+    if not criteria:
+        return []
+    unjudged = [
+        {"text": c, "judged": False, "note": "no model to judge prose criteria here"} for c in criteria
+    ]
+    if here is None:
+        return unjudged
+    from scope_tui.models import for_session
+    from scope_tui.models.base import ModelError
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    me = sessions.load_dir(here)
+    try:
+        model = for_session(Project(here.parent.parent), me.meta, "operational")
+    except ModelError as exc:
+        return [{**u, "note": f"no model: {exc}"} for u in unjudged]
+    if getattr(model, "name", "") == "offline":
+        return unjudged
+    maker = sessions.load_dir(maker_dir)
+    prompt = (
+        f"The maker's task:\n{maker.task().strip()[:20000]}\n\nThe maker's result:\n{(maker.result() or '').strip()[:20000]}"
+        "\n\nShell gates (all passed):\n"
+        + "\n".join(f"- {g['name']}: $ {g['cmd']}" for g in gates)
+        + "\n\nCriteria:\n"
+        + "\n".join(f"{i}. {c}" for i, c in enumerate(criteria, 1))
+    )
+    try:
+        reply = model.complete([{"role": "user", "content": prompt}], system=JUDGE_SYSTEM, purpose="checker")
+    except ModelError as exc:
+        return [{**u, "note": f"model error: {exc}"} for u in unjudged]
+    text = reply.text
+    try:
+        items = json.loads(text[text.index("{") : text.rindex("}") + 1])["criteria"]
+        assert isinstance(items, list) and len(items) == len(criteria)
+        return [
+            {"text": c, "judged": True, "pass": bool(it.get("pass")), "why": str(it.get("why") or "")}
+            for c, it in zip(criteria, items, strict=True)
+        ]
+    except (ValueError, KeyError, TypeError, AssertionError, AttributeError):
+        return [{**u, "note": "the model's judgment was not the JSON asked for"} for u in unjudged]
+
+
+def check(
+    rubric_path: Path, maker_dir: Path, cwd: Path, out_dir: Path, *, judge_here: bool = True
+) -> dict[str, Any]:
+    """Apply the rubric to the maker's work; write verdict.json in `out_dir` and return the verdict.
+
+    Gates run first; prose criteria are judged (by the checker session's model) only when every gate passed.
+    """
     rubric = load_rubric(rubric_path)
     env = dict(os.environ)
     env["MAKER_SESSION"] = maker_dir.name
@@ -117,13 +179,19 @@ def check(rubric_path: Path, maker_dir: Path, cwd: Path, out_dir: Path) -> dict[
     for g in failed:
         why = f"timed out after {g['seconds']:g}s" if g["timed_out"] else f"exit {g['exit_code']}"
         feedback.append(f"Gate {g['name']} failed ({why}): $ {g['cmd']}\n{g['output'].rstrip()}")
-    criteria = [
-        {"text": c, "judged": False, "note": "no model to judge prose criteria here"}
-        for c in rubric["criteria"]
-    ]
+    if failed:
+        criteria = [
+            {"text": c, "judged": False, "note": "not judged: a gate failed"} for c in rubric["criteria"]
+        ]
+    else:
+        criteria = judge(rubric["criteria"], maker_dir, gates, out_dir if judge_here else None)
+    unmet = [c for c in criteria if c.get("judged") and not c.get("pass")]
+    for c in unmet:
+        feedback.append(f"Criterion not met: {c['text']}: {c['why']}")
     verdict = {
-        "accepted": not failed,
+        "accepted": not failed and not unmet,
         "failed_gates": [g["name"] for g in failed],
+        "failed_criteria": [c["text"] for c in unmet],
         "feedback": "\n\n".join(feedback),
         "gates": gates,
         "criteria": criteria,
@@ -238,12 +306,13 @@ def _run(ctx: EngineContext) -> int:
             accepted=bool(verdict["accepted"]),
             attempt=attempt,
             failed_gates=verdict["failed_gates"],
+            failed_criteria=verdict.get("failed_criteria", []),
             feedback=verdict["feedback"][:2000],
             maker=maker.sid,
             checker=checker.sid,
         )
         if verdict["accepted"]:
-            ctx.decide("accept", f"attempt {attempt} passed every gate", attempt=attempt, maker=maker.sid)
+            ctx.decide("accept", f"attempt {attempt} passed the rubric", attempt=attempt, maker=maker.sid)
             lines = [
                 maker.result.rstrip(),
                 "",
@@ -252,18 +321,16 @@ def _run(ctx: EngineContext) -> int:
             lines += [f"- earlier: {h}" for h in history]
             unjudged = [c["text"] for c in verdict.get("criteria", []) if not c.get("judged")]
             if unjudged:
-                lines.append("Criteria not judged (no model): " + "; ".join(unjudged))
+                lines.append("Criteria not judged: " + "; ".join(unjudged))
             return ctx.finish(True, "\n".join(lines))
         feedback = verdict["feedback"]
         write_text(feedback_file, feedback)
-        history.append(
-            f"attempt {attempt}: rejected by {checker.sid}, failed gates {', '.join(verdict['failed_gates'])}"
+        what = ", ".join(
+            [f"gate {g}" for g in verdict["failed_gates"]]
+            + [f"criterion {c!r}" for c in verdict.get("failed_criteria", [])]
         )
-        ctx.decide(
-            "retry" if attempt < max_iter else "give_up",
-            f"failed gates {', '.join(verdict['failed_gates'])}",
-            attempt=attempt,
-        )
+        history.append(f"attempt {attempt}: rejected by {checker.sid}: {what}")
+        ctx.decide("retry" if attempt < max_iter else "give_up", f"failed {what}", attempt=attempt)
     return ctx.finish(
         False,
         "Not accepted after "
