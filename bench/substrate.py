@@ -1,0 +1,137 @@
+"""Substrate benchmark: spawn throughput, poll latency, idle tmux process rate. Prints a table.
+
+    .venv/bin/python bench/substrate.py [--spawns 100] [--poll-sessions 200]
+
+Each figure is compared with a floor measured in the same run on the same machine (what the bare
+tools cost), so a slow machine shows as a slow floor rather than a failed goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PY = sys.executable
+
+
+def scope(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([PY, "-m", "scope_tui", *args], env=env, capture_output=True)
+
+
+def project(tmp: Path, name: str) -> tuple[dict[str, str], Path]:
+    home = tmp / name
+    (home / ".scope").mkdir(parents=True)
+    env = dict(os.environ, SCOPE_DIR=str(home / ".scope"))
+    env.pop("SCOPE_SESSION_ID", None)
+    return env, home
+
+
+def kill_server(home: Path) -> None:
+    from scope_tui.tmux import socket_for
+
+    subprocess.run(["tmux", "-L", socket_for(home), "kill-server"], capture_output=True)
+
+
+def bench_spawn(tmp: Path, n: int, concurrency: int) -> tuple[float, float]:
+    env, home = project(tmp, "spawn")
+    scope(env, "spawn", "--cmd", "true", "warm-up")  # start the tmux server outside the timing
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        outs = list(pool.map(lambda i: scope(env, "spawn", "--cmd", f"echo {i}", f"bench {i}"), range(n)))
+    ids = [o.stdout.decode().strip() for o in outs]
+    assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs if o.returncode]
+    w = scope(env, "wait", *ids, "--timeout", "120")
+    total = time.perf_counter() - t0
+    assert w.returncode == 0, w.stderr
+    # floor: the same number of bare python starts and tmux windows, same concurrency
+    from scope_tui.tmux import socket_for
+
+    sock = socket_for(home)
+    t1 = time.perf_counter()
+
+    def bare(i: int) -> None:
+        subprocess.run([PY, "-c", "pass"])
+        subprocess.run(["tmux", "-L", sock, "new-window", "-d", "-t", "_scope:", f"{PY} -c pass"])
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(bare, range(n)))
+    floor = time.perf_counter() - t1
+    kill_server(home)
+    return total, floor
+
+
+def bench_poll(tmp: Path, n: int) -> tuple[float, float]:
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    env, home = project(tmp, "poll")
+    p = Project(home / ".scope")
+    for i in range(n):  # finished sessions written straight to disk: poll must read 200 folders
+        s = sessions.create(p, f"session {i}", driver="command", cmd="true")
+        sessions.set_status(s.dir, "done", exit_code=0)
+    live = scope(env, "spawn", "--cmd", "sleep 60", "one live session")  # so poll must ask tmux once
+    assert live.returncode == 0
+    times = []
+    for _ in range(15):
+        t0 = time.perf_counter()
+        out = scope(env, "poll", "--all")
+        times.append(time.perf_counter() - t0)
+        assert out.returncode == 0 and out.stdout.count(b"\n") == n + 2
+    floors = []
+    for _ in range(15):
+        t0 = time.perf_counter()
+        subprocess.run([PY, "-c", "import json"], capture_output=True)
+        floors.append(time.perf_counter() - t0)
+    kill_server(home)
+    return statistics.median(times), statistics.median(floors)
+
+
+def bench_idle_tmux(tmp: Path, n: int, seconds: float) -> float:
+    """tmux processes per second started by Scope while n sessions sit idle and a `scope wait` watches them."""
+    env, home = project(tmp, f"idle{n}")
+    ids = [scope(env, "spawn", "--cmd", "sleep 120", f"idle {i}").stdout.decode().strip() for i in range(n)]
+    counter = tmp / f"counter{n}"
+    counter.write_text("")
+    wenv = dict(env, SCOPE_TMUX_COUNTER=str(counter))
+    subprocess.run([PY, "-m", "scope_tui", "wait", *ids, "--timeout", str(seconds)], env=wenv, capture_output=True)
+    count = len(counter.read_text().splitlines())
+    kill_server(home)
+    return count / seconds
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spawns", type=int, default=100)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--poll-sessions", type=int, default=200)
+    ap.add_argument("--idle-seconds", type=float, default=5.0)
+    a = ap.parse_args()
+    os.environ.setdefault("TMUX_TMPDIR", tempfile.mkdtemp(prefix="scb-"))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="scope-bench-") as d:
+        tmp = Path(d)
+        total, floor = bench_spawn(tmp, a.spawns, a.concurrency)
+        rows.append((f"{a.spawns} spawns (separate processes) + wait", f"{total:.2f} s", f"{floor:.2f} s", "<= 5 s", total <= 5))
+        med, pfloor = bench_poll(tmp, a.poll_sessions)
+        rows.append((f"scope poll --all, {a.poll_sessions} sessions (median)", f"{med * 1000:.0f} ms",
+                     f"{pfloor * 1000:.0f} ms", "<= 150 ms", med <= 0.150))
+        small = bench_idle_tmux(tmp, 20, a.idle_seconds)
+        big = bench_idle_tmux(tmp, a.poll_sessions, a.idle_seconds)
+        rows.append((f"tmux processes/s, {a.poll_sessions} idle sessions + scope wait", f"{big:.1f}/s",
+                     f"{small:.1f}/s at 20", "<= 2/s", big <= 2))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{w}}  {'scope':>10}  {'floor/baseline':>16}  {'goal':>10}  ok")
+    for name, val, base, goal, ok in rows:
+        print(f"{name:<{w}}  {val:>10}  {base:>16}  {goal:>10}  {'yes' if ok else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
