@@ -58,7 +58,10 @@ def test_one_for_one_restarts_a_failing_worker_twice_then_it_succeeds(scope, pro
     counter = tmp_path / "flaky"
     sid = supervise(
         project,
-        [{"task": "flaky", "cmd": fails_until(counter, 3)}, {"task": "steady", "cmd": "echo steady"}],
+        [
+            {"task": "flaky", "cmd": fails_until(counter, 3), "on_restart": [{"model": "a-stronger-model"}]},
+            {"task": "steady", "cmd": "echo steady"},
+        ],
         strategy="one_for_one",
         intensity=3,
         period=60,
@@ -70,6 +73,8 @@ def test_one_for_one_restarts_a_failing_worker_twice_then_it_succeeds(scope, pro
     assert scope.status(flaky) == "done"
     restarts = [e for e in scope.events(flaky) if e["type"] == "restart"]
     assert [e["attempt"] for e in restarts] == [2, 3]
+    assert restarts[0]["changes"] == {"model": "a-stronger-model"}  # a restart may change parameters
+    assert scope.meta(flaky)["model"] == "a-stronger-model" and scope.meta(flaky)["restarts"] == 2
     assert not [e for e in scope.events(steady) if e["type"] == "restart"]  # one_for_one: only the one
     whats = [d["what"] for d in decisions(scope, sid)]
     assert whats.count("restart") == 2 and whats[-1] == "finish"

@@ -41,11 +41,11 @@ def fallback_plan(task: str, params: dict[str, Any]) -> tuple[list[str], str]:
         return ["dag"], "a DAG file was given"
     if params.get("context"):
         return ["rlm", "map-reduce"], "a large context was given: explore it as a REPL variable, else scan it"
-    if params.get("promise"):
-        return ["ralph", "maker-checker"], "a completion promise was given: iterate until it is said"
     if params.get("rubric"):
         return ["maker-checker", "ralph"], "a rubric was given: make, then check against it"
-    return ["maker-checker", "ralph"], "no special shape: make and check, then iterate"
+    if params.get("promise"):
+        return ["ralph"], "a completion promise was given: iterate until it is said"
+    return ["ralph"], "no context, rubric or DAG: iterate with fresh context until done"
 
 
 class Orchestrator:
@@ -206,7 +206,7 @@ class Orchestrator:
     def _on_escalation(self, e: Escalation) -> int | None:
         skill = self.current_cand.get("skill")
         self.loop.orient(
-            f"{e.source} escalated: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence
+            f"{e.source}: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence
         )
         if e.reason == "task_too_big" and not self.decomposed:
             spec = dict(self.params.get("decompose") or {"skill": "map-reduce", "params": {"parallel": 4}})

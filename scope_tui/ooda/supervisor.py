@@ -105,6 +105,7 @@ class Supervisor:
             answer_after=float(p["answer_after"]) if p.get("answer_after") else None,
         )
         self.loop = Loop(session_dir)
+        self.fresh: set[str] = set()  # children restarted while the current batch is handled
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -127,7 +128,10 @@ class Supervisor:
                 self.loop.observe("watching children")
                 for msg in split_inbox(sessions.take_messages(self.dir))[1]:
                     self._take_note(msg)
+                self.fresh = set()
                 for o in self.monitor.wait(1.0):
+                    if o.child in self.fresh:  # seen before its restart in this batch: stale
+                        continue
                     code = self._handle(o)
                     if code is not None:
                         return code
@@ -270,6 +274,7 @@ class Supervisor:
         events.append(d, "restart", attempt=c.restarts + 1, reason=why, changes=changes, by=self.sid)
         sessions.set_status(d, "pending", reason=f"restart {c.restarts}: {why}", force=True, exit_code=None)
         c.ended, c.handled = None, False
+        self.fresh.add(c.sid)
         self.monitor.reset(c.sid)
         launch(self.project, s)
         print(f"  restarted {c.sid} ({why})", flush=True)
