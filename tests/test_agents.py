@@ -364,5 +364,44 @@ def test_decision_names_the_base_pattern_when_no_own_skill_matches(project):
     assert sessions.load_dir(s.dir).meta["skill"] == "rlm"
 
 
+def test_a_model_writes_the_new_skill_when_one_is_configured(project, stub, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", stub.key)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
+    identity.create("quin")
+    stub.push("# Release checklist\n\n1. Tag first, then build the wheel.\n")
+    s = sessions.create(
+        project, "cut the release of the billing service", driver="command", cmd="true", agent="quin"
+    )
+    events.append(s.dir, "exec", cmd="git tag v1.2")
+    sessions.set_status(s.dir, "done")
+    lifecycle.after_terminal(project, s.dir)
+    name = next(e for e in events.read_all(s.dir) if e["type"] == "agent_update")["new_skill"]["name"]
+    text = (agent_dir("quin") / "skills" / name / "v1.md").read_text()
+    assert "Tag first, then build the wheel." in text and text.startswith("+++")
+    sent = json.dumps(stub.requests[0].body)
+    assert "cut the release of the billing service" in sent and "git tag v1.2" in sent
+
+
+def test_reflections_become_heuristics_and_a_skill_turns_stable_after_enough_successes(project):
+    identity.create("rae")
+    (home.agents_dir() / "config.toml").write_text(
+        "[skills]\nstable_after_uses = 2\nstable_success_rate = 0.8\n"
+    )
+    first = sessions.create(project, "vacuum the orders table", driver="command", cmd="true", agent="rae")
+    lifecycle.prepare_session(project, first)
+    events.append(first.dir, "reflection", text="Peek at the table size before vacuuming.\nWhy: ...")
+    sessions.set_status(first.dir, "done")
+    lifecycle.after_terminal(project, first.dir)
+    heur = read(agent_dir("rae") / "memory" / "heuristics.json")["heuristics"]
+    assert [(h["text"], h["source"]) for h in heur] == [
+        ("Peek at the table size before vacuuming.", "reflection")
+    ]
+    name = next(e for e in events.read_all(first.dir) if e["type"] == "agent_update")["new_skill"]["name"]
+    for _ in range(2):
+        finish(project, "vacuum the orders table again", agent="rae")
+    lin = read(agent_dir("rae") / "skills" / name / "lineage.json")
+    assert (lin["uses"], lin["successes"], lin["status"]) == (2, 2, "stable")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
