@@ -12,7 +12,7 @@ import sys
 from scope_tui.store.errors import ScopeError
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
-GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent"]
+GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,235 @@
+"""`scope skills`: list the skills, explain a selection, show a skill's versions and text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from scope_tui.store.errors import UsageError
+
+USAGE = "scope skills [list | versions NAME | show NAME[@vN]] [--explain TASK [--context PATH]...] [--json]"
+
+
+def _project() -> Any:
+    from scope_tui.store.errors import NoProject
+    from scope_tui.store.project import Project
+
+    try:
+        return Project.open()
+    except NoProject:
+        return None  # the shipped skills are still there to read
+
+
+def _agent_root(name: str | None) -> Any:
+    if not name:
+        return None
+    import os
+    from pathlib import Path
+
+    home = Path(os.environ.get("SCOPE_AGENTS_DIR") or Path.home() / ".scope" / "agents")
+    root = home / name / "skills"
+    if not root.parent.is_dir():
+        raise UsageError(f"no agent {name!r} in {home} (try 'scope agent list')")
+    return root
+
+
+def cmd_skills(args: argparse.Namespace) -> int:
+    words = list(args.words or [])
+    if args.explain is not None:
+        if words:
+            raise UsageError(f"--explain takes no other words ({USAGE})")
+        return _explain(args)
+    action = words[0] if words else "list"
+    if action == "list" and len(words) <= 1:
+        return _list(args)
+    if action == "versions" and len(words) == 2:
+        return _versions(args, words[1])
+    if action == "show" and len(words) == 2:
+        return _show(args, words[1])
+    raise UsageError(f"unknown skills command {' '.join(words)!r} ({USAGE})")
+
+
+def _list(args: argparse.Namespace) -> int:
+    from scope_tui.patterns import skills
+
+    project = _project()
+    loaded, errors = skills.load_all(project, _agent_root(args.agent))
+    if args.json:
+        for s in loaded.values():
+            print(
+                json.dumps(
+                    {
+                        "name": s.name,
+                        "version": s.version,
+                        "description": s.description,
+                        "when": s.when,
+                        "rules": s.rules,
+                        "path": str(s.path),
+                    }
+                )
+            )
+    else:
+        width = max([len(n) for n in loaded] + [5])
+        for s in loaded.values():
+            where = (
+                "shipped"
+                if s.root == skills.SHIPPED
+                else "project"
+                if project and s.root == project.skills
+                else "agent"
+            )
+            print(f"{s.name:<{width}}  v{s.version:<3} {where:<8} {s.description}")
+    for e in errors:
+        print(f"scope: skipped broken skill file {e}", file=sys.stderr)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from scope_tui.patterns.profile import profile
+    from scope_tui.patterns.select import select, selection_event
+
+    task = args.explain
+    if task == "-":
+        task = sys.stdin.read()
+    if not task.strip():
+        raise UsageError("--explain needs a task text")
+    params: dict[str, Any] = {}
+    for k in ("context", "rubric", "promise", "dag"):
+        v = getattr(args, k, None)
+        if v:
+            params[k] = v
+    prof = profile(task, params)
+    sel = select(
+        _project(),
+        task,
+        prof,
+        args.model,
+        agent_skill_root=_agent_root(args.agent),
+        use_model=not args.offline,
+    )
+    if args.json:
+        print(json.dumps(selection_event(sel), ensure_ascii=False, default=str))
+        return 0
+    f = prof.fields()
+    print(f"task: {task.strip().splitlines()[0][:100]}")
+    print(
+        "profile: "
+        + ", ".join(
+            f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}"
+            for k, v in f.items()
+        )
+    )
+    for n in prof.notes:
+        print(f"  note: {n}")
+    print(f"judged: {sel.judge}")
+    print()
+    for c in sel.choices:
+        print(f"{c.name} v{c.version}  score {c.score:.2f}  ({c.matched}/{c.total} criteria hold)")
+        for r in c.reasons:
+            print(f"    {r}")
+    print()
+    print(
+        "decision: "
+        + (" -> ".join(sel.composition) if sel.composition else "no skill qualifies (a plain worker)")
+    )
+    for e in sel.errors:
+        print(f"scope: skipped broken skill file {e}", file=sys.stderr)
+    return 0
+
+
+def _versions(args: argparse.Namespace, name: str) -> int:
+    from scope_tui.patterns import skills
+
+    project = _project()
+    root = _agent_root(args.agent)
+    vs = skills.versions(project, name, root)
+    if not vs:
+        skills.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
+    lin = skills.lineage(project, name, root).get("versions", {})
+    rows = []
+    for s in vs:
+        entry = lin.get(str(s.version), {})
+        scores = entry.get("scores") or {}
+        wins = sum(1 for v in scores.values() if isinstance(v, dict) and v.get("success"))
+        devs = sum(int(v.get("deviations", 0)) for v in scores.values() if isinstance(v, dict))
+        cost = sum(float(v.get("cost", 0.0)) for v in scores.values() if isinstance(v, dict))
+        rows.append(
+            {
+                "version": s.version,
+                "parent": entry.get("parent"),
+                "origin": entry.get("origin", "?"),
+                "patches": entry.get("patches", []),
+                "tasks": len(scores),
+                "successes": wins,
+                "deviations": devs,
+                "cost": round(cost, 4),
+                "path": str(s.path),
+            }
+        )
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    print(
+        f"{'ver':<5}{'parent':<8}{'origin':<14}{'patches':<9}{'tasks':<7}{'ok':<5}{'dev':<5}{'cost':<9}path"
+    )
+    for r in rows:
+        parent = f"v{r['parent']}" if r["parent"] else "-"
+        print(
+            f"v{r['version']:<4}{parent:<8}{r['origin']:<14}{len(r['patches']):<9}{r['tasks']:<7}"
+            f"{r['successes']:<5}{r['deviations']:<5}{'$' + format(r['cost'], '.4f'):<9}{r['path']}"
+        )
+    return 0
+
+
+def _show(args: argparse.Namespace, ref: str) -> int:
+    from scope_tui.patterns import skills
+    from scope_tui.patterns.rules import for_skill
+
+    s = skills.load(_project(), ref, agent_skill_root=_agent_root(args.agent))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "name": s.name,
+                    "version": s.version,
+                    "description": s.description,
+                    "when": s.when,
+                    "rules": s.rules,
+                    "path": str(s.path),
+                    "body": s.body,
+                }
+            )
+        )
+        return 0
+    print(f"{s.name} v{s.version}  ({s.path})")
+    if s.description:
+        print(s.description)
+    print("when:")
+    for w in s.when:
+        print(f"  - {w}")
+    print("rules:")
+    for line in for_skill(s).describe():
+        print(f"  {line}")
+    print()
+    print(s.body.rstrip())
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "skills", help="list skills; --explain TASK scores them; versions NAME; show NAME[@vN]", usage=USAGE
+    )
+    p.add_argument("words", nargs="*", metavar="list|versions NAME|show NAME[@vN]")
+    p.add_argument("--explain", metavar="TASK", help="profile TASK and show each skill's score and reasons")
+    p.add_argument("--context", action="append", metavar="PATH", help="with --explain: the task's context")
+    p.add_argument("--rubric", metavar="FILE", help="with --explain: a rubric the task has")
+    p.add_argument("--promise", metavar="TEXT", help="with --explain: a completion promise the task has")
+    p.add_argument("--dag", metavar="FILE", help="with --explain: a task graph the task has")
+    p.add_argument("--model", metavar="NAME", help="with --explain: the model that judges prose criteria")
+    p.add_argument("--offline", action="store_true", help="with --explain: judge prose by keyword rules only")
+    p.add_argument("--agent", metavar="NAME", help="include this agent's own skills")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_skills)
