@@ -146,3 +146,47 @@ def test_a_deviating_tool_call_is_blocked_by_the_hook(scope, claude_home, stub):
     # claude got the reflection as the reason its call was refused
     second = agent_requests(stub)[1]
     assert blocked[0]["reason"][:60] in second.text
+
+
+def test_a_first_use_question_is_needs_input_not_a_hang(scope, claude_home, stub):
+    # this folder was never trusted: Claude Code asks before it takes any input
+    cfg = json.loads((claude_home / ".claude.json").read_text())
+    cfg["projects"] = {}
+    (claude_home / ".claude.json").write_text(json.dumps(cfg))
+    stub.respond_with(scripted({"text": "Trusted and done."}))
+    sid = scope.spawn("--driver", "claude", "Say done.")
+    st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
+    assert st["status"] == "needs_input" and "first-use" in st["reason"], st
+    assert not agent_requests(stub)  # nothing was typed into the question
+    # the person answers it (Enter picks "Yes, I trust this folder"); the task then goes in by itself
+    pane = scope.meta(sid)["tmux"]["pane"]
+    scope.tmux("send-keys", "-t", pane, "Enter")
+    st = scope.wait_status(sid, "done", "failed", timeout=90)
+    assert st["status"] == "done"
+    assert (scope.session(sid) / "result.md").read_text() == "Trusted and done.\n"
+
+
+def test_stop_with_a_running_child_waits_and_wakes_when_it_finishes(scope, claude_home, stub):
+    spawn_child = "scope spawn --cmd 'while [ ! -f go ]; do sleep 0.1; done; echo child-result' 'part one'"
+    stub.respond_with(
+        scripted(
+            {"tool_use": {"name": "Bash", "input": {"command": spawn_child}}},
+            {"text": "Started the child."},  # Stop: a child runs -> blocked, claude goes on
+            {"text": "Still waiting for it."},  # Stop again: waiting; the driver wakes claude later
+            {"text": "Merged: child-result."},
+        )
+    )
+    sid = scope.spawn("--driver", "claude", "Do it in a child.")
+    scope.wait_status(sid, "waiting", "done", "failed", timeout=90)
+    st = scope.state(sid)
+    assert st["status"] == "waiting", (st, scope.events(sid)[-8:])
+    child = f"{sid}.1"
+    assert scope.status(child) == "running"
+    assert "stop_blocked" in [e["type"] for e in scope.events(sid)]
+    (scope.root / "go").write_text("")
+    st = scope.wait_status(sid, "done", "failed", timeout=90)
+    assert st["status"] == "done"
+    assert scope.status(child) == "done"
+    assert (scope.session(sid) / "result.md").read_text() == "Merged: child-result.\n"
+    woke = agent_requests(stub)[-1].last_user_text
+    assert "child sessions have finished" in woke and f"{child} done" in woke

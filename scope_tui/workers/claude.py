@@ -44,6 +44,8 @@ FIRST_USE = (
 )
 READY = ("? for shortcuts", "\u276f ")  # the input box's hint line, the prompt mark
 CHILDREN_DONE = "finished"
+HOOKLESS_S = 20.0  # paste on the prompt alone when no SessionStart came in this long
+ENTER_AFTER_S = 2.0  # send Enter this long after the paste even if it does not show
 
 
 def _say(text: str) -> None:
@@ -67,6 +69,7 @@ class Supervisor:
         self.t0 = time.monotonic()
         self.started = False  # SessionStart seen
         self.pasted_at: float | None = None
+        self.entered_at: float | None = None
         self.attempts = 0
         self.delivered = False
         self.asked = False  # said needs_input for a first-use screen
@@ -93,6 +96,7 @@ class Supervisor:
             kind = ev.get("type")
             if kind == "claude_session":
                 self.started = True
+                self.next_look = 0.0  # look at once: the prompt is about to show
             elif kind == "prompt" and self.pasted_at is not None:
                 self.delivered = True
         now = time.monotonic()
@@ -114,7 +118,7 @@ class Supervisor:
         if self.pasted_at is None:
             if now < self.next_look:
                 return
-            self.next_look = now + (0.5 if self.started else 1.0)
+            self.next_look = now + (0.3 if self.started else 1.0)
             text = self.screen()
             blocker = self.first_use(text)
             if blocker:
@@ -128,7 +132,9 @@ class Supervisor:
                     )
                 return
             ready = any(m in text for m in READY)
-            if (self.started and (ready or not self.pane)) or (ready and now - self.t0 > 5.0):
+            # SessionStart is the sign; the prompt alone only when hooks never fire (keystrokes typed
+            # before Claude Code's input is wired up are lost)
+            if (self.started and (ready or not self.pane)) or (ready and now - self.t0 > HOOKLESS_S):
                 self._paste()
             elif now - self.t0 > float(self.opts["ready_timeout"]) and not self.asked:
                 self.asked = True
@@ -138,13 +144,16 @@ class Supervisor:
                     reason="Claude Code has not taken input yet: attach to see what it shows",
                 )
             return
-        if now - self.pasted_at > float(self.opts["deliver_timeout"]):
-            if self.attempts == 1:
-                events.append(self.d, "deliver_retry", attempt=2)
-                if self.pane:
-                    self.tmux.send_keys(self.pane, "Enter")  # the paste landed but the Enter did not
-                self.attempts = 2
-                self.pasted_at = now
+        if self.entered_at is None:
+            # Enter only once the paste shows, so it cannot arrive inside the paste
+            if now - self.pasted_at > ENTER_AFTER_S or self._paste_visible():
+                self._enter(now)
+            return
+        if now - self.entered_at > float(self.opts["deliver_timeout"]):
+            if self.attempts < 2:
+                self.attempts += 1
+                events.append(self.d, "deliver_retry", attempt=self.attempts)
+                self._enter(now)  # the paste landed but the Enter did not
             elif self.attempts == 2:
                 self.attempts = 3
                 sessions.set_status(
@@ -153,6 +162,16 @@ class Supervisor:
                     reason="the task was pasted but not submitted: attach and press Enter",
                 )
 
+    def _paste_visible(self) -> bool:
+        head = next((ln.strip() for ln in self.task.splitlines() if ln.strip()), "")[:30]
+        screen = self.screen()
+        return "[Pasted text" in screen or (bool(head) and head in screen)
+
+    def _enter(self, now: float) -> None:
+        self.entered_at = now
+        if self.pane:
+            self.tmux.send_keys(self.pane, "Enter")
+
     def _paste(self) -> None:
         self.attempts = 1
         self.pasted_at = time.monotonic()
@@ -160,7 +179,7 @@ class Supervisor:
         if s.status == "needs_input":
             sessions.set_status(self.d, "running", reason="Claude Code ready")
         if self.pane:
-            self.tmux.paste(self.pane, self.task.rstrip("\n"))
+            self.tmux.paste(self.pane, self.task.rstrip("\n"), enter=False)
         events.append(self.d, "task_pasted", chars=len(self.task))
 
     def _wake_when_children_done(self, s: sessions.Session) -> None:

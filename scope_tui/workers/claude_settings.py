@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "keep_open": False,  # leave claude running in its window after the task is done
     "allow": [],  # extra permission rules, e.g. ["Bash(pytest:*)"]
     "ready_timeout": 60.0,  # seconds to wait for Claude Code to take input before saying why not
-    "deliver_timeout": 15.0,  # seconds to wait for a pasted task to be submitted before retrying
+    "deliver_timeout": 8.0,  # seconds to wait for a pasted task to be submitted before pressing Enter again
 }
 BASE_ALLOW = ("Bash(scope:*)", "Read", "Grep", "Glob", "LS", "Edit", "MultiEdit", "Write", "TodoWrite")
 HIDDEN_ENV = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
