@@ -299,10 +299,8 @@ class Loop:
         try:
             from scope_tui.gepa.deviation import classify
         except ImportError:
-            classify = None
-        if classify is not None:
-            return str(classify(name, inp))
-        return {"read_file": "peek", "spawn": "spawn", "bash": "exec"}.get(name, "tool")
+            return {"read_file": "peek", "spawn": "spawn", "bash": "exec"}.get(name, "tool")
+        return str(classify(name, inp))
 
     def check(self, name: str, inp: dict[str, Any]) -> str | None:
         from scope_tui.gepa.online import before_action

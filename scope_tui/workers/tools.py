@@ -177,7 +177,7 @@ def _read(ctx: Context, inp: dict[str, Any]) -> Outcome:
     path = ctx.path(inp["path"])
     try:
         text = path.read_text(errors="replace")
-    except (OSError, UnicodeError) as exc:
+    except OSError as exc:
         return Outcome(f"cannot read {inp['path']}: {exc.strerror or exc}", True)
     off = int(inp.get("offset") or 0)
     lim = inp.get("limit")

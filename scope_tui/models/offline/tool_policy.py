@@ -116,10 +116,10 @@ def history(messages: list[dict[str, Any]]) -> tuple[list[str], list[Step]]:
             texts.append(t)
         for b in content if isinstance(content, list) else []:
             if isinstance(b, dict) and b.get("type") == "tool_result":
-                st = by_id.get(str(b.get("tool_use_id")))
-                if st is not None:
-                    st.result = _result_text(b.get("content"))
-                    st.is_error = bool(b.get("is_error"))
+                hit = by_id.get(str(b.get("tool_use_id")))
+                if hit is not None:
+                    hit.result = _result_text(b.get("content"))
+                    hit.is_error = bool(b.get("is_error"))
     return texts, steps
 
 
@@ -224,7 +224,7 @@ def decide(
     """The next step of the procedure, as content blocks (text, then tool_use blocks; or finish)."""
     texts, steps = history(messages)
     task = effective_task(texts)
-    blocks = _decide(task, steps, {t.get("name") for t in tools or []})
+    blocks = _decide(task, steps, {str(t.get("name")) for t in tools or []})
     try:
         from scope_tui.models.offline import quirks  # type: ignore[attr-defined]
     except ImportError:
@@ -267,12 +267,12 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
     counting = count_intent(task)
     if counting:
         word, file = counting
-        cmd = f"grep -c -- {shlex.quote(word)} {shlex.quote(file)}"
-        done = ran("bash", lambda s: s.input.get("command") == cmd)
+        count_cmd = f"grep -c -- {shlex.quote(word)} {shlex.quote(file)}"
+        done = ran("bash", lambda s: s.input.get("command") == count_cmd)
         if not done:
             return [
                 _say(f"Orient: count the lines of {file} that contain {word!r}."),
-                _tool("bash", {"command": cmd}, n),
+                _tool("bash", {"command": count_cmd}, n),
             ]
         num = _first_int(done[-1].result)
         if num is None or "No such file" in done[-1].result:
@@ -308,8 +308,8 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
         if words and not ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
             where = " ".join(shlex.quote(f) for f in files[:3]) or "."
             pat = "|".join(re.escape(w) for w in words)
-            cmd = f"grep -rn -i -E {shlex.quote(pat)} {where} | head -n 40"
-            return [_say(f"Orient: search for {', '.join(words)}."), _tool("bash", {"command": cmd}, n)]
+            search = f"grep -rn -i -E {shlex.quote(pat)} {where} | head -n 40"
+            return [_say(f"Orient: search for {', '.join(words)}."), _tool("bash", {"command": search}, n)]
         for s in ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
             hits = [ln for ln in s.result.splitlines() if ln.strip() and not ln.startswith("[exit")]
             notes.append(f"{len(hits)} matching line(s)" + (":\n" + "\n".join(hits[:10]) if hits else "."))
