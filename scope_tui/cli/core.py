@@ -106,12 +106,23 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def save_stdin(project: Any) -> str:
+    """`--context -`: stdin is read here, in the spawning process; the RLM engine moves the file into its session."""
+    from scope_tui.store.atomic import write_text
+
+    path = project.root / f".stdin-{os.getpid()}-{time.time_ns()}.txt"
+    write_text(path, sys.stdin.buffer.read())
+    return str(path)
+
+
 def cmd_spawn(args: argparse.Namespace) -> int:
     from scope_tui import api
 
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
+    if "-" in (params.get("context") or []):
+        params["stdin_file"] = save_stdin(project)
     s = api.spawn(
         project,
         task,
