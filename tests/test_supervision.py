@@ -280,3 +280,10 @@ def test_a_budget_escalation_is_raised_once_then_refused_and_the_person_is_asked
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats == ["select", "allocate", "raise_budget", "refuse_budget", "ask_person"]
     scope.ok("kill", run.id)
+
+
+def test_a_bad_restart_strategy_fails_the_supervisor_with_a_reason(scope, project):
+    sid = supervise(project, [{"task": "x", "cmd": "true"}], strategy="one_for_some")
+    st = scope.wait_status(sid, "failed", "done", timeout=20)
+    assert st["status"] == "failed" and "unknown restart strategy 'one_for_some'" in st["reason"]
+    assert not scope.session(f"{sid}.1").exists()  # nothing was started

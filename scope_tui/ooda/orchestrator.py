@@ -31,8 +31,10 @@ PATTERNS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
 def run_strategic(session_dir: Path) -> int:
     """Run an orchestrator session (driver `orchestrator`); returns the process exit code."""
+    from scope_tui.ooda.supervisor import guarded
+
     session_dir = Path(session_dir).resolve()
-    return Orchestrator(Project(session_dir.parent.parent), session_dir).run()
+    return guarded(session_dir, lambda: Orchestrator(Project(session_dir.parent.parent), session_dir).run())
 
 
 def fallback_plan(task: str, params: dict[str, Any]) -> tuple[list[str], str]:

@@ -19,6 +19,7 @@ strategy, intensity, period, stall_after (seconds without a progress event), ans
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def run_tactical(session_dir: Path) -> int:
     session_dir = Path(session_dir).resolve()
     s = sessions.load_dir(session_dir)
     if (s.meta.get("params") or {}).get("children"):
-        return Supervisor(Project(session_dir.parent.parent), session_dir).run()
+        return guarded(session_dir, lambda: Supervisor(Project(session_dir.parent.parent), session_dir).run())
     from scope_tui.patterns import engines
 
     try:
@@ -50,6 +51,21 @@ def run_tactical(session_dir: Path) -> int:
     except ImportError:  # no engine context yet: the engine runs unsupervised
         return engines.run(session_dir)
     return engines.run(session_dir, ctx)
+
+
+def guarded(session_dir: Path, body: Callable[[], int]) -> int:
+    """Run a loop; an unexpected error ends the session failed with the error, never silently."""
+    try:
+        return body()
+    except KeyboardInterrupt:
+        sessions.set_status(session_dir, "killed", reason="interrupted")
+        return 130
+    except Exception as exc:
+        msg = f"{type(exc).__name__}: {exc}"
+        events.append(session_dir, "error", error=msg, source="ooda")
+        sessions.set_status(session_dir, "failed", reason=f"supervision error: {msg}")
+        print(f"scope: supervision error: {msg}", flush=True)
+        return 1
 
 
 def stop(project: Project, sid: str, why: str, status: str = "killed") -> bool:
