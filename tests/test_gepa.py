@@ -387,3 +387,30 @@ def test_the_demo_switch_makes_one_offline_worker_deviate_once_and_recover(scope
     (p,) = patches.list_patches(Project(scope.scope_dir), "pending")
     assert p["target"] == "skill:map-reduce" and "NEVER give a child a task as large as your own" in p["diff"]
     assert "own task, unchanged ('Spawn two children in parallel:')" in scope.ok("patches", "show", p["id"])
+
+
+def test_with_a_real_model_the_reflection_and_rule_are_the_models(project, stub, monkeypatch):
+    monkeypatch.delenv("SCOPE_REFLECT_OFFLINE")
+    for k, v in stub.env.items():
+        monkeypatch.setenv(k, v)
+    stub.push(
+        text="DEVIATION DETECTED\nYou delegated before reading a line of the input.\n"
+        "ADJUSTMENT: print the first 50 lines, then split by section.\n"
+        "RULE: ALWAYS read the input's first lines before delegating any part of it."
+    )
+    s = _session(project, model="claude-haiku-4-5")
+    text = online.before_action(project, s.dir, {"kind": "spawn", "task": "everything"})
+    assert (
+        text.startswith("DEVIATION DETECTED") and "print the first 50 lines" in text and "RULE:" not in text
+    )
+    (req,) = stub.requests
+    assert "peek_before_spawn" in req.text and "spawned 'everything' without looking" in req.text
+    (refl,) = _of(s.dir, "reflection")
+    assert refl["author"] == "model:claude-haiku-4-5"
+    (p,) = patches.list_patches(project, "pending")
+    assert "+- ALWAYS read the input's first lines before delegating any part of it." in p["diff"]
+    assert stub.env["ANTHROPIC_API_KEY"] not in (s.dir / "events.jsonl").read_text()
+    # a model that fails leaves the template in its place
+    stub.push(error=401)
+    other = _session(project, model="claude-haiku-4-5")
+    assert "ADJUSTMENT: Before the next spawn" in online.before_action(project, other.dir, {"kind": "spawn"})
