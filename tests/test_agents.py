@@ -190,6 +190,13 @@ def test_update_runs_once_per_session(project):
     lifecycle.after_terminal(project, s.dir)
     assert read(agent_dir("gus") / "stats.json")["tasks"] == 1
     assert [e["type"] for e in events.read_all(s.dir)].count("agent_update") == 1
+    # a restart (the supervisor relaunches the same session) is a new attempt: it counts once more
+    sessions.set_status(s.dir, "pending", force=True)
+    events.append(s.dir, "restart", attempt=2)
+    sessions.set_status(s.dir, "done")
+    lifecycle.after_terminal(project, s.dir)
+    lifecycle.after_terminal(project, s.dir)
+    assert read(agent_dir("gus") / "stats.json")["tasks"] == 2
 
 
 def test_stage_moves_from_junior_to_intermediate_at_the_configured_thresholds(project):
@@ -352,6 +359,9 @@ def test_relationships_record_who_verified_whom_and_whom_it_spawns(project):
     assert ola["ned"]["spawned"] == 1 and ola["ned"]["spawned_ok"] == 1 and "frontend" in ola["ned"]["topics"]
     assert ola["maya"]["spawned"] == 1
     assert delegate.pick("ola", "fix the frontend signup form") == "ned"
+    nxt = sessions.create(project, "ship the signup page", driver="command", cmd="true", agent="ola")
+    lifecycle.prepare_session(project, nxt)
+    assert "- ned: I hand them work for " in (nxt.dir / "prompt.md").read_text()
     assert delegate.pick("ola", "tune the database") is None
 
 

@@ -200,13 +200,28 @@ def render_prompt(
         out += ["## Failures to avoid", ""]
         out += [f"- {f.get('avoid') or f.get('task', '')}" for f in fails]
         out.append("")
+    rr = relationships.read(d)
+    if rr.problem:
+        problems.append(rr.problem)
+    rels = {k: v for k, v in rr.value.items() if isinstance(v, dict) and k != name}
+    if rels:
+        out += ["## Who you work with", ""]
+        out += [f"- {relationships.describe(k, v)}" for k, v in sorted(rels.items())]
+        out += [
+            "",
+            "Hand a part to one of them with `scope spawn --agent NAME TASK` (then `scope wait ID`).",
+            "",
+        ]
     return "\n".join(out)
 
 
 # --- the end of a task -----------------------------------------------------------------------------
 def _once(session_dir: Path) -> bool:
+    """True for the first caller per run of the session (a restart starts a new run: a new attempt)."""
+    runs = sum(1 for e in events.read_all(session_dir) if e.get("type") == "restart")
+    marker = session_dir / (MARKER if not runs else f"{MARKER}.{runs}")
     try:
-        fd = os.open(session_dir / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
     os.write(fd, f"{time.time():.3f} {os.getpid()}\n".encode())
