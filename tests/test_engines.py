@@ -282,7 +282,7 @@ def test_promise_matching():
 def barrier(me: str, other: str) -> str:
     """Touch my marker, then wait (bounded) for the other's: only a parallel run gets both."""
     return (
-        f"touch {me}.mark; i=0; while [ ! -e {other}.mark ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+        f"touch {me}.mark; i=0; while [ ! -e {other}.mark ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
         f"[ -e {other}.mark ] && echo {me}-saw-{other}"
     )
 
@@ -349,16 +349,16 @@ def test_dag_retry_continue_and_stop(scope, tmp_path):
         after = ["optional"]
         """)
     )
+    g = tmp_path / "stop.toml"
+    g.write_text('[tasks.bad]\ncmd = "exit 1"\n[tasks.later]\ncmd = "echo no"\nafter = ["bad"]\n')
     sid = scope.spawn("--skill", "dag", "--dag", str(f), "d")
+    sid2 = scope.spawn("--skill", "dag", "--dag", str(g), "s")
     scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
     text = result(scope, sid)
     assert "flaky done" in text and "optional tolerated" in text and "after_optional done" in text
     assert len(decisions(scope, sid, "retry")) == 1
 
-    g = tmp_path / "stop.toml"
-    g.write_text('[tasks.bad]\ncmd = "exit 1"\n[tasks.later]\ncmd = "echo no"\nafter = ["bad"]\n')
-    sid2 = scope.spawn("--skill", "dag", "--dag", str(g), "s")
     scope.wait_status(sid2, "done", "failed", timeout=90)
     st = scope.state(sid2)
     assert st["status"] == "failed" and "bad failed" in st["reason"] and "later" in st["reason"]
