@@ -211,9 +211,8 @@ def _check_main(argv: list[str]) -> int:
         return 2
     here = Path(os.environ["SCOPE_DIR"]) / "sessions" / os.environ["SCOPE_SESSION_ID"]
     v = check(Path(argv[1]), Path(argv[2]), Path(argv[3]), here)
-    print(
-        "ACCEPTED" if v["accepted"] else f"REJECTED: failed gates {', '.join(v['failed_gates'])}", flush=True
-    )
+    failed = [f"gate {g}" for g in v["failed_gates"]] + [f"criterion {c!r}" for c in v["failed_criteria"]]
+    print("ACCEPTED" if v["accepted"] else f"REJECTED: failed {', '.join(failed)}", flush=True)
     if v["feedback"]:
         print(v["feedback"], flush=True)
     return 0  # a rejection is a verdict, not a checker failure
