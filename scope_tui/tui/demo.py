@@ -83,4 +83,17 @@ def seed(project: Project) -> list[str]:
         cmd="sh scripts/strategic.sh",
         cwd=folder,
     )
-    return [top.id]
+    # Online GEPA's loop: an offline built-in worker that deviates once (params.deviate_once, see
+    # models/offline/quirks.py), gets a reflection, recovers, and leaves a skill patch to approve.
+    learner = api.spawn(
+        project,
+        "Spawn two children in parallel:\n"
+        "- count the lines containing Reflect in data/b/reflect.txt\n"
+        "- count the lines containing Act in data/b/act.txt",
+        params={"deviate_once": True},
+        parent=None,
+        driver="builtin",
+        skill="map-reduce",
+        cwd=folder,
+    )
+    return [top.id, learner.id]
