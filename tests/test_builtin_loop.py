@@ -1,0 +1,134 @@
+"""The built-in loop in-process with a scripted model: prompt assembly, held-back actions, tool errors, limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from scope_tui.models.base import Reply
+from scope_tui.store import events, sessions
+from scope_tui.store.project import Project
+from scope_tui.workers import builtin
+
+
+class Script:
+    """A model that replays `turns` (each a list of content blocks) and records what it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, *turns):
+        self.turns = list(turns)
+        self.seen: list[dict] = []
+
+    def complete(self, messages, *, system="", tools=None, **kw):
+        self.seen.append({"messages": [dict(m) for m in messages], "system": system, "tools": tools})
+        blocks = self.turns.pop(0) if self.turns else [{"type": "text", "text": "out of script"}]
+        return Reply(
+            blocks,
+            "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn",
+            {"input_tokens": 1, "output_tokens": 1},
+            self.name,
+        )
+
+
+def use(name, i=0, **inp):
+    return {"type": "tool_use", "id": f"t{i}", "name": name, "input": inp}
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project.create(tmp_path / ".scope")
+
+
+def session(project, task, **meta):
+    return sessions.create(project, task, driver="builtin", cwd=str(project.home), **meta)
+
+
+def test_prompt_md_and_task_reach_the_model(project):
+    s = session(project, "do the thing")
+    (s.dir / "prompt.md").write_text("You are Ada, careful and terse.")
+    m = Script([use("finish", result="ok")])
+    assert builtin.run(s.dir, model=m) == 0
+    assert "You are Ada, careful and terse." in m.seen[0]["system"]
+    assert m.seen[0]["messages"][0]["content"][0]["text"] == "do the thing"
+    assert sessions.load_dir(s.dir).state["status"] == "done"
+    assert s.dir.joinpath("result.md").read_text() == "ok\n"
+
+
+def test_a_held_back_action_is_not_run_and_the_model_is_told(project, monkeypatch):
+    from scope_tui.gepa import online
+
+    seen = []
+
+    def check(project, session_dir, action):
+        seen.append(action)
+        return "Peek at the data before you write." if action["tool"] == "write_file" else None
+
+    monkeypatch.setattr(online, "before_action", check)
+    s = session(project, "write")
+    m = Script(
+        [use("read_file", path="missing.txt")],
+        [use("write_file", path="out.txt", content="x")],
+        [use("finish", result="gave up")],
+    )
+    assert builtin.run(s.dir, model=m) == 0
+    assert not (project.home / "out.txt").exists()
+    told = m.seen[2]["messages"][-1]["content"][0]
+    assert told["is_error"] and "Peek at the data" in told["content"]
+    assert [a["kind"] for a in seen] == ["peek", "tool", "tool"]
+    assert seen[0]["input"] == {"path": "missing.txt"}
+
+
+def test_a_tool_that_raises_is_reported_and_the_loop_goes_on(project, monkeypatch):
+    from scope_tui.workers import tools
+
+    def boom(ctx, inp):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(tools._TOOLS, "poll", boom)
+    s = session(project, "poll it")
+    m = Script([use("poll", ids=["1"])], [use("finish", result="recovered")])
+    assert builtin.run(s.dir, model=m) == 0
+    assert "tool error: RuntimeError: disk on fire" in m.seen[1]["messages"][-1]["content"][0]["content"]
+    errs = [e for e in events.read_all(s.dir) if e["type"] == "error"]
+    assert errs and "disk on fire" in errs[0]["error"]
+
+
+def test_max_turns_escalates_stuck_with_a_partial_result(project):
+    s = session(project, "loop", params={"max_iter": 2})
+    m = Script([use("bash", command="echo clue-one")], [use("bash", command="echo clue-two")])
+    assert builtin.run(s.dir, model=m) == 1
+    st = sessions.load_dir(s.dir).state
+    assert st["status"] == "escalated" and st["reason"] == "stuck"
+    assert "clue-two" in s.dir.joinpath("result.md").read_text()
+
+
+def test_plain_text_answer_finishes_and_redirect_arrives_as_user_text(project):
+    s = session(project, "answer me")
+    sessions.put_message(s.dir, "redirect", "answer in French")
+    m = Script([{"type": "text", "text": "Bonjour."}])
+    assert builtin.run(s.dir, model=m) == 0
+    assert m.seen[0]["messages"][0]["content"][-1]["text"] == "[redirect] answer in French"
+    assert s.dir.joinpath("result.md").read_text() == "Bonjour.\n"
+
+
+def test_secrets_are_redacted_from_tool_output(project, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret-value-123")
+    s = session(project, "leak")
+    m = Script([use("bash", command="echo key=$ANTHROPIC_API_KEY")], [use("finish", result="k")])
+    builtin.run(s.dir, model=m)
+    sent = m.seen[1]["messages"][-1]["content"][0]["content"]
+    assert "sk-ant-very-secret" not in sent and "[redacted]" in sent
+    for p in s.dir.rglob("*"):
+        if p.is_file():
+            assert b"sk-ant-very-secret" not in p.read_bytes(), p
+
+
+def test_the_skill_text_is_in_the_system_prompt(project):
+    from scope_tui.patterns import skills
+
+    sk = skills.load(project, "map-reduce")
+    s = session(project, "scan", skill="map-reduce")
+    m = Script([use("finish", result="ok")])
+    builtin.run(s.dir, model=m)
+    assert "## Skill: map-reduce" in m.seen[0]["system"] and sk.body.strip()[:200] in m.seen[0]["system"]
+    assert any(e["type"] == "skill_loaded" for e in events.read_all(s.dir))
