@@ -1,0 +1,129 @@
+"""The skills library: loading across roots and versions, broken files reported, selection explained."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scope_tui.patterns import skills
+from scope_tui.patterns.profile import profile
+from scope_tui.patterns.select import is_predicate, predicate, select, selection_event
+from scope_tui.store.errors import UsageError
+from scope_tui.store.project import Project
+
+GOOD = """+++
+name = "{name}"
+description = "{desc}"
+when = ["files >= 2", "prose about {name}"]
+[rules]
+max_depth = 3
++++
+Prompt of {name} {desc}.
+"""
+
+
+def test_shipped_skills_load_with_rules():
+    loaded, errors = skills.load_all(None)
+    assert errors == []
+    assert {"rlm", "map-reduce", "maker-checker", "ralph", "dag"} <= set(loaded)
+    rlm = loaded["rlm"]
+    assert rlm.version >= 1 and rlm.rules["peek_before_spawn"] is True
+    assert "```repl" in rlm.body and "context" in rlm.body
+    assert loaded["ralph"].rules["require_promise_tag"] is True  # the YAML front matter path
+
+
+def test_broken_file_is_reported_with_line_and_the_rest_load(scope):
+    root = scope.scope_dir / "skills"
+    (root / "good.md").write_text(GOOD.format(name="good", desc="fine"))
+    (root / "bad").mkdir()
+    (root / "bad" / "v1.md").write_text('+++\nname = "bad"\nwhen = ["x"]\nrules = = 3\n+++\nbody\n')
+    (root / "worse.md").write_text('---\nname: worse\nrules:\n  max_depth: "deep"\n---\nbody\n')
+    loaded, errors = skills.load_all(Project(scope.scope_dir))
+    assert "good" in loaded and "rlm" in loaded
+    assert "bad" not in loaded and "worse" not in loaded
+    by_file = {e.file.name if e.file.parent.name != "bad" else "bad/v1.md": e for e in errors}
+    assert by_file["bad/v1.md"].line == 4 and "TOML" in by_file["bad/v1.md"].message
+    assert by_file["worse.md"].line == 4 and "max_depth" in by_file["worse.md"].message
+
+    out = scope.run("skills")
+    assert out.returncode == 0
+    assert "good" in out.stdout and "rlm" in out.stdout
+    assert "bad/v1.md:4:" in out.stderr and "worse.md:4:" in out.stderr
+
+
+def test_project_version_overrides_shipped_and_write_version_adds_lineage(scope):
+    project = Project(scope.scope_dir)
+    shipped = skills.load(project, "rlm")
+    newer = shipped.version + 1
+    d = scope.scope_dir / "skills" / "rlm"
+    d.mkdir()
+    (d / f"v{newer}.md").write_text(GOOD.format(name="rlm", desc="project copy"))
+    assert skills.load(project, "rlm").version == newer
+    assert "project copy" in skills.load(project, "rlm").body
+    assert skills.load(project, f"rlm@v{shipped.version}").body == shipped.body
+    assert [s.version for s in skills.versions(project, "rlm")] == list(range(1, newer + 1))
+
+    made = skills.write_version(
+        project, "rlm", GOOD.format(name="rlm", desc="patched"), {"origin": "patch", "patches": ["p1"]}
+    )
+    assert made.version == newer + 1 and made.path == d / f"v{newer + 1}.md"
+    lin = json.loads((d / "lineage.json").read_text())
+    assert lin["versions"][str(newer + 1)]["parent"] == newer
+    assert lin["versions"][str(newer + 1)]["patches"] == ["p1"]
+    assert skills.load(project, "rlm").body.startswith("Prompt of rlm patched")
+
+    out = scope.ok("skills", "versions", "rlm")
+    assert f"v{newer + 1}" in out and "patch" in out and "shipped" in out
+    with pytest.raises(UsageError, match="no v99"):
+        skills.load(project, "rlm@v99")
+    with pytest.raises(UsageError, match="broken at line"):
+        skills.write_version(project, "rlm", "no front matter", {})
+
+
+def test_agent_root_wins_and_flat_file_is_v1(tmp_path):
+    agent = tmp_path / "agent-skills"
+    agent.mkdir()
+    (agent / "mine.md").write_text(GOOD.format(name="mine", desc="agent's"))
+    loaded, _ = skills.load_all(None, agent)
+    assert loaded["mine"].version == 1 and loaded["mine"].root == agent
+
+
+def test_predicates_are_evaluated_safely_and_prose_is_not_code():
+    f = profile("x").fields()
+    assert predicate("context_tokens > 100_000 or files >= 0", f)
+    assert is_predicate("not has_dag", f)
+    assert not is_predicate("__import__('os').system('touch /tmp/pwned')", f)
+    assert not is_predicate("Single large context (>100K tokens)", f)
+    assert not is_predicate("context_tokens.__class__", f)
+
+
+def test_selection_composes_explore_scan_validate(tmp_path):
+    src = tmp_path / "code"
+    src.mkdir()
+    for i in range(8):
+        (src / f"m{i}.py").write_text("def f():\n    return 1\n" * 5000)
+    task = "Analyze every file of this codebase for vulnerabilities, then verify the findings with tests"
+    prof = profile(task, {"context": [str(src)]})
+    assert prof.files == 8 and prof.independent_parts and prof.has_verification
+    sel = select(None, task, prof, use_model=False)
+    assert sel.composition == ["rlm", "map-reduce", "maker-checker"]
+    ev = selection_event(sel)
+    assert ev["chosen"] == "rlm" and set(ev["scores"]) >= {"rlm", "ralph"}
+    assert any("files >= 5" in r for r in ev["reasons"]["map-reduce"])
+
+
+def test_explain_shows_scores_and_reasons(scope):
+    log = scope.root / "big.log"
+    log.write_text("2026 INFO ok\n" * 40_000)
+    out = scope.ok("skills", "--explain", "How many lines contain ERROR?", "--context", str(log), "--offline")
+    assert "context_tokens=130,000" in out
+    assert "rlm v1  score" in out and "✓ context_tokens > 100_000  (context_tokens=130,000)" in out
+    assert "✗ has_promise" in out
+    assert out.strip().splitlines()[-1] == "decision: rlm"
+    js = json.loads(
+        scope.ok("skills", "--explain", "keep fixing until tests pass", "--promise", "DONE", "--json")
+    )
+    assert js["chosen"] == "ralph" and js["scores"]["ralph"] > js["scores"]["rlm"]
+    bad = scope.run("skills", "show", "nosuch")
+    assert bad.returncode == 2 and "no skill 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
