@@ -178,3 +178,32 @@ def test_killed_mid_call_keeps_a_result(scope, api):
     result = wait_until(lambda: (scope.session(sid) / "result.md").exists(), what="result.md after the kill")
     text = (scope.session(sid) / "result.md").read_text()
     assert result and "Interrupted" in text and "found-something" in text
+
+
+def test_builtin_children_call_the_model_in_parallel(scope, api):
+    import threading
+
+    both = threading.Barrier(2, timeout=80)  # each child's call waits for the other's: proof, not a stopwatch
+
+    def script(body):
+        me = re.search(r"session id is ([\d.]+);", body["system"]).group(1)
+        n_mine = sum(1 for r in api.requests if f"session id is {me};" in r.body["system"])
+        if "." in me:
+            try:
+                both.wait()
+                return {"tool_use": use("finish", result=f"child {me} met its sibling")}
+            except threading.BrokenBarrierError:
+                return {"tool_use": use("finish", result=f"child {me} ran alone")}
+        if n_mine == 1:
+            return {"tool_use": [use("spawn", task="part one"), use("spawn", task="part two")]}
+        if n_mine == 2:
+            return {"tool_use": use("wait", ids=[f"{me}.1", f"{me}.2"])}
+        return {"tool_use": use("finish", result=tool_results(api.requests[-1])[0]["content"])}
+
+    api.respond_with(script)
+    sid = scope.spawn("--model", "claude-test-1", "split in two")
+    st = scope.wait_status(sid, *END, timeout=120)
+    assert st["status"] == "done", st
+    result = (scope.session(sid) / "result.md").read_text()
+    assert f"child {sid}.1 met its sibling" in result and f"child {sid}.2 met its sibling" in result
+    assert all(scope.meta(f"{sid}.{i}")["driver"] == "builtin" for i in (1, 2))
