@@ -37,6 +37,7 @@ from scope_tui.tui.index import Change, Index
 PANE_HZ = 4
 SWEEP_S = 2.0
 LOG_TAIL_BYTES = 64_000
+RECHECK_S = (0.1, 0.4, 1.5)
 
 
 class OodaTree(Tree[str]):
@@ -47,6 +48,12 @@ class OodaTree(Tree[str]):
         Binding("space", "toggle_node", "Fold", id="fold", show=False),
     ]
     ICON_NODE = "▸ "
+
+    def on_resize(self) -> None:
+        app = self.app
+        if isinstance(app, ScopeApp):
+            app.tree_resized(self.size.width)
+
     ICON_NODE_EXPANDED = "▾ "
 
 
@@ -140,12 +147,12 @@ class ScopeApp(App[None]):
         self.hide_finished = False
         self.palette = labels.Palette()
         self.patch_idx = 0
-        self.title_width = 40
+        self.tree_width = 80
         self.banner_text = ""
         self.loaded = asyncio.Event()
+        self.armed = asyncio.Event()
         self._pane_key: tuple[str, str] | None = None
         self._pane_last = ""
-        self._stop = threading.Event()
         try:
             self.settings = config.load(project.config_path)
         except ScopeError as exc:
@@ -215,13 +222,18 @@ class ScopeApp(App[None]):
         for sid, node in self.nodes.items():
             s = self.index.sessions.get(sid)
             if s is not None:
-                node.set_label(labels.row(s, self.palette, now, self.title_width))
+                node.set_label(labels.row(s, self.palette, now, self.row_width(sid)))
         if self.loaded.is_set():
             self.show_patch()
 
     # -- loading and watching ----------------------------------------------------------------------
     @work(group="load")
     async def load_all(self) -> None:
+        """Arm the watcher first, then read everything: a change in between is seen by one or the other."""
+        if self.watch_on:
+            self.watch_files()
+            await self.armed.wait()
+
         def scan() -> Change:
             with self.lock:
                 return self.index.scan()
@@ -230,8 +242,6 @@ class ScopeApp(App[None]):
         self.palette = labels.Palette.from_variables(self.theme_variables)
         self.apply(ch, initial=True)
         self.loaded.set()
-        if self.watch_on:
-            self.watch_files()
 
     @work(group="watch", exclusive=True)
     async def watch_files(self) -> None:
@@ -243,20 +253,32 @@ class ScopeApp(App[None]):
             return not is_temp(path) and not path.endswith(".lock")
 
         force = False
-        while not self._stop.is_set():
+        stop = asyncio.Event()
+        self._astop = stop
+        while not stop.is_set():
             try:
-                async for changes in watchfiles.awatch(
+                gen = watchfiles.awatch(
                     self.project.root,
                     watch_filter=keep,
                     step=10,
                     debounce=40,
-                    stop_event=self._stop,  # type: ignore[arg-type]
+                    stop_event=stop,
                     force_polling=force,
                     poll_delay_ms=200,
                     ignore_permission_denied=True,
-                ):
+                ).__aiter__()
+                nxt = asyncio.ensure_future(gen.__anext__())
+                # awatch sets its inotify watches synchronously on its first step: let that step run.
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                self.armed.set()
+                while True:
+                    try:
+                        changes = await nxt
+                    except StopAsyncIteration:
+                        return
                     self.post_message(FilesChanged({p for _, p in changes}))
-                return
+                    nxt = asyncio.ensure_future(gen.__anext__())
             except OSError:
                 if force:
                     raise
@@ -278,11 +300,17 @@ class ScopeApp(App[None]):
     def apply(self, ch: Change, initial: bool = False) -> None:
         """Put what changed on screen: tree nodes in place, counts, alerts, patches, the open tabs."""
         now = self.clock()
+        if not initial:
+            # inotify watches a new folder only once it has seen it: files written in that first
+            # instant can be missed, so a new session is read again a few times while it settles.
+            for sid in ch.added:
+                for delay in RECHECK_S:
+                    self.set_timer(delay, partial(self.recheck, sid))
         for sid in ch.changed:
             node = self.nodes.get(sid)
             s = self.index.sessions.get(sid)
             if node is not None and s is not None:
-                node.set_label(labels.row(s, self.palette, now, self.title_width))
+                node.set_label(labels.row(s, self.palette, now, self.row_width(sid)))
         self.sync_tree(initial=initial)
         self.update_counts()
         if ch.alerts or initial:
@@ -303,6 +331,9 @@ class ScopeApp(App[None]):
                 self.settings = config.load(self.project.config_path)
             except ScopeError:
                 pass
+
+    def recheck(self, sid: str) -> None:
+        self.post_message(FilesChanged({str(self.project.session_dir(sid) / sessions.STATE)}))
 
     # -- the tree ------------------------------------------------------------------------------------
     def visible_ids(self) -> set[str]:
@@ -352,7 +383,7 @@ class ScopeApp(App[None]):
             if pnode.children and ids.sort_key(pnode.children[-1].data or "0") > key:
                 before = next((c for c in pnode.children if ids.sort_key(c.data or "0") > key), None)
             node = pnode.add(
-                labels.row(s, self.palette, now, self.title_width),
+                labels.row(s, self.palette, now, self.row_width(sid)),
                 data=sid,
                 before=before,
                 allow_expand=False,
@@ -374,7 +405,7 @@ class ScopeApp(App[None]):
         for s in self.index.live():
             node = self.nodes.get(s.id)
             if node is not None:
-                node.set_label(labels.row(s, self.palette, now, self.title_width))
+                node.set_label(labels.row(s, self.palette, now, self.row_width(s.id)))
 
     def selected(self) -> str | None:
         node = self.query_one(OodaTree).cursor_node
@@ -395,10 +426,13 @@ class ScopeApp(App[None]):
         tree.focus()
         return True
 
-    def on_resize(self) -> None:
-        width = max(16, self.query_one(OodaTree).size.width - 46)
-        if width != self.title_width:
-            self.title_width = width
+    def row_width(self, sid: str) -> int:
+        """Cells a row may take: the tree's width less the guides of its depth and the fold icon."""
+        return self.tree_width - 3 * ids.depth(sid) - 3
+
+    def tree_resized(self, tree_width: int) -> None:
+        if tree_width != self.tree_width:
+            self.tree_width = tree_width
             self.watch_theme(self.theme)  # relabel every row at the new width
 
     @on(Tree.NodeHighlighted)
@@ -883,11 +917,16 @@ class ScopeApp(App[None]):
         b.set_class(not text, "hidden")
 
     async def action_quit(self) -> None:
-        self._stop.set()
+        self.stop_watching()
         self.exit()
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self.stop_watching()
+
+    def stop_watching(self) -> None:
+        stop = getattr(self, "_astop", None)
+        if stop is not None:
+            stop.set()
 
 
 def agents_home() -> Path:

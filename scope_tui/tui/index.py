@@ -122,7 +122,7 @@ class Index:
         return ch
 
     def refresh(self, sid: str, ch: Change | None = None) -> Change:
-        ch = ch or Change()
+        ch = Change() if ch is None else ch
         if not self.project.session_dir(sid).is_dir():
             if sid in self.sessions:
                 self._drop(sid, ch)

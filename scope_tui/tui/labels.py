@@ -22,7 +22,7 @@ GLYPHS = {
     "escalated": "▲",
     "corrupt": "⚠",
 }
-LEVEL_MARK = {"strategic": "S", "tactical": "T", "operational": "O"}
+LEVEL_SHORT = {"strategic": "strat", "tactical": "tact", "operational": "op"}
 
 
 @dataclass(frozen=True)
@@ -87,21 +87,20 @@ def elapsed(s: Session, now: float) -> float:
     return end - start
 
 
-def row(s: Session, p: Palette, now: float, width: int = 48) -> Text:
-    """The tree label of session `s` at time `now`."""
-    t = Text(no_wrap=True, overflow="ellipsis")
+def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
+    """The tree label of session `s` at time `now`, fitted to `width` cells by shortening the title."""
     if s.corrupt:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("⚠ ", style=f"bold {p.error}")
         t.append(f"{s.id} ", style=f"bold {p.text}")
-        t.append("⚠ corrupt ", style=f"bold {p.error}")
+        t.append("corrupt ", style=f"bold {p.error}")
         t.append(s.corrupt, style=p.error)
         return t
     st = s.status
-    t.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
-    t.append(s.id, style=f"bold {p.text}")
-    t.append("  ")
-    title = first_line(s.title or s.task(), width)
-    t.append(title, style=p.text if not s.terminal else p.muted)
-    bits: list[tuple[str, str]] = [(st.replace("_", " "), p.status(st)), (s.level[:5], p.muted)]
+    bits: list[tuple[str, str]] = [
+        (st.replace("_", " "), p.status(st)),
+        (LEVEL_SHORT.get(s.level, s.level), p.muted),
+    ]
     if s.state.get("phase") and not s.terminal:
         bits.append((str(s.state["phase"]), p.secondary))
     if s.state.get("reason") and st in ("failed", "escalated", "killed"):
@@ -114,9 +113,17 @@ def row(s: Session, p: Palette, now: float, width: int = 48) -> Text:
     cost = float(s.state.get("cost") or 0)
     if cost:
         bits.append((f"${cost:.2f}", p.muted))
-    t.append("  ")
+    tail = Text()
     for i, (txt, style) in enumerate(bits):
         if i:
-            t.append(" · ", style=p.muted)
-        t.append(txt, style=style)
+            tail.append(" · ", style=p.muted)
+        tail.append(txt, style=style)
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
+    t.append(s.id, style=f"bold {p.text}")
+    t.append("  ")
+    room = max(12, width - len(t) - len(tail) - 2)
+    t.append(first_line(s.title or s.task(), room), style=p.text if not s.terminal else p.muted)
+    t.append("  ")
+    t.append_text(tail)
     return t
