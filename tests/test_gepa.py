@@ -288,6 +288,8 @@ def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(sco
         what="the score of ralph v2",
     )
     assert got["success"] is True and got["deviations"] == 0 and got["session"] == sid
+    table = {ln.split()[0]: ln for ln in scope.ok("skills", "versions", "ralph").splitlines()[1:]}
+    assert "evolving" in table["v2"] and " 0% " in table["v2"] and " 100% " in table["v1"]
     # now v1 is the only version without scores: it gets the next task
     assert (
         scope.meta(scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "true", "x"))[

@@ -148,6 +148,13 @@ def _versions(args: argparse.Namespace, name: str) -> int:
     if not vs:
         skills.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
     lin = skills.lineage(project, name, root).get("versions", {})
+    from scope_tui.gepa import pareto
+
+    try:  # stable or evolving, and the chance of getting the next task (GEPA's Pareto draw)
+        states = pareto.states(project, name) if root is None else {}
+        chances = pareto.chances(project, name) if root is None else {}
+    except Exception:
+        states, chances = {}, {}
     rows = []
     for s in vs:
         entry = lin.get(str(s.version), {})
@@ -165,6 +172,8 @@ def _versions(args: argparse.Namespace, name: str) -> int:
                 "successes": wins,
                 "deviations": devs,
                 "cost": round(cost, 4),
+                "state": states.get(s.version, "-"),
+                "chance": chances.get(s.version),
                 "path": str(s.path),
             }
         )
@@ -173,13 +182,15 @@ def _versions(args: argparse.Namespace, name: str) -> int:
             print(json.dumps(r))
         return 0
     print(
-        f"{'ver':<5}{'parent':<8}{'origin':<14}{'patches':<9}{'tasks':<7}{'ok':<5}{'dev':<5}{'cost':<9}path"
+        f"{'ver':<5}{'parent':<8}{'origin':<14}{'patches':<9}{'tasks':<7}{'ok':<5}{'dev':<5}{'cost':<9}"
+        f"{'state':<10}{'next':<6}path"
     )
     for r in rows:
         parent = f"v{r['parent']}" if r["parent"] else "-"
         print(
             f"v{r['version']:<4}{parent:<8}{r['origin']:<14}{len(r['patches']):<9}{r['tasks']:<7}"
-            f"{r['successes']:<5}{r['deviations']:<5}{'$' + format(r['cost'], '.4f'):<9}{r['path']}"
+            f"{r['successes']:<5}{r['deviations']:<5}{'$' + format(r['cost'], '.4f'):<9}"
+            f"{r['state']:<10}{'-' if r['chance'] is None else format(r['chance'], '.0%'):<6}{r['path']}"
         )
     return 0
 

@@ -123,3 +123,14 @@ def states(project: Project, skill: str) -> dict[int, str]:
         p.get("base_version") for p in list_patches(project, "pending") if p.get("target") == f"skill:{skill}"
     }
     return {v: "evolving" if v in pending or len(scores[v]) < STABLE_AFTER else "stable" for v in versions}
+
+
+def chances(project: Project, skill: str) -> dict[int, float]:
+    """The chance each version gets the next task: 1.0 for the newest unscored version when there is one,
+    else the Pareto probabilities (versions off every front get 0)."""
+    versions, scores = _scores(project, skill)
+    unscored = [v for v in versions if not scores[v]]
+    if unscored:
+        return {v: 1.0 if v == max(unscored) else 0.0 for v in versions}
+    probs = probabilities(scores)
+    return {v: probs.get(v, 0.0) for v in versions}
