@@ -377,3 +377,65 @@ def test_dag_file_errors_are_one_line(tmp_path):
     f.write_text('[tasks.a]\ncmd = "true"\nafter = ["a"]\n')
     with pytest.raises(UsageError, match="cycle a -> a"):
         dagmod.load(f)
+
+
+def test_dag_node_can_be_a_pattern_of_its_own(scope, tmp_path):
+    """A node with a pattern skill is a tactical child that drives its own workers, a level below."""
+    (tmp_path / "nums").mkdir()
+    for i in range(1, 4):
+        (tmp_path / "nums" / f"n{i}.txt").write_text(f"{i * 10}\n")
+    reducer = tmp_path / "reduce.py"
+    reducer.write_text(
+        "import json, sys\nprint(sum(int(m['result']) for m in json.load(open(sys.argv[1]))['mapped']))\n"
+    )
+    f = tmp_path / "nested.toml"
+    f.write_text(
+        "[tasks.scan]\n"
+        'task = "add the numbers"\n'
+        'skill = "map-reduce"\n'
+        f"params = {{ context = ['nums'], cmd = 'cat {{file}}', reduce_cmd = '{PY} {reducer} {{results}}' }}\n"
+        "[tasks.report]\n"
+        "cmd = 'echo total=$(cat {results}/scan.md)'\n"
+        'after = ["scan"]\n'
+    )
+    sid = scope.spawn("--skill", "dag", "--dag", str(f), "nested")
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert scope.status(sid) == "done", result(scope, sid)
+    scan, report = children(scope, sid)
+    meta = scope.meta(scan)
+    assert (meta["level"], meta["driver"], meta["skill"], meta["role"]) == (
+        "tactical",
+        "pattern",
+        "map-reduce",
+        "node:scan",
+    )
+    assert [scope.meta(k)["level"] for k in children(scope, scan)] == ["operational"] * 4
+    assert result(scope, report).strip() == "total=60"
+
+
+def test_partition_by_chunks_of_tokens(tmp_path):
+    from types import SimpleNamespace
+
+    from scope_tui.patterns.engines.mapreduce import partition
+
+    (tmp_path / "big.txt").write_text("abcd" * 25)  # 100 chars = 25 tokens
+    (tmp_path / "small.txt").write_text("xyz")
+    d = tmp_path / "session"
+    d.mkdir()
+    ctx = SimpleNamespace(
+        params={"context": [str(tmp_path / "big.txt"), str(tmp_path / "small.txt")], "chunk_tokens": 10},
+        session_dir=d,
+    )
+    parts = partition(ctx)  # type: ignore[arg-type]
+    assert [p.label for p in parts] == [
+        "big.txt[0:40]",
+        "big.txt[40:80]",
+        "big.txt[80:100]",
+        "small.txt[0:3]",
+    ]
+    assert "".join(p.path.read_text() for p in parts) == "abcd" * 25 + "xyz"
+
+
+def test_mapreduce_without_context_is_refused(scope):
+    p = scope.run("spawn", "--skill", "map-reduce", "--cmd", "true", "x")
+    assert p.returncode == 2 and "--context" in p.stderr

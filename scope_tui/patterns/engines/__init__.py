@@ -34,6 +34,12 @@ def prepare_params(skill: str, params: dict[str, Any] | None, opts: dict[str, An
     if skill in CMD_TEMPLATE_SKILLS and opts.get("cmd"):
         params["cmd"] = opts.pop("cmd")
         opts.pop("driver", None)
+    if (
+        skill == "map-reduce"
+        and not params.get("parts")
+        and not [c for c in params.get("context") or [] if c != "-"]
+    ):
+        raise UsageError("the map-reduce skill needs --context PATH (files or a folder to partition)")
     if skill == "dag":
         if not params.get("dag"):
             raise UsageError("the dag skill needs --dag FILE (a TOML file of [tasks.NAME])")

@@ -4,7 +4,8 @@
     [tasks.fetch]
     cmd = "curl -s ... > data.json"   # a shell command (command driver), or
     [tasks.summarise]
-    task = "Summarise data.json"      # a task for a worker (`skill = "..."` to follow a pattern)
+    task = "Summarise data.json"      # a task for a worker (`skill = "..."` to follow a pattern,
+                                      #  `params = { context = ["logs"] }` for its parameters)
     after = ["fetch"]                 # runs when these are done; their results are appended to its task
     on_failure = "retry"              # stop (default) | continue | retry
     retries = 2                       # for on_failure = "retry" (default 1)
@@ -42,6 +43,7 @@ class Node:
     after: list[str] = field(default_factory=list)
     cmd: str | None = None
     skill: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # a pattern skill's parameters (context, ...)
     on_failure: str = "stop"
     retries: int = 0
 
@@ -91,6 +93,19 @@ def find_cycle(nodes: dict[str, Node]) -> list[str] | None:
     return None
 
 
+def _paths_from(base: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """A node's pattern params with relative file paths (context, rubric, dag) taken from the DAG file's folder."""
+    for k in ("rubric", "dag"):
+        if isinstance(params.get(k), str):
+            params[k] = str((base / params[k]).resolve())
+    ctx = params.get("context")
+    if isinstance(ctx, str):
+        ctx = [ctx]
+    if isinstance(ctx, list):
+        params["context"] = [str((base / c).resolve()) for c in ctx]
+    return params
+
+
 def _where(path: Path, name: str) -> str:
     return f"dag {path}: task {name!r}"
 
@@ -110,7 +125,7 @@ def load(path: Path) -> Dag:
     for name, t in tasks.items():
         if not isinstance(t, dict):
             raise UsageError(f"{_where(path, name)}: must be a table ([tasks.{name}])")
-        unknown = set(t) - {"task", "after", "cmd", "skill", "on_failure", "retries"}
+        unknown = set(t) - {"task", "after", "cmd", "skill", "params", "on_failure", "retries"}
         if unknown:
             raise UsageError(f"{_where(path, name)}: unknown key(s) {', '.join(sorted(unknown))}")
         if t.get("cmd") and t.get("skill"):
@@ -125,6 +140,8 @@ def load(path: Path) -> Dag:
         on_failure = t.get("on_failure", "stop")
         if on_failure not in ON_FAILURE:
             raise UsageError(f"{_where(path, name)}: on_failure must be one of {', '.join(ON_FAILURE)}")
+        if not isinstance(t.get("params", {}), dict):
+            raise UsageError(f"{_where(path, name)}: params must be a table (params = {{ context = [...] }})")
         retries = t.get("retries", 1 if on_failure == "retry" else 0)
         if not isinstance(retries, int) or retries < 0:
             raise UsageError(f"{_where(path, name)}: retries must be a whole number >= 0")
@@ -134,6 +151,7 @@ def load(path: Path) -> Dag:
             after=list(after),
             cmd=t.get("cmd"),
             skill=t.get("skill"),
+            params=_paths_from(Path(path).parent, dict(t.get("params") or {})),
             on_failure=on_failure,
             retries=retries if on_failure == "retry" else 0,
         )
@@ -167,6 +185,7 @@ def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[st
         title=title,
         cmd=cmd,
         skill=node.skill,
+        params=node.params or None,
         retries=node.retries,
     )
 
