@@ -287,3 +287,30 @@ def test_a_bad_restart_strategy_fails_the_supervisor_with_a_reason(scope, projec
     st = scope.wait_status(sid, "failed", "done", timeout=20)
     assert st["status"] == "failed" and "unknown restart strategy 'one_for_some'" in st["reason"]
     assert not scope.session(f"{sid}.1").exists()  # nothing was started
+
+
+def test_a_composition_runs_its_stages_in_order_and_hands_results_along(scope, project):
+    check = (
+        'grep -qF "found 3 suspects" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" && echo checked all 3'
+    )
+    run = api.spawn(
+        project,
+        "audit the code",
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "stages": [
+                {
+                    "skill": "rlm",
+                    "params": {"children": [{"task": "explore", "cmd": "echo found 3 suspects"}]},
+                },
+                {"skill": "map-reduce", "params": {"children": [{"task": "scan", "cmd": check}]}},
+            ]
+        },
+    )
+    scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
+    assert scope.status(run.id) == "done"
+    assert [scope.meta(f"{run.id}.{i}")["skill"] for i in (1, 2)] == ["rlm", "map-reduce"]
+    whats = [d["what"] for d in decisions(scope, run.id)]
+    assert whats == ["select", "next_stage", "finish"]
+    assert "checked all 3" in (scope.session(run.id) / "result.md").read_text()

@@ -70,10 +70,11 @@ class Orchestrator:
         budget = s.meta.get("budget")
         self.budget_left: float | None = float(budget) if budget else None
         self.asking: Escalation | None = None
-        self._details: dict[str, Escalation] = {}
+        self._details: dict[str, Escalation] = {}  # escalation messages by source, for their details
         self.exploring: tuple[str, Escalation, dict[str, Any]] | None = None  # explorer id, why, what resumes
         self.explored = False
-        self.current_budget: float | None = None  # escalation messages by source, for their details
+        self.current_budget: float | None = None
+        self.stages: list[dict[str, Any]] = []  # a composition (explore -> scan -> validate) still to run
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -114,43 +115,52 @@ class Orchestrator:
 
     # --- orient ---------------------------------------------------------------------------------------
     def _plan(self) -> list[dict[str, Any]]:
+        """The patterns to try (alternatives, best first); a composition also fills `self.stages`."""
         given = self.params.get("candidates")
-        if given:
-            cands = [dict(c) if isinstance(c, dict) else {"skill": str(c)} for c in given]
+        staged = self.params.get("stages")
+        if given or staged:
+            cands = [dict(c) if isinstance(c, dict) else {"skill": str(c)} for c in (staged or given)]
+            if staged:
+                self.stages = cands[1:]
+                cands = cands[:1] + [dict(c) for c in given or []]
             self.loop.orient(
-                "patterns given", "the run names its candidate patterns", skills=[c["skill"] for c in cands]
+                "patterns given",
+                "the run names its " + ("stages" if staged else "candidate patterns"),
+                skills=[c["skill"] for c in cands],
             )
             return cands
-        names, why, profile = self._select()
-        self.loop.orient("task profiled", why, skills=names, profile=profile)
+        names, stages = self._select()
+        self.stages = [{"skill": n} for n in stages[1:]]
         return [{"skill": n} for n in names]
 
-    def _select(self) -> tuple[list[str], str, dict[str, Any]]:
-        """Rank patterns with the skills library's profile and selection when present, else by shape."""
+    def _select(self) -> tuple[list[str], list[str]]:
+        """Profile the task and rank the skills with the skills library (a `skill` decision with every
+        score and reason); the task's shape decides when the library cannot. Returns (alternatives, stages)."""
         try:
-            from scope_tui.patterns import profile as prof_mod
-            from scope_tui.patterns import select as sel_mod
+            from scope_tui.patterns.profile import profile
+            from scope_tui.patterns.select import select, selection_event
 
-            prof = prof_mod.profile(self.task, params=self.params, project=self.project)
-            ranked = sel_mod.select(prof, project=self.project)
-            names = [
-                getattr(r, "name", None) or getattr(getattr(r, "skill", None), "name", None) or str(r)
-                for r in ranked
+            cwd = Path(self.meta.get("cwd") or self.project.home)
+            prof = profile(self.task, self.params, cwd=cwd)
+            self.loop.orient("task profiled", "; ".join(prof.notes) or "profiled", profile=prof.fields())
+            sel = select(self.project, self.task, prof, model=self.meta.get("model"))
+            ev = selection_event(sel)
+            self.loop.decide(str(ev.pop("what")), str(ev.pop("why")), **ev)
+            stages = [n for n in sel.composition if n in PATTERNS]
+            rest = [
+                c.name for c in sel.choices if c.score > 0 and c.name in PATTERNS and c.name not in stages[:1]
             ]
-            names = [n for n in names if n in PATTERNS]
-            if names:
-                pd = prof if isinstance(prof, dict) else getattr(prof, "__dict__", {})
-                return (
-                    names,
-                    "ranked by the skills library",
-                    {k: v for k, v in pd.items() if isinstance(v, (int, float, str, bool))},
-                )
+            if stages:
+                return stages[:1] + [n for n in rest if n not in stages], stages
         except Exception as exc:  # selection is an aid, not a gate: fall back to the task's shape
-            why = f"{type(exc).__name__}: {exc}"
             names, reason = fallback_plan(self.task, self.params)
-            return names, f"{reason} (selector unavailable: {why[:80]})", {}
+            self.loop.orient(
+                "task profiled by shape", f"{reason} (selector failed: {type(exc).__name__}: {exc})"[:300]
+            )
+            return names, names[:1]
         names, reason = fallback_plan(self.task, self.params)
-        return names, reason, {}
+        self.loop.orient("no skill qualified", reason, skills=names)
+        return names, names[:1]
 
     # --- decide and act -------------------------------------------------------------------------------
     def _on_message(self, msg: dict[str, Any]) -> int | None:
@@ -191,6 +201,20 @@ class Orchestrator:
         if o.kind != "ended":
             return None
         s = sessions.load_dir(self.project.session_dir(o.child))
+        if o.end == "done" and self.stages:
+            nxt = self.stages.pop(0)
+            found = (s.result() or "").strip()
+            self.notes.append(
+                f"result of the {self.current_cand.get('skill')} stage ({o.child}): {found[:4000]}"
+            )
+            self.loop.orient(f"{o.child} done", f"stage {self.current_cand.get('skill')} finished")
+            self.loop.decide(
+                "next_stage",
+                f"hand what {self.current_cand.get('skill')} found to {nxt['skill']}",
+                skill=nxt["skill"],
+            )
+            self._launch(nxt)
+            return None
         if o.end == "done":
             result = s.result() or ""
             sessions.write_result(self.dir, result)
@@ -222,6 +246,7 @@ class Orchestrator:
             self._launch(spec)
             return None
         if e.reason in ("wrong_approach", "restart_intensity", "task_too_big"):
+            self.stages = []  # the composed plan is abandoned: the next pattern takes the whole task
             nxt = next((c for c in self.candidates if c["skill"] not in self.tried), None)
             if nxt is not None:
                 self.loop.decide(
