@@ -370,7 +370,7 @@ def test_decision_names_the_base_pattern_when_no_own_skill_matches(project):
     s = sessions.create(project, "count the errors", driver="command", cmd="true", agent="pia", skill="rlm")
     lifecycle.prepare_session(project, s)
     d = next(e for e in events.read_all(s.dir) if e["type"] == "decision")
-    assert d["source"] == "base" and d["skill"] == "rlm" and "(rlm)" in d["why"]
+    assert d["source"] == "base" and d["skill"] == "rlm" and "(rlm as asked)" in d["why"]
     assert sessions.load_dir(s.dir).meta["skill"] == "rlm"
 
 
@@ -411,6 +411,17 @@ def test_reflections_become_heuristics_and_a_skill_turns_stable_after_enough_suc
         finish(project, "vacuum the orders table again", agent="rae")
     lin = read(agent_dir("rae") / "skills" / name / "lineage.json")
     assert (lin["uses"], lin["successes"], lin["status"]) == (2, 2, "stable")
+
+
+def test_with_no_own_skill_the_decision_names_what_the_base_library_would_pick(project):
+    identity.create("sam")
+    s = sessions.create(
+        project, "review the draft and check it against the rubric", driver="command", cmd="true", agent="sam"
+    )
+    lifecycle.prepare_session(project, s)
+    d = next(e for e in events.read_all(s.dir) if e["type"] == "decision")
+    assert d["source"] == "base" and d["base"] == ["maker-checker"]
+    assert "base patterns (maker-checker, by the library)" in d["why"]
 
 
 if __name__ == "__main__":  # pragma: no cover

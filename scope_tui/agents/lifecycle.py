@@ -51,23 +51,34 @@ def _report(session_dir: Path | None, name: str, problems: list[str], *, stderr:
             print(f"scope: agent {name}: {p}", file=sys.stderr)
 
 
-def task_profile(s: sessions.Session) -> dict[str, Any]:
-    """The task profile as a dict for WHEN predicates (the patterns layer's profiler when it is there)."""
+def task_profile(s: sessions.Session) -> tuple[Any, dict[str, Any]]:
+    """(the patterns layer's TaskProfile or None, its fields for WHEN predicates)."""
     params = s.meta.get("params") or {}
     try:
-        from scope_tui.patterns.profile import profile  # helper D's profiler
+        from scope_tui.patterns.profile import profile
 
         prof = profile(s.task(), params, Path(s.meta.get("cwd") or "."))
-        out = dict(vars(prof)) if hasattr(prof, "__dict__") else dict(prof)
-        return {k: v for k, v in out.items() if isinstance(v, (int, float, str, bool))}
-    except Exception:  # profiler absent or failing: judge by words alone
+        return prof, prof.fields()
+    except Exception:  # an unreadable context must not stop a spawn: judge by the task's words alone
         size = 0
         for p in params.get("context") or []:
             try:
                 size += os.path.getsize(p) if os.path.isfile(p) else 0
             except OSError:
                 pass
-        return {"context_tokens": size // 4, "task_chars": len(s.task())}
+        return None, {"context_tokens": size // 4, "task_chars": len(s.task())}
+
+
+def base_choice(project: Project, task: str, prof: Any) -> list[str]:
+    """What the base pattern library would pick (offline: no model call at spawn), [] when nothing fits."""
+    if prof is None:
+        return []
+    try:
+        from scope_tui.patterns.select import select
+
+        return list(select(project, task, prof, use_model=False).composition)
+    except Exception:  # the library's own problems are reported by it (scope skills), not here
+        return []
 
 
 # --- spawn time ------------------------------------------------------------------------------------
@@ -90,8 +101,10 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
     heur = hr.value["heuristics"]
     task = session.task()
     threshold = float(cfg["skills"].get("match_threshold", 0.5))
-    best, cands, _ = own_skills.match(d, project, task, task_profile(session), heur, threshold)
+    prof, fields = task_profile(session)
+    best, cands, _ = own_skills.match(d, project, task, fields, heur, threshold)
     given = session.meta.get("skill")
+    base: list[str] = []
     if best:
         choice = f"own skill {best.name} v{best.version}"
         why = f"{name}'s own skill {best.name} matches ({'; '.join(best.reasons) or 'criteria met'})"
@@ -111,8 +124,9 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
     else:
         choice = "base patterns"
         top = f" (best: {cands[0].name} at {cands[0].score:.2f} < {threshold})" if cands else ""
+        base = [given] if given else base_choice(project, task, prof)
         why = f"no own skill of {name} matches this task{top}: base patterns" + (
-            f" ({given})" if given else ""
+            f" ({' -> '.join(base)}{' as asked' if given else ', by the library'})" if base else ""
         )
     events.append(
         session.dir,
@@ -122,6 +136,7 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
         choice=choice,
         skill=best.name if best else given,
         source="agent" if best else "base",
+        base=None if best else base,
         why=why,
         candidates=[c.as_dict() for c in cands[:5]],
     )
@@ -150,7 +165,8 @@ def render_prompt(
     try:
         _, id_text = identity.read(name)
     except OSError as exc:
-        id_text, _ = f"(identity.md unreadable: {exc})", problems.append(f"identity.md: {exc}")
+        id_text = f"(identity.md unreadable: {exc})"
+        problems.append(f"identity.md: {exc}")
     out = [
         f"# You are {name}, a persistent agent",
         "",

@@ -9,9 +9,7 @@ lineage.json of an own skill holds the loader's `versions` plus the agent's book
 
 from __future__ import annotations
 
-import ast
 import json
-import operator
 import re
 import time
 from dataclasses import dataclass, field
@@ -53,55 +51,13 @@ def _write_lineage(d: Path, name: str, data: dict[str, Any]) -> None:
 
 
 # --- matching --------------------------------------------------------------------------------------
-_OPS: dict[type, Any] = {
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-}
-
-
-class _NotJudged(Exception):
-    pass
-
-
-def _eval(node: ast.AST, prof: dict[str, Any]) -> Any:
-    """A predicate over the task profile, evaluated from its syntax tree (never eval)."""
-    if isinstance(node, ast.Expression):
-        return _eval(node.body, prof)
-    if isinstance(node, ast.BoolOp):
-        vals = [_eval(v, prof) for v in node.values]
-        return all(vals) if isinstance(node.op, ast.And) else any(vals)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return not _eval(node.operand, prof)
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, prof)
-        for op, comp in zip(node.ops, node.comparators, strict=True):
-            right = _eval(comp, prof)
-            if type(op) not in _OPS or not _OPS[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.Name):
-        if node.id not in prof:
-            raise _NotJudged(node.id)
-        return prof[node.id]
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
-        return node.value
-    raise _NotJudged(type(node).__name__)
-
-
 def judge(criterion: str, prof: dict[str, Any]) -> bool | None:
-    """True / False for a predicate the profile can decide; None for prose or unknown names."""
+    """True / False for a predicate the profile decides (the patterns layer's safe evaluator); None for prose."""
+    from scope_tui.patterns.select import NotPredicate, predicate
+
     try:
-        tree = ast.parse(criterion.strip(), mode="eval")
-    except SyntaxError:
-        return None
-    try:
-        return bool(_eval(tree, prof))
-    except (_NotJudged, TypeError):
+        return predicate(criterion, prof)
+    except (NotPredicate, TypeError, ZeroDivisionError):
         return None
 
 
@@ -248,7 +204,8 @@ def trajectory(project: Project, s: sessions.Session) -> list[str]:
 
 def _action(e: dict[str, Any]) -> str:
     """'grep: `grep -c ERROR log.txt`' — an action event with what it ran, when the event says."""
-    inp = e.get("input") if isinstance(e.get("input"), dict) else {}
+    raw = e.get("input")
+    inp: dict[str, Any] = raw if isinstance(raw, dict) else {}
     what = e.get("cmd") or e.get("code") or inp.get("command") or inp.get("path") or inp.get("pattern")
     tool = e.get("tool") or ""
     if tool == "finish":
@@ -363,8 +320,12 @@ def give(giver_dir: Path, giver: str, to_dir: Path, name: str, project: Project 
     text = sk.path.read_text()
     if target != name:
         text = text.replace(f"name = {json.dumps(name)}", f"name = {json.dumps(target)}", 1)
-    pskills.write_version(
-        project, target, text, {"origin": "agent", "parent": None}, agent_skill_root=root(to_dir)
+    pskills.write_version(  # with an agent root the project only numbers versions; None is fine there
+        project,  # type: ignore[arg-type]
+        target,
+        text,
+        {"origin": "agent", "parent": None},
+        agent_skill_root=root(to_dir),
     )
     lin = read_lineage(to_dir, target)
     src = read_lineage(giver_dir, name)
