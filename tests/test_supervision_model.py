@@ -1,0 +1,54 @@
+"""A model worker (the built-in driver, the real SDK against the Messages-API stub) escalates with a reason,
+and the levels above act on it: the supervisor passes it up, the orchestrator decomposes."""
+
+from __future__ import annotations
+
+from scope_tui import api
+from scope_tui.store.project import Project
+
+
+def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, stub, monkeypatch):
+    for k, v in stub.env.items():  # the spawner's env reaches every window
+        monkeypatch.setenv(k, v)
+    stub.respond_with(
+        lambda body: {
+            "tool_use": {"name": "escalate", "input": {"reason": "task_too_big", "details": "40 GB of logs"}}
+        }
+    )
+    run = api.spawn(
+        Project(scope.scope_dir),
+        "find the slowest request in the logs",
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "candidates": [
+                {
+                    "skill": "rlm",
+                    "params": {
+                        "children": [{"task": "read the logs", "driver": "builtin", "model": "claude-test-1"}]
+                    },
+                }
+            ],
+            "decompose": {
+                "skill": "map-reduce",
+                "params": {
+                    "children": [{"task": f"shard {i}", "cmd": f"echo shard {i}: 120ms"} for i in (1, 2)]
+                },
+            },
+        },
+    )
+    scope.wait_status(run.id, "done", "failed", "needs_input", timeout=60)
+    assert scope.status(run.id) == "done", scope.state(run.id)
+    worker = f"{run.id}.1.1"
+    assert (scope.status(worker), scope.state(worker)["reason"]) == ("escalated", "task_too_big")
+    assert len(stub.requests) == 1 and stub.requests[0].body["model"] == "claude-test-1"
+    sup = scope.events(f"{run.id}.1")
+    [up] = [e for e in sup if e["type"] == "escalation"]
+    assert up["reason"] == "task_too_big" and "40 GB of logs" in up["details"] and up["to"] == run.id
+    [d] = [e for e in scope.events(run.id) if e["type"] == "decision" and e["what"] == "decompose"]
+    assert "too big" in d["why"]
+    assert scope.meta(f"{run.id}.2")["skill"] == "map-reduce"
+    assert "shard 2: 120ms" in (scope.session(run.id) / "result.md").read_text()
+    for path in scope.scope_dir.rglob("*"):  # the key never reaches a state file, event, log or pane
+        if path.is_file():
+            assert stub.key[-20:].encode() not in path.read_bytes(), path
