@@ -416,3 +416,22 @@ def test_with_a_real_model_the_reflection_and_rule_are_the_models(project, stub,
     stub.push(error=401)
     other = _session(project, model="claude-haiku-4-5")
     assert "ADJUSTMENT: Before the next spawn" in online.before_action(project, other.dir, {"kind": "spawn"})
+
+
+def test_a_stale_consolidation_is_superseded_and_proposed_afresh(project):
+    for i in range(11):
+        patches.approve(
+            project, patches.propose_rule(project, "dag", f"ALWAYS do step {i}.", signature=f"s{i}")["id"]
+        )
+    (old,) = [p for p in patches.list_patches(project, "pending") if p.get("kind") == "consolidation"]
+    late = patches.propose_rule(project, "dag", "NEVER skip the final check.", signature="late")
+    patches.approve(project, late["id"])  # dag moves on to v13 before the consolidation is decided
+    from scope_tui.store.errors import UsageError
+
+    with pytest.raises(UsageError, match="superseded; the fresh consolidation is"):
+        patches.approve(project, old["id"])
+    assert patches.load_patch(project, old["id"])["status"] == "superseded"
+    (fresh,) = [p for p in patches.list_patches(project, "pending") if p.get("kind") == "consolidation"]
+    assert fresh["base_version"] == 13 and late["id"] in fresh["folds"]
+    assert patches.approve(project, fresh["id"]) == 14
+    assert "NEVER skip the final check." in skills.load(project, "dag").body

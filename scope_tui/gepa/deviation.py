@@ -205,7 +205,8 @@ def detect(rules: Any, evs: list[dict[str, Any]], action: dict[str, Any], ctx: C
                     "peek_before_spawn",
                     "peek at the context (or grep it) before spawning",
                     f"spawned{shown} without looking at the context first",
-                    [int(e["seq"]) for e in spawns if e.get("seq")][-3:],
+                    # what it did instead of looking
+                    [int(e["seq"]) for e in evs if e.get("seq") and _event_kind(e)][-3:],
                 )
             )
         max_depth = rules.get("max_depth")

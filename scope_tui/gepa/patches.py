@@ -401,9 +401,21 @@ def approve(
         base = patch.get("base_version")
         if text is None and base is not None and latest != base:
             if patch.get("kind") == "consolidation":
+                # A rewrite of an older text would drop what came after it: retire it, propose afresh.
+                patch.update(
+                    status="superseded",
+                    decided_by="gepa",
+                    decision_note=f"{name} moved on to v{latest}",
+                    decided_at=now,
+                )
+                _save(project, patch)
+                _decided_event(project, patch)
+                from scope_tui.gepa.consolidate import maybe_propose
+
+                fresh = maybe_propose(project, name, session=patch.get("session"))
                 raise UsageError(
-                    f"patch {patch['id']} rewrites {name} v{base} but {name} is now at v{latest}: "
-                    "reject it; a fresh consolidation will be proposed"
+                    f"patch {patch['id']} rewrote {name} v{base} but {name} is now at v{latest}: superseded"
+                    + (f"; the fresh consolidation is {fresh['id']}" if fresh else "")
                 )
             new_text = latest_text
             for line in diff_lines(str(patch.get("diff", "")))[0]:
