@@ -190,3 +190,51 @@ def test_stop_with_a_running_child_waits_and_wakes_when_it_finishes(scope, claud
     assert (scope.session(sid) / "result.md").read_text() == "Merged: child-result.\n"
     woke = agent_requests(stub)[-1].last_user_text
     assert "child sessions have finished" in woke and f"{child} done" in woke
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_a_killed_worker_is_reaped_and_takes_claude_with_it(scope, claude_home, stub):
+    stub.respond_with(scripted({"text": "Which file do you mean?"}))
+    sid = scope.spawn("--driver", "claude", "Fix the bug.")
+    scope.wait_status(sid, "needs_input", timeout=90)
+    claude_pid = next(e["pid"] for e in scope.events(sid) if e["type"] == "claude_started")
+    pane = scope.meta(sid)["tmux"]["pane"]
+    worker_pid = int(scope.tmux("display-message", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
+    os.kill(worker_pid, signal.SIGKILL)
+    st = scope.wait_status(sid, "failed", timeout=30)  # the pane-died hook
+    assert st["reason"] == "crashed"
+    wait_until(lambda: not _alive(claude_pid), 30, what="claude to end with its worker")
+
+
+def test_a_worktree_claude_session_edits_only_its_worktree(scope, claude_home, stub):
+    import subprocess
+
+    ident = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+        if args[0] == "add":
+            (scope.root / "app.py").write_text("print('v1')\n")
+        subprocess.run(["git", "-C", str(scope.root), *ident, *args], check=True, capture_output=True)
+
+    def write_in_cwd(body: dict[str, Any]) -> Any:
+        if not body.get("tools"):
+            return {"text": "Scope test"}
+        if len([m for m in body["messages"] if m["role"] == "user"]) > 1:
+            return {"text": "Wrote app2.py."}
+        # a new file: Claude Code will not overwrite a file it has not read
+        path = str(scope.scope_dir / "worktrees" / "1" / "app2.py")  # the first session is 1
+        return {"tool_use": {"name": "Write", "input": {"file_path": path, "content": "print('v2')\n"}}}
+
+    stub.respond_with(write_in_cwd)
+    sid = scope.spawn("--driver", "claude", "--worktree", "Write app2.py printing v2.")
+    assert sid == "1"
+    st = scope.wait_status(sid, "done", "failed", "needs_input", timeout=90)
+    assert st["status"] == "done", (st, scope.events(sid)[-8:])
+    out = scope.ok("diff", sid)
+    assert "+++ b/app2.py" in out and "+print('v2')" in out
+    assert not (scope.root / "app2.py").exists()  # the main checkout is untouched

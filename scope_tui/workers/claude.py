@@ -230,6 +230,17 @@ class Supervisor:
         return sessions.first_line(lines[-1], 160) if lines else ""
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: if this worker is killed, claude gets SIGTERM instead of running on
+    headless in a dead pane (Linux; elsewhere the pane's hangup has to do)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def resolve_bin(name: str) -> str | None:
     if os.sep in name:
         return name if os.access(name, os.X_OK) else None
@@ -285,7 +296,7 @@ def run(session_dir: Path) -> int:
     sessions.set_phase(d, "observe", "starting Claude Code")
     # A Python handler (not SIG_IGN) is reset to the default at exec: Ctrl-C reaches claude, not us.
     signal.signal(signal.SIGINT, lambda *_: None)
-    proc = subprocess.Popen(argv, cwd=cwd, env=cs.env())
+    proc = subprocess.Popen(argv, cwd=cwd, env=cs.env(), preexec_fn=_die_with_parent)
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
     sup = Supervisor(project, d, proc, opts)
     code = sup.run()
