@@ -208,3 +208,19 @@ def test_offline_plain_call_answers_counting_questions():
     assert text_policy.answer(prompt) == "2"
     r = OfflineModel().complete(prompt)  # helper D's plain policy answers when installed
     assert r.model == "offline" and r.text.strip() and r.usage["input_tokens"] > 0 and r.cost == 0.0
+
+
+def test_offline_map_step_counts_its_own_part_and_the_reducer_sums():
+    mapper = (
+        "How many lines contain ERROR in log.txt?\n\nDo this for one part only: /tmp/p/part-002.txt\n\n"
+        "(Map step 2 of 3: answer for /tmp/p/part-002.txt only, briefly; a reducer combines the parts.)\n"
+    )
+    assert tool_policy.count_intent(mapper) == ("ERROR", "/tmp/p/part-002.txt")
+    reducer = (
+        "reduce 2 parts\n\nCombine the mappers' results into one answer to the task:\n\nHow many lines contain ERROR?\n\n"
+        "The results (also in /x/results.json):\n\n--- part 1 (a.log) ---\n3 line(s) of a.log contain 'ERROR'.\n\n"
+        "--- part 2 (b.log) ---\n4 line(s) of b.log contain 'ERROR'.\n"
+    )
+    r = OfflineModel().complete(msgs(reducer), tools=[{"name": "finish"}])
+    assert r.tool_uses[0]["name"] == "finish"
+    assert r.tool_uses[0]["input"]["result"].startswith("7 in total")

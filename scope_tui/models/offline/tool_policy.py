@@ -5,7 +5,8 @@ of the tools it already ran) and returns the next step as content blocks: a shor
 does, then tool_use blocks. The procedure:
 
 1. observe: list the working folder (`ls -la`);
-2. children: a task that asks to spawn (bullets under "spawn"/"children"/"in parallel", or "spawn a child
+2. reduce: a task holding mappers' results ("--- part N (label) ---") is answered from them at once
+   (counts are summed); children: a task that asks to spawn (bullets under "spawn"/"children"/"in parallel", or "spawn a child
    to X") spawns one child per item (a bullet "run `cmd`" becomes a command-driver child), then waits;
 3. count: "count the lines containing W in F" / "how many lines contain W in F" greps (`grep -c`);
 4. read: files the task names that exist are read (at most three);
@@ -71,6 +72,9 @@ _SPAWN_ONE = re.compile(
     r"\bspawn (?:a |one )?(?:child|sub-?agent|worker)(?: session)? (?:to|that will|which will)\s+(.+)", re.I
 )
 _CMD = re.compile(r"`([^`]+)`")
+_ONE_PART = re.compile(r"for one part only:\s*(\S+)", re.I)
+_PART = re.compile(r"^--- part (\S+) \((.*?)\) ---\n(.*?)(?=^--- part |\Z)", re.M | re.S)
+_COUNTISH = re.compile(r"\b(?:how many|count|number of|total)\b", re.I)
 
 
 @dataclass
@@ -124,19 +128,39 @@ def history(messages: list[dict[str, Any]]) -> tuple[list[str], list[Step]]:
 
 
 def count_intent(task: str) -> tuple[str, str] | None:
-    """(word, file) for a counting task."""
+    """(word, file) for a counting task; a map step's own part ("for one part only: PATH") wins."""
     for rx in _COUNT_RES:
         m = rx.search(task)
         if m and m.group("word"):
-            file = m.groupdict().get("file")
+            part = _ONE_PART.search(task)
+            file = part.group(1).rstrip(".,)") if part else m.groupdict().get("file")
             if not file:
                 f = re.search(r"\bin\s+" + _FILE, task[m.end() :], re.I) or re.search(
                     r"\bin\s+" + _FILE, task, re.I
                 )
                 file = f.group("file") if f else None
+            if not file:
+                named = _mentioned_files(task)
+                file = named[0] if named else None
             if file:
                 return m.group("word"), file
     return None
+
+
+def reduce_parts(task: str) -> list[tuple[str, str]]:
+    """(part label, result) of each mapper result in a reduce task ("--- part N (label) ---" sections)."""
+    return [(m.group(1), m.group(3).strip()) for m in _PART.finditer(task)]
+
+
+def reduce_answer(task: str) -> str:
+    """A reducer's answer: the sum of the parts' counts for a counting task, else the parts in order."""
+    parts = reduce_parts(task)
+    if _COUNTISH.search(task.split("--- part", 1)[0]):
+        nums = [(label, _first_int(text)) for label, text in parts]
+        if all(n is not None for _, n in nums):
+            total = sum(n for _, n in nums if n is not None)
+            return f"{total} in total ({', '.join(f'part {label}: {n}' for label, n in nums)})"
+    return "\n\n".join(f"Part {label}: {text}" for label, text in parts)
 
 
 def write_intent(task: str) -> tuple[str, str] | None:
@@ -238,6 +262,12 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
 
     def ran(name: str, pred: Any = None) -> list[Step]:
         return [s for s in steps if s.name == name and (pred is None or pred(s))]
+
+    if reduce_parts(task):  # a reducer: the mappers' results are in the task itself
+        return [
+            _say("Reduce: combine the parts' results."),
+            _tool("finish", {"result": reduce_answer(task)}, n),
+        ]
 
     if not ran("bash") and not ran("read_file"):
         return [_say("Observe: list the working folder."), _tool("bash", {"command": "ls -la"}, n)]
