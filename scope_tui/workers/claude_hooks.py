@@ -195,7 +195,8 @@ def _prompt(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -
 
 def _pre_tool(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> dict[str, Any] | None:
     tool = str(p.get("tool_name") or "")
-    tin = p.get("tool_input") if isinstance(p.get("tool_input"), dict) else {}
+    raw = p.get("tool_input")
+    tin: dict[str, Any] = raw if isinstance(raw, dict) else {}
     action = classify(tool, tin)
     from scope_tui.gepa.online import before_action
 
@@ -231,12 +232,11 @@ def _stop(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> 
     text = str(p.get("last_assistant_message") or "") or _last_text(p.get("transcript_path"))
     used = usage(p.get("transcript_path"))
     if used and not s.terminal:
+        change: dict[str, Any] = {"tokens": {"input": used["input"], "output": used["output"]}}
         cost = _cost(project, used)
-        sessions.update_state(
-            d,
-            tokens={"input": used["input"], "output": used["output"]},
-            **({"cost": cost} if cost is not None else {}),
-        )
+        if cost is not None:
+            change["cost"] = cost
+        sessions.update_state(d, **change)
     running = _children_running(project, s.id)
     if running:
         if not p.get("stop_hook_active"):
