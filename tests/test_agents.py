@@ -146,12 +146,12 @@ def test_killed_and_crashed_sessions_still_update_their_agent(scope):
     assert f"killed 1: {sid}" in scope.ok("kill", "-y", sid)
     assert agent_update(scope, sid)["status"] == "killed"
     assert read(agent_dir("dave") / "stats.json")["killed"] == 1
-    # the pane-died hook's command: a worker that died without a terminal status
-    s = sessions.create(Project(scope.scope_dir), "crash me", agent="dave", driver="command", cmd="true")
-    sessions.set_status(s.dir, "running")
-    scope.ok("reap", str(scope.scope_dir), s.id, "137", "9")
-    assert scope.status(s.id) == "failed" and scope.state(s.id)["reason"] == "crashed"
-    assert agent_update(scope, s.id)["failure_recorded"].startswith("'crash me' failed (crashed)")
+    # a worker that dies without writing a terminal status: tmux's pane-died hook runs `scope reap`
+    sid2 = scope.spawn("--agent", "dave", "--cmd", "kill -9 $PPID", "crash me")
+    up = agent_update(scope, sid2)
+    assert scope.status(sid2) == "failed" and scope.state(sid2)["reason"] == "crashed"
+    assert up["failure_recorded"].startswith("'crash me' failed (crashed)")
+    assert read(agent_dir("dave") / "stats.json")["failed"] == 1
 
 
 def test_retire_edit_and_teach(scope, tmp_path):
