@@ -435,3 +435,18 @@ def test_a_stale_consolidation_is_superseded_and_proposed_afresh(project):
     assert fresh["base_version"] == 13 and late["id"] in fresh["folds"]
     assert patches.approve(project, fresh["id"]) == 14
     assert "NEVER skip the final check." in skills.load(project, "dag").body
+
+
+def test_an_agents_own_skill_is_patched_in_the_agents_folder(project, home):
+    root = home / "agent-skills"
+    (root / "ada-review").mkdir(parents=True)
+    (root / "ada-review" / "v1.md").write_text(
+        '+++\nname = "ada-review"\n[rules]\npeek_before_spawn = true\n+++\n\nReview in parts.\n'
+    )
+    s = _session(project, skill="ada-review", skill_version=1, skill_root=str(root), agent="ada")
+    assert online.before_action(project, s.dir, {"kind": "spawn", "task": "all of it"})
+    (p,) = patches.list_patches(project, "pending")
+    assert p["target"] == "skill:ada-review" and p["skill_root"] == str(root)
+    assert patches.approve(project, p["id"]) == 2
+    assert "- ALWAYS peek" in (root / "ada-review" / "v2.md").read_text()
+    assert not (project.skills / "ada-review").exists()

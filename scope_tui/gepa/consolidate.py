@@ -48,7 +48,9 @@ def fold(text: str, count: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def maybe_propose(project: Project, skill: str, session: str | None = None) -> dict[str, Any] | None:
+def maybe_propose(
+    project: Project, skill: str, session: str | None = None, root: str | None = None
+) -> dict[str, Any] | None:
     """Propose a consolidation of `skill` when more than THRESHOLD patches were approved since the last
     one and none is pending; returns the new patch or None."""
     target = f"skill:{skill}"
@@ -60,7 +62,7 @@ def maybe_propose(project: Project, skill: str, session: str | None = None) -> d
         for p in patches.list_patches(project, "pending")
     ):
         return None
-    version, text = patches._skill_text(project, skill)
+    version, text = patches._skill_text(project, skill, root=root)
     new_text = fold(text, len(folded))
     ids = [str(p["id"]) for p in folded]
     return patches.propose(
@@ -77,4 +79,5 @@ def maybe_propose(project: Project, skill: str, session: str | None = None) -> d
         session=session,
         kind="consolidation",
         folds=ids,
+        **({"skill_root": root} if root else {}),
     )

@@ -102,30 +102,16 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
         if s.meta.get("driver") in INBOX_DRIVERS:
             sessions.put_message(session_dir, "reflection", text, deviation=dev_ev["seq"])
         about = {**dev.as_dict(), "session": s.id, "event": dev_ev["seq"]}
-        if s.meta.get("skill_root") and s.meta.get("agent"):
-            # The agent's own skill: the lesson goes to the agent's heuristics (its layer applies it).
-            patches.propose(
-                project,
-                target=f"agent:{s.meta['agent']}/heuristics",
-                skill=skill,
-                base_version=version,
-                new_text=line + "\n",
-                deviation=about,
-                reflection=text,
-                signature=dev.signature,
-                session=s.id,
-                rule_line=line,
-            )
-        else:
-            patches.propose_rule(
-                project,
-                skill,
-                line,
-                base_version=version,
-                deviation=about,
-                reflection=text,
-                signature=dev.signature,
-                session=s.id,
-            )
+        patches.propose_rule(
+            project,
+            skill,
+            line,
+            base_version=version,
+            deviation=about,
+            reflection=text,
+            signature=dev.signature,
+            session=s.id,
+            root=s.meta.get("skill_root"),  # an agent's own skill is patched in the agent's folder
+        )
         texts.append(text)
     return "\n\n".join(texts)

@@ -125,10 +125,12 @@ def diff_lines(diff: str) -> tuple[list[str], list[str]]:
     return added, removed
 
 
-def _skill_text(project: Project, name: str, version: int | None = None) -> tuple[int, str]:
+def _skill_text(
+    project: Project, name: str, version: int | None = None, root: str | Path | None = None
+) -> tuple[int, str]:
     from scope_tui.patterns import skills
 
-    sk = skills.load(project, name, version)
+    sk = skills.load(project, name, version, agent_skill_root=Path(root) if root else None)
     assert sk.path is not None
     return sk.version, sk.path.read_text()
 
@@ -326,9 +328,12 @@ def propose_rule(
     reflection: str = "",
     signature: str | None = None,
     session: str | None = None,
+    root: str | Path | None = None,
 ) -> dict[str, Any] | None:
-    """Propose adding `line` to the "## Learned rules" of `skill` (its latest version unless `base_version`)."""
-    version, text = _skill_text(project, skill, base_version)
+    """Propose adding `line` to the "## Learned rules" of `skill` (its latest version unless `base_version`).
+
+    `root` is an agent's own skills folder when the skill is the agent's: approval writes the version there."""
+    version, text = _skill_text(project, skill, base_version, root)
     new_text = add_learned_line(text, line)
     return propose(
         project,
@@ -342,6 +347,7 @@ def propose_rule(
         signature=signature,
         session=session,
         rule_line=line,
+        **({"skill_root": str(root)} if root else {}),
     )
 
 
@@ -396,7 +402,8 @@ def approve(
         from scope_tui.patterns import skills
 
         name = patch.get("skill") or target.split(":", 1)[1]
-        latest, latest_text = _skill_text(project, name)
+        root = patch.get("skill_root")
+        latest, latest_text = _skill_text(project, name, root=root)
         new_text = str(patch.get("new_text", ""))
         base = patch.get("base_version")
         if text is None and base is not None and latest != base:
@@ -412,7 +419,7 @@ def approve(
                 _decided_event(project, patch)
                 from scope_tui.gepa.consolidate import maybe_propose
 
-                fresh = maybe_propose(project, name, session=patch.get("session"))
+                fresh = maybe_propose(project, name, session=patch.get("session"), root=root)
                 raise UsageError(
                     f"patch {patch['id']} rewrote {name} v{base} but {name} is now at v{latest}: superseded"
                     + (f"; the fresh consolidation is {fresh['id']}" if fresh else "")
@@ -430,7 +437,9 @@ def approve(
             "created_at": now,
             "approved_by": by,
         }
-        written = skills.write_version(project, name, new_text, entry)
+        written = skills.write_version(
+            project, name, new_text, entry, agent_skill_root=Path(root) if root else None
+        )
         version = int(written.version)
     else:
         version = 1 + sum(1 for p in list_patches(project, "approved") if p.get("target") == target)
@@ -455,9 +464,10 @@ def approve(
     if target.startswith("skill:") and patch.get("kind") != "consolidation":
         from scope_tui.gepa.consolidate import maybe_propose
 
-        maybe_propose(
-            project, str(patch.get("skill") or target.split(":", 1)[1]), session=patch.get("session")
-        )
+        try:  # the approval stands whatever happens to the follow-up proposal
+            maybe_propose(project, name, session=patch.get("session"), root=patch.get("skill_root"))
+        except Exception as exc:
+            _session_event(project, patch.get("session"), "error", where="gepa.consolidate", error=str(exc))
     return version
 
 
