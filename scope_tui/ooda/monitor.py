@@ -54,7 +54,7 @@ class _Child:
     errors: int = 0
     reported: set[str] = field(default_factory=set)
     needs_input_since: float | None = None
-    recent: list[int] = field(default_factory=list)
+    recent: list[Any] = field(default_factory=list)  # the seqs of the last events
 
 
 class Monitor:

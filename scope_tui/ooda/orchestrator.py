@@ -116,13 +116,13 @@ class Orchestrator:
     # --- orient ---------------------------------------------------------------------------------------
     def _plan(self) -> list[dict[str, Any]]:
         """The patterns to try (alternatives, best first); a composition also fills `self.stages`."""
-        given = self.params.get("candidates")
-        staged = self.params.get("stages")
+        given: list[Any] = self.params.get("candidates") or []
+        staged: list[Any] = self.params.get("stages") or []
         if given or staged:
             cands = [dict(c) if isinstance(c, dict) else {"skill": str(c)} for c in (staged or given)]
             if staged:
                 self.stages = cands[1:]
-                cands = cands[:1] + [dict(c) for c in given or []]
+                cands = cands[:1] + [dict(c) for c in given]
             self.loop.orient(
                 "patterns given",
                 "the run names its " + ("stages" if staged else "candidate patterns"),
@@ -257,12 +257,12 @@ class Orchestrator:
                 self._launch(nxt)
                 return None
         if e.reason == "missing_context" and not self.explored:
-            spec = self.params.get("explore")
-            if not spec and self.params.get("context"):
-                spec = {"skill": "rlm"}
-            if spec:
+            explore: dict[str, Any] | None = self.params.get("explore")
+            if not explore and self.params.get("context"):
+                explore = {"skill": "rlm"}
+            if explore:
                 self.explored = True
-                spec = dict(spec)
+                spec = dict(explore)
                 self.loop.decide(
                     "explore",
                     f"{skill} lacks context ({e.details or 'unsaid'}): send a {spec.get('skill', 'rlm')} explorer",
