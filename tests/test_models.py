@@ -224,3 +224,15 @@ def test_offline_map_step_counts_its_own_part_and_the_reducer_sums():
     r = OfflineModel().complete(msgs(reducer), tools=[{"name": "finish"}])
     assert r.tool_uses[0]["name"] == "finish"
     assert r.tool_uses[0]["input"]["result"].startswith("7 in total")
+
+
+def test_a_session_budget_counts_what_its_children_spent(project):
+    cfg = config.load(project.config_path)
+    cfg["prices"]["m"] = [1000.0, 0.0]
+    parent = sessions.create(project, "p", budget=1.5)
+    child = sessions.create(project, "c", parent=parent.id)
+    accounting.Accounted(Fixed(), project, child.dir, cfg).complete(msgs("x"))  # the child spends $1
+    m = Fixed()
+    with pytest.raises(BudgetExceeded):
+        accounting.Accounted(m, project, parent.dir, cfg).complete(msgs("y" * 4000))
+    assert m.calls == 0 and sessions.load_dir(parent.dir).state["reason"] == "budget"

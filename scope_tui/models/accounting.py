@@ -1,8 +1,8 @@
 """Every model call of a session counted: an `llm_call` event, tokens and cost in state.json, budgets kept.
 
-Budgets: a session's own (meta `budget`, else config budgets.session) against its own cost, and a subtree's
-(the nearest ancestor with a meta `budget`, and config budgets.subtree for the whole tree from its root)
-against the summed cost of that ancestor and all its descendants. A call whose estimated cost would pass
+Budgets: a meta `budget` (spawn --budget) against the summed cost of its session and all descendants (the
+nearest one up the tree counts), config budgets.session against each session's own cost, and config
+budgets.subtree against each whole tree from its root. A call whose estimated cost would pass
 a budget is not made: the session is escalated (reason `budget`), an `escalation` event says which budget,
 its parent gets a message, and BudgetExceeded is raised.
 """
@@ -68,23 +68,27 @@ def subtree_cost(project: Project, root: str) -> float:
 
 
 def check_budget(project: Project, sid: str, extra: float, cfg: dict[str, Any]) -> tuple[str, str] | None:
-    """(which budget, details) when spending `extra` more in session `sid` would pass a budget, else None."""
+    """(which budget, details) when spending `extra` more in session `sid` would pass a budget, else None.
+
+    A meta `budget` (spawn --budget) covers its session and all its descendants; the nearest one up the
+    tree (the session itself included) is the one that counts. Config budgets.session caps each session's
+    own spending; budgets.subtree caps each whole tree from its root.
+    """
     d = project.session_dir(sid)
-    meta = _meta(d)
-    own = meta.get("budget")
-    limit = float(own) if own else float(cfg.get("budgets", {}).get("session") or 0.0)
+    limit = float(cfg.get("budgets", {}).get("session") or 0.0)
     spent = _cost(d)
     if limit > 0 and spent + extra > limit:
         return "session", f"session {sid}: spent ${spent:.4f} + next call ~${extra:.4f} > budget ${limit:.4f}"
-    # the nearest ancestor with its own budget covers its whole subtree
-    anc = ids.parent_of(sid)
+    anc: str | None = sid
     while anc is not None:
         b = _meta(project.session_dir(anc)).get("budget")
         if b:
             total = subtree_cost(project, anc)
             if total + extra > float(b):
-                return "subtree", (
-                    f"subtree of {anc}: spent ${total:.4f} + next call ~${extra:.4f} > budget ${float(b):.4f}"
+                which = "session" if anc == sid else "subtree"
+                return which, (
+                    f"{'session' if anc == sid else 'subtree of'} {anc}: spent ${total:.4f} + next call "
+                    f"~${extra:.4f} > budget ${float(b):.4f}"
                 )
             break
         anc = ids.parent_of(anc)
