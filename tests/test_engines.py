@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import textwrap
 
@@ -124,32 +125,28 @@ def test_before_action_can_refuse_a_child_and_the_part_is_named(scope, tmp_path)
     assert refused["why"] == "part 2 is off limits"
 
 
-def test_mapreduce_with_builtin_offline_mappers(scope, tmp_path):
-    """Model mappers: the built-in worker with the offline model, one per file; `{file}` names the part."""
+def test_mapreduce_with_builtin_offline_workers(scope, tmp_path):
+    """Model mappers and reducer: the built-in worker with the offline model; `{file}` names each part."""
     logs = tmp_path / "logs"
     logs.mkdir()
     want = {"alpha.log": 2, "beta.log": 0, "gamma.log": 3}
     for name, k in want.items():
         (logs / name).write_text("ok\n" + "ERROR here\n" * k + "fine\n")
-    reducer = (
-        f"{PY} -c 'import json,re,sys; d=json.load(open(sys.argv[1])); "
-        'print(sum(int(re.match(r"\\d+", m["result"]).group()) for m in d["mapped"]))\' {results}'
-    )
     sid = scope.spawn(
-        "--skill", "map-reduce", "--context", str(logs), "--reduce-cmd", reducer,
-        "count the lines containing ERROR in {file}",
-    )  # fmt: skip
+        "--skill", "map-reduce", "--context", str(logs), "count the lines containing ERROR in {file}"
+    )
     scope.wait_status(sid, "done", "failed", timeout=90)
     assert scope.status(sid) == "done", result(scope, sid)
-    assert result(scope, sid).strip() == "5"
-    mappers = [k for k in children(scope, sid) if scope.meta(k)["role"] == "mapper"]
-    assert [scope.meta(k)["driver"] for k in mappers] == ["builtin"] * 3
-    assert (
-        (scope.session(mappers[2]) / "task.md")
-        .read_text()
-        .startswith(f"count the lines containing ERROR in {logs / 'gamma.log'}")
-    )
-    assert result(scope, mappers[2]).startswith("3 ")
+    kids = children(scope, sid)
+    assert [(scope.meta(k)["role"], scope.meta(k)["driver"]) for k in kids] == [("mapper", "builtin")] * 3 + [
+        ("reducer", "builtin")
+    ]
+    task = (scope.session(kids[2]) / "task.md").read_text()
+    assert task.startswith(f"count the lines containing ERROR in {logs / 'gamma.log'}")
+    assert result(scope, kids[2]).startswith("3 ")
+    # the reducer saw every part's result and its answer leads with the exact total
+    assert "--- part 2 (beta.log) ---" in (scope.session(kids[3]) / "task.md").read_text()
+    assert re.match(r"\D*(\d+)", result(scope, sid)).group(1) == "5"
 
 
 # --- maker-checker ---------------------------------------------------------------------------------
