@@ -76,6 +76,8 @@ class ChildOutcome:
     def reason(self) -> str:
         if self.session is None:
             return self.refused or "not started"
+        if self.session.corrupt:
+            return f"corrupt: {self.session.corrupt}"
         return str(self.session.state.get("reason") or self.session.status)
 
     @property
@@ -272,7 +274,9 @@ class EngineContext:
             if not live:
                 continue
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ended = [s for s in self.wait_children(list(live), timeout=left, any_=True) if s.terminal]
+            ended = [
+                s for s in self.wait_children(list(live), timeout=left, any_=True) if s.terminal or s.corrupt
+            ]
             if not ended and left is not None and left <= 0:
                 for sid, i in live.items():
                     outcomes[i].session = sessions.load_dir(self.project.session_dir(sid))

@@ -265,7 +265,7 @@ def _run(ctx: EngineContext) -> int:
         if not live:
             break
         for s in ctx.wait_children(list(live), any_=True):
-            if s.terminal and s.id in live:
+            if (s.terminal or s.corrupt) and s.id in live:
                 name = live.pop(s.id)
                 o = outcome[name]
                 o.session = s
