@@ -132,3 +132,11 @@ def test_the_skill_text_is_in_the_system_prompt(project):
     builtin.run(s.dir, model=m)
     assert "## Skill: map-reduce" in m.seen[0]["system"] and sk.body.strip()[:200] in m.seen[0]["system"]
     assert any(e["type"] == "skill_loaded" for e in events.read_all(s.dir))
+
+
+def test_waiting_on_itself_is_refused(project):
+    s = session(project, "wait for me")
+    m = Script([use("wait", ids=[s.id])], [use("finish", result="ok")])
+    assert builtin.run(s.dir, model=m) == 0
+    told = m.seen[1]["messages"][-1]["content"][0]
+    assert told["is_error"] and "cannot wait on" in told["content"]

@@ -194,6 +194,11 @@ class Loop:
 
     def act(self, reply: Reply, turn: int) -> str:
         """Run the reply's tool calls; returns 'done', 'escalated', 'bad' (malformed) or 'next'."""
+        u = reply.usage
+        cost = f" · ${reply.cost:.4f}" if reply.cost else ""
+        self.say(
+            f"{DIM}[{reply.model}: {u.get('input_tokens', 0)} in · {u.get('output_tokens', 0)} out{cost}]{RESET}"
+        )
         if reply.text.strip():
             self.last_text = reply.text.strip()
             self.say(f"{CYAN}model:{RESET} {_short(reply.text, 400)}")

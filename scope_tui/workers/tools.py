@@ -231,6 +231,9 @@ def _known(ctx: Context, ids: list[str]) -> list[str]:
     bad = [i for i in ids if not ctx.project.session_dir(i).is_dir()]
     if bad:
         raise BadInput(f"no session {', '.join(bad)}")
+    mine = [i for i in ids if ctx.sid == i or ctx.sid.startswith(i + ".")]
+    if mine:  # waiting on itself or an ancestor would never end
+        raise BadInput(f"cannot wait on {', '.join(mine)}: that is this session or one above it")
     return ids
 
 
