@@ -14,11 +14,11 @@ INBOX_DRIVERS = ("builtin",)  # Claude Code gets the reflection as the hook's bl
 
 
 def _rules_and_text(project: Project, meta: dict[str, Any]) -> tuple[Any, str, int | None]:
+    from scope_tui.gepa.scores import split_ref
     from scope_tui.patterns import rules as rules_mod
     from scope_tui.patterns import skills
 
-    name = str(meta["skill"])
-    version = meta.get("skill_version")
+    name, version = split_ref(str(meta["skill"]), meta.get("skill_version"))
     root = meta.get("skill_root")  # an agent's own skill lives in the agent's folder
     try:
         sk = skills.load(
@@ -78,7 +78,7 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
     found = [d for d in found if d.signature not in seen]  # each deviation is flagged once a session
     if not found:
         return None
-    skill = str(s.meta["skill"])
+    skill = str(s.meta["skill"]).partition("@")[0]
     texts = []
     for dev in found:
         dev_ev = events.append(

@@ -73,6 +73,17 @@ def record(
         os.close(fd)
 
 
+def split_ref(skill: str, version: Any = None) -> tuple[str, int | None]:
+    """("rlm", 2) from "rlm@v2" (a version given as --skill NAME@vN), else (skill, version if an int)."""
+    name, _, v = str(skill).partition("@")
+    if v:
+        try:
+            return name, int(v.lstrip("vV"))
+        except ValueError:
+            pass
+    return name, version if isinstance(version, int) else None
+
+
 def record_outcome(project: Project, session_dir: Path) -> None:
     """Record the finished session's outcome (success, deviations, cost) for its skill version.
 
@@ -82,7 +93,7 @@ def record_outcome(project: Project, session_dir: Path) -> None:
         skill = s.meta.get("skill")
         if not skill or not s.terminal:
             return
-        version = s.meta.get("skill_version")
+        skill, version = split_ref(str(skill), s.meta.get("skill_version"))
         if not isinstance(version, int):
             from scope_tui.patterns import skills
 
