@@ -238,3 +238,25 @@ def test_a_worktree_claude_session_edits_only_its_worktree(scope, claude_home, s
     out = scope.ok("diff", sid)
     assert "+++ b/app2.py" in out and "+print('v2')" in out
     assert not (scope.root / "app2.py").exists()  # the main checkout is untouched
+
+
+def test_a_permission_prompt_is_needs_input(scope, claude_home, stub):
+    stub.respond_with(
+        scripted(
+            {
+                "tool_use": {
+                    "name": "Bash",
+                    "input": {"command": "touch made-by-claude", "description": "make it"},
+                }
+            },
+            {"text": "Made it."},
+        )
+    )
+    sid = scope.spawn("--driver", "claude", "Create the file made-by-claude.")
+    st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
+    assert st["status"] == "needs_input" and "permission" in st["reason"].lower(), st
+    assert not (scope.root / "made-by-claude").exists()
+    # the person allows it in the pane (Enter on "Yes"): the call runs and the session finishes
+    scope.tmux("send-keys", "-t", scope.meta(sid)["tmux"]["pane"], "Enter")
+    st = scope.wait_status(sid, "done", "failed", timeout=60)
+    assert st["status"] == "done" and (scope.root / "made-by-claude").exists()
