@@ -106,6 +106,10 @@ def size_of(context: Any) -> int:
 # ------------------------------------------------------------------------------------- the run
 
 
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
 class RlmRun:
     """One RLM session's run: its REPL, its model, its limits."""
 
@@ -126,11 +130,12 @@ class RlmRun:
             rules = self.skill.rules
         except Exception:  # a broken or missing skill must not stop the run: use the built-in limits
             self.skill, rules = None, {}
+        # the session's own parameters, then the project's [rlm] settings, then the skill's rules
         self.max_iter = int(
-            self.params.get("max_iter") or rules.get("max_iterations") or cfg.get("max_iter", MAX_ITER)
+            self.params.get("max_iter") or cfg.get("max_iter") or rules.get("max_iterations") or MAX_ITER
         )
         self.max_depth = int(
-            self.params.get("max_depth", rules.get("max_depth", cfg.get("max_depth", MAX_DEPTH)))
+            _first(self.params.get("max_depth"), cfg.get("max_depth"), rules.get("max_depth"), MAX_DEPTH)
         )
         self.depth = int(self.params.get("rlm_depth", 0))
         self.max_parallel = int(self.params.get("parallel") or rules.get("max_parallel") or 8)
