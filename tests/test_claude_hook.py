@@ -189,3 +189,38 @@ def test_is_question_and_usage_edge_cases(tmp_path):
     assert is_question("Shall I go on?") and is_question("Which one?**\n\n")
     assert not is_question("Done. Why? Because it works.") and not is_question("")
     assert usage(None) is None and usage(str(tmp_path / "missing.jsonl")) is None
+
+
+def test_settings_file_hooks_every_event_and_never_bypasses(tmp_path):
+    import sys
+
+    from scope_tui.workers.claude_settings import HOOK_EVENTS, settings
+
+    s = settings(tmp_path / "sessions" / "3", ["Bash(pytest:*)"])
+    assert (
+        set(s["hooks"])
+        == set(HOOK_EVENTS)
+        == {
+            "SessionStart",
+            "UserPromptSubmit",
+            "PreToolUse",
+            "PostToolUse",
+            "Stop",
+            "Notification",
+        }
+    )
+    for ev, entries in s["hooks"].items():
+        cmd = entries[0]["hooks"][0]["command"]
+        assert cmd.startswith(sys.executable) and f"hook {ev} --session-dir" in cmd
+    assert s["hooks"]["PreToolUse"][0]["matcher"] == "*"
+    assert s["permissions"]["defaultMode"] == "default" and "bypass" not in json.dumps(s).lower()
+    assert {"Bash(scope:*)", "Read", "Grep", "Glob", "Edit", "Write", "Bash(pytest:*)"} <= set(
+        s["permissions"]["allow"]
+    )
+
+
+def test_missing_claude_cli_fails_with_what_to_do(scope):
+    (scope.scope_dir / "config.toml").write_text('[claude]\nbin = "/nonexistent/claude"\n')
+    sid = scope.spawn("--driver", "claude", "hello")
+    st = scope.wait_status(sid, "failed", timeout=30)
+    assert "not installed" in st["reason"] and "npm install -g @anthropic-ai/claude-code" in st["reason"]
