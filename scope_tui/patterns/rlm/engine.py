@@ -364,7 +364,23 @@ class RlmRun:
     def _partial_text(self, why: str) -> str:
         return f"No final answer ({why}).\n\nBest partial answer (last REPL output):\n{self.partial or '(none)'}\n"
 
+    def _phase(self, name: str, why: str) -> None:
+        # only changes are written: a state write a step would cost more than the REPL step itself
+        if name != self._last_phase:
+            self._last_phase = name
+            self.ctx.phase(name, why)
+
+    def _tick(self, it: int) -> bool:
+        """Note the iteration in state.json at human speed (at most 4 writes a second); True when written."""
+        now = time.monotonic()
+        if it > 1 and now - self._last_tick < 0.25 and it <= self.max_iter:
+            return False
+        self._last_tick = now
+        sessions.update_state(self.dir, iteration=it)
+        return True
+
     def _loop(self, repl: R.Repl, model: Any, system: str, messages: list[dict[str, Any]]) -> int:
+        self._last_phase, self._last_tick = "observe", 0.0
         last_chance = False
         for it in range(1, self.max_iter + 2):
             if it > self.max_iter:
@@ -373,13 +389,13 @@ class RlmRun:
                     "\n\nYou have used every iteration. Answer now: put FINAL(your answer) or "
                     "FINAL_VAR(variable) at the start of a line. This is the last turn."
                 )
-            self.ctx.phase("orient" if it > 1 else "observe", f"iteration {it}")
-            sessions.update_state(self.dir, iteration=it)
-            if sessions.load_dir(self.dir).terminal:
+            if self._tick(it) and sessions.load_dir(self.dir).terminal:  # killed or escalated meanwhile
                 return 1
+            if it == 1:  # then the loop stays in act: a phase write a turn costs more than the step
+                self._phase("orient", "iteration 1: asking the model")
             text = self.turn(model, messages, system)
             messages.append({"role": "assistant", "content": text or "(empty)"})
-            self.ctx.phase("act", f"iteration {it}: {len(R.code_blocks(text))} block(s)")
+            self._phase("act", f"iteration {it}: running its blocks")
             outputs = self.run_blocks(repl, text, it)
             final = R.final_of(text)
             note = ""
@@ -389,6 +405,7 @@ class RlmRun:
                     events.append(
                         self.dir, "decision", what="final", via="FINAL_VAR", var=final[1], iteration=it
                     )
+                    sessions.update_state(self.dir, iteration=it)
                     return self.ctx.finish(True, value)
                 note = (
                     f"FINAL_VAR({final[1]}): there is no variable named {final[1]!r} in the REPL, so the "
@@ -396,6 +413,7 @@ class RlmRun:
                 )
             elif final:
                 events.append(self.dir, "decision", what="final", via="FINAL", iteration=it)
+                sessions.update_state(self.dir, iteration=it)
                 return self.ctx.finish(True, final[1])
             if last_chance:
                 break
