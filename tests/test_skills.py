@@ -127,3 +127,24 @@ def test_explain_shows_scores_and_reasons(scope):
     assert js["chosen"] == "ralph" and js["scores"]["ralph"] > js["scores"]["rlm"]
     bad = scope.run("skills", "show", "nosuch")
     assert bad.returncode == 2 and "no skill 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_prose_criteria_are_judged_by_the_model_in_one_call(scope, stub, monkeypatch):
+    import re
+
+    for k, v in stub.env.items():
+        monkeypatch.setenv(k, v)
+
+    def judge(body):
+        listing = body["messages"][-1]["content"]
+        listing = listing if isinstance(listing, str) else listing[0]["text"]
+        nums = re.findall(r"^(\d+)\. \[(\S+)\]", listing, re.M)
+        return json.dumps({n: [name == "dag", f"stub says {name}"] for n, name in nums})
+
+    stub.respond_with(judge)
+    task = "Say hello"
+    sel = select(Project(scope.scope_dir), task, profile(task))
+    assert len(stub.requests) == 1 and sel.judge.startswith("model")
+    dag = sel.choice("dag")
+    assert any("stub says dag" in r and r.startswith("✓") for r in dag.reasons)
+    assert sel.composition == ["dag"]  # only the model's yes made any skill qualify
