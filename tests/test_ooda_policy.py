@@ -67,7 +67,9 @@ def test_monitor_sees_failure_stall_loops_and_error_streaks(project):
     assert mon.poll(t0) == []
     sessions.set_status(kids[0].dir, "running")
     sessions.set_status(kids[0].dir, "failed", reason="exit 1")
-    for _ in range(3):
+    for i in range(3):  # a model call (different every turn) and a phase between actions do not hide a loop
+        events.append(kids[1].dir, "llm_call", model="m", input_tokens=100 + i)
+        events.append(kids[1].dir, "phase", phase="act")
         events.append(kids[1].dir, "tool_call", tool="bash", input={"cmd": "ls"})
     for i in range(3):
         events.append(kids[2].dir, "error", error=f"boom {i}")

@@ -314,3 +314,19 @@ def test_a_composition_runs_its_stages_in_order_and_hands_results_along(scope, p
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats == ["select", "next_stage", "finish"]
     assert "checked all 3" in (scope.session(run.id) / "result.md").read_text()
+
+
+def test_a_question_left_unanswered_raises_an_alert_for_the_person(scope, project):
+    ask = (
+        f'{PY} -c "import os, pathlib; from scope_tui.store import sessions; '
+        "sessions.set_status(pathlib.Path(os.environ['SCOPE_DIR'], 'sessions', os.environ['SCOPE_SESSION_ID']), "
+        "'needs_input', reason='which port?')\"; sleep 60"
+    )
+    sid = supervise(project, [{"task": "asks", "cmd": ask}], answer_after=2)
+    esc = wait_until(
+        lambda: [e for e in scope.events(sid) if e["type"] == "escalation"], 30, what="the supervisor's alert"
+    )
+    assert esc[0]["to"] == "person" and esc[0]["details"] == f"{sid}.1 asks: which port?"
+    assert scope.status(f"{sid}.1") == "needs_input"  # the child is left waiting for its answer
+    assert any(d["what"] == "tell_person" for d in decisions(scope, sid))
+    scope.ok("kill", sid)

@@ -52,3 +52,43 @@ def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, st
     for path in scope.scope_dir.rglob("*"):  # the key never reaches a state file, event, log or pane
         if path.is_file():
             assert stub.key[-20:].encode() not in path.read_bytes(), path
+
+
+def test_a_model_worker_repeating_itself_is_nudged_and_changes_approach(scope, stub, monkeypatch):
+    import json
+
+    from tests.support.helpers import wait_until
+
+    for k, v in stub.env.items():
+        monkeypatch.setenv(k, v)
+
+    def nudged() -> bool:
+        return any(scope.scope_dir.glob("sessions/*/inbox/*redirect.json")) or any(
+            scope.scope_dir.glob("sessions/*/inbox/read/*redirect.json")
+        )
+
+    def script(body):
+        if "Your supervisor sees" in json.dumps(body["messages"]):
+            return {
+                "tool_use": {
+                    "name": "finish",
+                    "input": {"result": "tried another way <promise>DONE</promise>"},
+                }
+            }
+        if len(stub.requests) > 4:  # the same call four times: hold the fifth reply until the nudge is in
+            wait_until(nudged, 30, what="the supervisor's nudge")
+        return {"tool_use": {"name": "bash", "input": {"command": "echo same"}}}
+
+    stub.respond_with(script)
+    s = api.spawn(
+        Project(scope.scope_dir),
+        "make the build pass",
+        skill="ralph",
+        model="claude-test-1",
+        params={"promise": "DONE", "max_iter": 1},
+    )
+    scope.wait_status(s.id, "done", "failed", "escalated", timeout=90)
+    assert scope.status(s.id) == "done", scope.state(s.id)
+    [d] = [e for e in scope.events(s.id) if e["type"] == "decision" and e.get("what") == "nudge"]
+    assert "the same" in d["why"] and "4 times in a row" in d["why"]
+    assert "Your supervisor sees" in stub.requests[-1].text

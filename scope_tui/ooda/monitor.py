@@ -20,7 +20,7 @@ from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 
 # Events that show an action; the same one N times in a row is a loop.
-ACTIONS = ("tool_call", "exec", "peek", "grep", "spawn", "llm_call")
+ACTIONS = ("tool_call", "exec", "peek", "grep", "spawn")  # llm_call differs every turn: not an action
 # Events a supervisor writes about its child; they are not the child's progress.
 NOT_PROGRESS = ("restart",)
 

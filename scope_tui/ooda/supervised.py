@@ -37,6 +37,7 @@ class SupervisedContext(EngineContext):
             restart.validate("one_for_one", self.restart_type)
         self.intensity = restart.Intensity(int(p.get("intensity", 10)), float(p.get("period", 60)))
         self.stall_after = float(p["stall_after"]) if p.get("stall_after") else None
+        self.answer_after = float(p["answer_after"]) if p.get("answer_after") else None
         self.loop = Loop(self.session_dir)
         self.started: list[str] = []
 
@@ -94,8 +95,13 @@ class SupervisedContext(EngineContext):
     def wait_children(
         self, sids: list[str], timeout: float | None = None, any_: bool = False
     ) -> list[sessions.Session]:
-        """Wait as the engine asks, while stopping (failed, reason stuck) a child that stalls or loops."""
-        mon = Monitor(self.project, stall_after=self.stall_after)
+        """Wait as the engine asks, while stopping (failed, reason stuck) a child that stalls and nudging
+        one that repeats itself or keeps erroring; a question left unanswered raises an alert."""
+        from scope_tui.ooda.supervisor import ANSWER_AFTER, stop, tell_person
+
+        mon = Monitor(
+            self.project, stall_after=self.stall_after, answer_after=self.answer_after or ANSWER_AFTER
+        )
         for sid in sids:
             mon.watch(sid)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -109,13 +115,24 @@ class SupervisedContext(EngineContext):
                 if deadline is not None and time.monotonic() >= deadline:
                     return now
                 for o in mon.wait(1.0):
-                    if o.kind in ("stalled", "repeated", "error_streak"):
+                    if o.kind == "needs_input":
+                        tell_person(self.loop, self.session_dir, o)
+                    if o.kind in ("repeated", "error_streak"):
+                        # a model may still recover: tell it what the supervisor sees (its inbox is read
+                        # before every turn); a stall is what gets it stopped
+                        self.loop.orient(f"{o.child} {o.kind}", o.details, child=o.child, evidence=o.evidence)
+                        self.loop.decide("nudge", f"{o.child} {o.details}: tell it to change approach")
+                        sessions.put_message(
+                            self.project.session_dir(o.child),
+                            "redirect",
+                            f"Your supervisor sees {o.details}. That is not progress: change approach, "
+                            "or escalate with a reason if you are stuck.",
+                        )
+                    if o.kind == "stalled":
                         self.loop.orient(f"{o.child} {o.kind}", o.details, child=o.child, evidence=o.evidence)
                         self.loop.decide(
                             "stop_child", f"{o.child} {o.kind}: stop it so the policy can retry it"
                         )
-                        from scope_tui.ooda.supervisor import stop
-
                         stop(self.project, o.child, f"stuck: {o.details}", status="failed")
         finally:
             mon.close()

@@ -32,6 +32,8 @@ from scope_tui.store import events, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 
+# A child waiting this long for a person's answer gets an alert (an `escalation` event to the person).
+ANSWER_AFTER = 120.0
 # Escalation reasons the tactical level handles itself (by restarting); the rest go up.
 HANDLED_HERE = ("stuck",)
 # Troubles that mean "this run is going nowhere": the child is stopped and handled like a failure.
@@ -83,6 +85,20 @@ def stop(project: Project, sid: str, why: str, status: str = "killed") -> bool:
     return True
 
 
+def tell_person(loop: Loop, session_dir: Path, o: Observation) -> None:
+    """A child's question has waited too long: an alert for the person; the child is left as it is."""
+    loop.orient(f"{o.child} waits for an answer", o.details, child=o.child)
+    loop.decide("tell_person", f"nobody answered {o.child}: answer with 'scope redirect {o.child} ...'")
+    events.append(
+        session_dir,
+        "escalation",
+        reason="missing_context",
+        details=f"{o.child} asks: {o.details}",
+        evidence=[{"session": o.child}],
+        to="person",
+    )
+
+
 @dataclass
 class Child:
     key: str
@@ -118,7 +134,7 @@ class Supervisor:
         self.monitor = Monitor(
             project,
             stall_after=float(p["stall_after"]) if p.get("stall_after") else None,
-            answer_after=float(p["answer_after"]) if p.get("answer_after") else None,
+            answer_after=float(p.get("answer_after") or ANSWER_AFTER),
         )
         self.loop = Loop(session_dir)
         self.fresh: set[str] = set()  # children restarted while the current batch is handled
@@ -175,18 +191,7 @@ class Supervisor:
             self.loop.orient(f"{c.sid} done", f"child {c.key} finished", child=c.sid)
             return None
         if o.kind == "needs_input":
-            self.loop.orient(f"{c.sid} waits for an answer", o.details, child=c.sid)
-            self.loop.decide(
-                "tell_person", f"nobody answered {c.sid}: answer with 'scope redirect {c.sid} ...'"
-            )
-            events.append(
-                self.dir,
-                "escalation",
-                reason="missing_context",
-                details=f"{c.sid}: {o.details}",
-                evidence=[{"session": c.sid}],
-                to="person",
-            )
+            tell_person(self.loop, self.dir, o)
             return None
         reason = o.reason if o.kind == "escalation" else ""
         if o.kind == "ended" and o.end == "escalated":
