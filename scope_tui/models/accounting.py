@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,8 @@ class Accounted:
         self.dir = session_dir
         self.cfg = cfg if cfg is not None else config.load(project.config_path)
         self.name = inner.name
+        # told the details just before a budget escalation (the worker writes its partial result first)
+        self.before_escalate: Callable[[str], None] | None = None
 
     def complete(
         self,
@@ -184,6 +187,8 @@ class Accounted:
         over = check_budget(self.project, self.dir.name, extra, self.cfg)
         if over is not None:
             which, details = over
+            if self.before_escalate is not None:
+                self.before_escalate(details)
             escalate(self.project, self.dir, "budget", f"{which} budget: {details}")
             raise BudgetExceeded(f"budget reached, call not made ({details})")
         reply = self.inner.complete(

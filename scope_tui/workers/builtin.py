@@ -116,6 +116,10 @@ class Loop:
             from scope_tui.models.select import model_for
 
             self._model = model_for(self.project, self.meta)
+            if hasattr(self._model, "before_escalate"):  # result.md before the status says escalated
+                self._model.before_escalate = lambda details: self.keep_partial(
+                    f"Stopped: budget reached ({details})."
+                )
         return self._model
 
     def run(self) -> int:
