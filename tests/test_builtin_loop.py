@@ -140,3 +140,19 @@ def test_waiting_on_itself_is_refused(project):
     assert builtin.run(s.dir, model=m) == 0
     told = m.seen[1]["messages"][-1]["content"][0]
     assert told["is_error"] and "cannot wait on" in told["content"]
+
+
+def test_escalate_tool_tells_the_parent_and_keeps_a_result(project):
+    parent = session(project, "boss")
+    s = sessions.create(project, "too big", parent=parent.id, driver="builtin", cwd=str(project.home))
+    m = Script(
+        [use("bash", command="echo partial-clue")],
+        [use("escalate", reason="task_too_big", details="split by year")],
+    )
+    assert builtin.run(s.dir, model=m) == 1
+    st = sessions.load_dir(s.dir).state
+    assert st["status"] == "escalated" and st["reason"] == "task_too_big"
+    text = s.dir.joinpath("result.md").read_text()
+    assert "split by year" in text and "partial-clue" in text
+    (msg,) = sessions.take_messages(parent.dir)
+    assert msg["kind"] == "escalation" and "task_too_big" in msg["text"]

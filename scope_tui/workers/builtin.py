@@ -240,6 +240,8 @@ class Loop:
                 self.say(f"{YELLOW}⚑ held back: {_short(blocked, 300)}{RESET}")
                 results.append(self._result(uid, blocked, True))
                 continue
+            if name == "escalate":  # result.md before the status says escalated
+                self.keep_partial(f"Escalated ({inp.get('reason')}): {inp.get('details') or ''}".strip())
             try:
                 out = tools.run(self.ctx, name, inp)
             except tools.BadInput as exc:
