@@ -382,7 +382,7 @@ def write_version(
         n += 1
         path = folder / f"v{n}.md"
     write_text(path, text)
-    entry = {
+    entry: dict[str, Any] = {
         "parent": existing[-1].version if existing else None,
         "patches": [],
         "origin": "patch",

@@ -129,7 +129,7 @@ class RlmRun:
             self.skill = skills.load(self.project, "rlm", int(ver) if ver else None)
             rules = self.skill.rules
         except Exception:  # a broken or missing skill must not stop the run: use the built-in limits
-            self.skill, rules = None, {}
+            self.skill, rules = None, {}  # type: ignore[assignment]
         # the session's own parameters, then the project's [rlm] settings, then the skill's rules
         self.max_iter = int(
             self.params.get("max_iter") or cfg.get("max_iter") or rules.get("max_iterations") or MAX_ITER
@@ -143,6 +143,7 @@ class RlmRun:
         self.timeout = float(self.params.get("block_timeout") or cfg.get("block_timeout", R.BLOCK_TIMEOUT))
         self.child_timeout = float(cfg.get("child_timeout", 1800))
         self.taint: set[str] = set()
+        self._last_phase, self._last_tick = "observe", 0.0
         self.partial = ""
 
     # -- helpers given to the REPL (they run in the REPL's process) ------------------------------------
@@ -325,6 +326,8 @@ class RlmRun:
             if res.output.strip() and not res.error:
                 self.partial = res.output.strip()
             outputs.append(res.render())
+            first = next((ln for ln in res.output.splitlines() if ln.strip()), "(no output)")
+            self.ctx.say(f"  [{iteration}.{i + 1}] {kind:<9} {first[:100]}")
         return outputs
 
     def run(self) -> int:
@@ -340,7 +343,7 @@ class RlmRun:
         model = model_for(self.project, self.meta, "tactical", self.dir)
         system = self.system_prompt()
         messages: list[dict[str, Any]] = [{"role": "user", "content": self.first_message(task, context)}]
-        fns = {
+        fns: dict[str, Any] = {
             "llm_query": self.llm_query,
             "llm_query_batched": self.llm_query_batched,
             "rlm_query": self.rlm_query,

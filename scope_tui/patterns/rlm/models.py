@@ -75,7 +75,7 @@ class SdkModel:
         import anthropic
 
         client = anthropic.Anthropic(max_retries=2)
-        r = client.messages.create(model=self.model, system=system, messages=messages, max_tokens=max_tokens)
+        r = client.messages.create(model=self.model, system=system, messages=messages, max_tokens=max_tokens)  # type: ignore[arg-type]
         text = "".join(getattr(b, "text", "") for b in r.content)
         if self.session_dir is not None:
             events.append(
@@ -91,6 +91,7 @@ class SdkModel:
 
 def model_for(project: Project, meta: dict[str, Any], level: str, session_dir: Path | None = None) -> Any:
     """A model for `level` ('tactical' drives the REPL, 'operational' answers llm_query)."""
+    real: Any
     try:
         from scope_tui.models.select import model_for as real
     except ImportError:

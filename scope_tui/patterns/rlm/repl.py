@@ -246,6 +246,13 @@ class ReplCore:
         import re as _re
 
         self.ns["re"] = _re
+
+        def misplaced(*_a: Any, **_k: Any) -> None:
+            print(
+                "(FINAL / FINAL_VAR are not functions: write them in your reply, outside the block, at the start of a line)"
+            )
+
+        self.ns["FINAL"] = self.ns["FINAL_VAR"] = misplaced
         for name, fn in (functions or {}).items():
             self.ns[name] = self._pausing(fn)
 
@@ -276,8 +283,10 @@ class ReplCore:
                 try:
                     tree = ast.parse(code, "<repl>", "exec")
                     last = None
-                    if tree.body and isinstance(tree.body[-1], ast.Expr):
-                        last = ast.Expression(tree.body.pop().value)
+                    tail = tree.body[-1] if tree.body else None
+                    if isinstance(tail, ast.Expr):
+                        tree.body.pop()
+                        last = ast.Expression(tail.value)
                     self.timer.start(self.timeout)
                     try:
                         exec(compile(tree, "<repl>", "exec"), self.ns)
