@@ -202,6 +202,9 @@ class RlmRun:
                 "skill": "rlm",
                 "context_chars": size,
                 "parent_context_chars": self.context_size,
+                "task": str(prompt),
+                "context_tokens": size // 4,
+                "parent_tokens": self.context_size // 4,
                 "depth": self.depth + 1,
             }
         )
@@ -260,6 +263,15 @@ class RlmRun:
                 reason = (child.state.get("reason") if child else "") or ""
                 text = f"[child {s} {status}{': ' + reason if reason else ''}] {text}".strip()
             out.append(text.strip())
+            # a dive that came back with nothing: what the empty_dive_ratio rule counts
+            events.append(
+                self.dir,
+                "dive",
+                child=s,
+                chars=len(text.strip()),
+                empty=not text.strip(),
+                ok=child is not None and child.status == "done",
+            )
         return out
 
     def rlm_query(self, prompt: str, sub_context: Any = None) -> str:
