@@ -77,7 +77,9 @@ def test_claude_session_runs_the_task_to_done(scope, claude_home, stub):
     settings = json.loads((scope.session(sid) / "claude-settings.json").read_text())
     assert settings["permissions"]["defaultMode"] == "default"
     # claude is ended once the session is done; the pane's log keeps what it showed
-    wait_until(lambda: "claude exited" in (scope.session(sid) / "pane.log").read_text(errors="replace"), 30)
+    wait_until(
+        lambda: "claude ended by Scope" in (scope.session(sid) / "pane.log").read_text(errors="replace"), 30
+    )
     assert stub.key not in (scope.session(sid) / "pane.log").read_text(errors="replace")
     assert stub.key not in (scope.session(sid) / "events.jsonl").read_text()
 
@@ -260,3 +262,24 @@ def test_a_permission_prompt_is_needs_input(scope, claude_home, stub):
     scope.tmux("send-keys", "-t", scope.meta(sid)["tmux"]["pane"], "Enter")
     st = scope.wait_status(sid, "done", "failed", timeout=60)
     assert st["status"] == "done" and (scope.root / "made-by-claude").exists()
+
+
+def test_the_api_key_question_is_needs_input_and_no_part_of_the_key_is_logged(scope, claude_home, stub):
+    cfg = json.loads((claude_home / ".claude.json").read_text())
+    del cfg["customApiKeyResponses"]
+    (claude_home / ".claude.json").write_text(json.dumps(cfg))
+    stub.respond_with(scripted({"text": "Key approved, done."}))
+    sid = scope.spawn("--driver", "claude", "Say done.")
+    st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
+    assert st["status"] == "needs_input" and "API key" in st["reason"], st
+    pane = scope.meta(sid)["tmux"]["pane"]
+    wait_until(lambda: stub.key[-20:] in scope.tmux("capture-pane", "-p", "-t", pane).stdout, 30)
+    scope.tmux("send-keys", "-t", pane, "Up")  # "1. Yes" (the default is "No")
+    wait_until(lambda: "\u276f 1. Yes" in scope.tmux("capture-pane", "-p", "-t", pane).stdout, 30)
+    scope.tmux("send-keys", "-t", pane, "Enter")
+    st = scope.wait_status(sid, "done", "failed", timeout=90)
+    assert st["status"] == "done"
+    log = scope.session(sid) / "pane.log"
+    wait_until(lambda: "claude ended by Scope" in log.read_text(errors="replace"), 30)  # the log was resumed
+    assert stub.key[-20:] not in log.read_text(errors="replace")
+    assert (claude_home / ".claude" / "settings.json").read_bytes() == USER_SETTINGS

@@ -14,7 +14,9 @@ the hooks write state and events, this process only
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -75,6 +77,7 @@ class Supervisor:
         self.asked = False  # said needs_input for a first-use screen
         self.next_look = 0.0
         self.ending = False
+        self.log_paused = False
 
     # -- screen ---------------------------------------------------------------------------------------
     def screen(self) -> str:
@@ -97,6 +100,10 @@ class Supervisor:
             if kind == "claude_session":
                 self.started = True
                 self.next_look = 0.0  # look at once: the prompt is about to show
+                if self.log_paused:  # the API key question is answered and off the screen
+                    self.log_paused = not _pipe(self.project, self.pane, self.d / sessions.PANE_LOG)
+                    if not self.log_paused:
+                        events.append(self.d, "pane_log_resumed")
             elif kind == "prompt" and self.pasted_at is not None:
                 self.delivered = True
         now = time.monotonic()
@@ -120,7 +127,8 @@ class Supervisor:
                 return
             self.next_look = now + (0.3 if self.started else 1.0)
             text = self.screen()
-            blocker = self.first_use(text)
+            # SessionStart fires only once those questions are answered; their text may linger above
+            blocker = None if self.started else self.first_use(text)
             if blocker:
                 if not self.asked:
                     self.asked = True
@@ -227,7 +235,25 @@ class Supervisor:
     def last_words(self) -> str:
         """The last line claude left on the screen (why it quit early, e.g. no network), or ''."""
         lines = [ln.strip() for ln in self.screen().splitlines() if ln.strip().strip(".*░▓█ ")]
+        key = os.environ.get("ANTHROPIC_API_KEY") or ""
+        if key:  # a reason is a state file: no part of a key goes there
+            lines = [ln for ln in lines if key[-12:] not in ln]
         return sessions.first_line(lines[-1], 160) if lines else ""
+
+
+def _pipe(project: Project, pane: str, log: Path | None) -> bool:
+    """Stop the pane's copy to pane.log (`log` None), or start it again; True when tmux agreed."""
+    from scope_tui.substrate.server import tmux_for
+
+    args = (
+        ["pipe-pane", "-t", pane]
+        if log is None
+        else ["pipe-pane", "-o", "-t", pane, f"cat >> {shlex.quote(str(log))}"]
+    )
+    try:
+        return tmux_for(project).run(*args).returncode == 0
+    except Exception:
+        return False
 
 
 def _die_with_parent() -> None:
@@ -239,6 +265,21 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
+def key_would_be_shown(env: dict[str, str]) -> bool:
+    """True when Claude Code will ask about ANTHROPIC_API_KEY, showing part of it on the screen: the key's
+    tail is neither approved nor rejected in ~/.claude.json (read, never written)."""
+    key = env.get("ANTHROPIC_API_KEY") or ""
+    if not key:
+        return False
+    try:
+        cfg = json.loads((Path(env.get("HOME") or "~").expanduser() / ".claude.json").read_text())
+        resp = cfg.get("customApiKeyResponses") or {}
+        known = [*(resp.get("approved") or []), *(resp.get("rejected") or [])]
+    except (OSError, ValueError, AttributeError):
+        return True
+    return key[-20:] not in known
 
 
 def resolve_bin(name: str) -> str | None:
@@ -296,14 +337,23 @@ def run(session_dir: Path) -> int:
     sessions.set_phase(d, "observe", "starting Claude Code")
     # A Python handler (not SIG_IGN) is reset to the default at exec: Ctrl-C reaches claude, not us.
     signal.signal(signal.SIGINT, lambda *_: None)
-    proc = subprocess.Popen(argv, cwd=cwd, env=cs.env(), preexec_fn=_die_with_parent)
+    env = cs.env()
+    sup_pane = os.environ.get("TMUX_PANE") or ""
+    paused = bool(sup_pane) and key_would_be_shown(env) and _pipe(project, sup_pane, None)
+    if paused:  # Claude Code is about to show part of the API key: keep it out of pane.log
+        events.append(d, "pane_log_paused", why="Claude Code asks about the API key, showing part of it")
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_die_with_parent)
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
     sup = Supervisor(project, d, proc, opts)
+    sup.log_paused = paused
     code = sup.run()
+    if sup.log_paused:
+        _pipe(project, sup.pane, d / sessions.PANE_LOG)
     rc = finish(d, code, "" if sup.ending else sup.last_words())
     st = sessions.load_dir(d)
     sid = st.state.get("claude_session")
-    _say(f"[claude exited {code}; session {st.id} {st.status}]")
+    how = "ended by Scope" if sup.ending else f"exited {code}"
+    _say(f"[claude {how}; session {st.id} {st.status}]")
     if sid:
         _say(f"continue this conversation: cd {cwd} && claude --resume {sid}")
     sys.stdout.flush()
