@@ -325,7 +325,18 @@ class ReplCore:
 # ------------------------------------------------------------------------------------- the isolated REPL
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this REPL when the engine that forked it dies (a killed session leaves no stray loop)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _child_main(conn: Any, core: ReplCore) -> None:
+    _die_with_parent()
     core.timer.on_pause = lambda paused: conn.send(("pause" if paused else "resume", None))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
