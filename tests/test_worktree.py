@@ -81,3 +81,6 @@ def test_worktree_needs_a_commit(scope):
     git(scope.root, "init", "-q", "-b", "main")
     p = scope.run("spawn", "x", "--worktree", "--cmd", "true")
     assert p.returncode == 2 and "at least one commit" in p.stderr
+    # the session that could not start says why, rather than looking lost
+    st = scope.state("1")
+    assert st["status"] == "failed" and "at least one commit" in st["reason"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
-from scope_tui.store.sessions import META, Session
+from scope_tui.store.sessions import META, Session, set_status
 
 WORKTREES = "worktrees"
 # used only when the repository has no identity of its own, so a leftover commit never fails on it
@@ -50,8 +50,17 @@ def repo_root(cwd: Path) -> Path:
 def prepare_worktree(project: Project, s: Session) -> Path:
     """Create `.scope/worktrees/<id>` on a new branch `scope/<id>` from HEAD; record it in meta.json.
 
-    Raises UsageError when the folder is not a git repository, has no commit yet, or the branch exists.
+    Raises UsageError when the folder is not a git repository, has no commit yet, or the branch exists;
+    the session (already on disk, not launched) is then marked failed with that reason.
     """
+    try:
+        return _prepare(project, s)
+    except UsageError as exc:
+        set_status(s.dir, "failed", reason=str(exc))
+        raise
+
+
+def _prepare(project: Project, s: Session) -> Path:
     repo = repo_root(Path(s.meta.get("cwd") or project.home))
     base = _git(repo, "rev-parse", "--verify", "HEAD^{commit}")
     if base.returncode != 0:

@@ -78,6 +78,7 @@ class Supervisor:
         self.next_look = 0.0
         self.ending = False
         self.log_paused = False
+        self.next_kids = 0.0
 
     # -- screen ---------------------------------------------------------------------------------------
     def screen(self) -> str:
@@ -117,7 +118,9 @@ class Supervisor:
             self.ending = True
             self._end_claude()
             return
-        if s.status == "waiting" and str(s.state.get("reason") or "").startswith("children running"):
+        waiting = s.status == "waiting" and str(s.state.get("reason") or "").startswith("children running")
+        if waiting and now >= self.next_kids:  # reading the children costs a folder scan: once a second
+            self.next_kids = now + 1.0
             self._wake_when_children_done(s)
         self._forward_inbox()
 
