@@ -236,6 +236,8 @@ def test_stdin_context_through_scope_spawn(scope):
     assert (scope.session(sid) / "result.md").read_text().strip() == str(len(range(0, 5000, 7)))
     assert (scope.session(sid) / "context-stdin.txt").read_text() == lines
     assert scope.meta(sid)["level"] == "tactical"
+    both = scope.run("spawn", "--skill", "rlm", "--context", "-", "-", input="x")
+    assert both.returncode == 2 and "stdin cannot be both" in both.stderr
 
 
 def test_rlm_query_recurses_as_a_child_session_and_depth_is_respected(scope, stub):
