@@ -184,7 +184,7 @@ class ScopeApp(App[None]):
                     yield RichLog(id="memory", wrap=True)
         with Horizontal(id="bottom"):
             yield OptionList(id="alerts")
-            yield RichLog(id="patch", wrap=False)
+            yield RichLog(id="patch", wrap=True, auto_scroll=False, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:

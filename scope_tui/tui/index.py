@@ -170,7 +170,7 @@ class Index:
                 )
                 new = True
         if new:
-            self.alerts.sort(key=lambda a: (a.t, a.seq), reverse=True)
+            self.alerts.sort(key=lambda a: (a.t, a.seq, a.sid), reverse=True)
         return new
 
     # -- patches -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ GLYPHS = {
     "escalated": "▲",
     "corrupt": "⚠",
 }
+MIN_TITLE = 28
 LEVEL_SHORT = {"strategic": "strat", "tactical": "tact", "operational": "op"}
 
 
@@ -97,33 +98,41 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
         t.append(s.corrupt, style=p.error)
         return t
     st = s.status
-    bits: list[tuple[str, str]] = [
-        (st.replace("_", " "), p.status(st)),
-        (LEVEL_SHORT.get(s.level, s.level), p.muted),
+    bits: list[tuple[str, str, int]] = [  # (text, style, priority: higher goes first when room is short)
+        (st.replace("_", " "), p.status(st), 9),
+        (LEVEL_SHORT.get(s.level, s.level), p.muted, 1),
     ]
     if s.state.get("phase") and not s.terminal:
-        bits.append((str(s.state["phase"]), p.secondary))
+        bits.append((str(s.state["phase"]), p.secondary, 5))
     if s.state.get("reason") and st in ("failed", "escalated", "killed"):
-        bits.append((str(s.state["reason"])[:24], p.status(st)))
-    for key in ("skill", "model", "agent"):
+        bits.append((str(s.state["reason"])[:24], p.status(st), 8))
+    for key, prio in (("skill", 6), ("model", 2), ("agent", 4)):
         val = s.meta.get(key)
         if val:
-            bits.append((("@" if key == "agent" else "") + str(val), p.accent if key == "skill" else p.muted))
-    bits.append((age(elapsed(s, now)), p.muted))
+            txt = ("@" if key == "agent" else "") + str(val).removeprefix("claude-")
+            bits.append((txt, p.accent if key == "skill" else p.muted, prio))
+    bits.append((age(elapsed(s, now)), p.muted, 7))
     cost = float(s.state.get("cost") or 0)
     if cost:
-        bits.append((f"${cost:.2f}", p.muted))
-    tail = Text()
-    for i, (txt, style) in enumerate(bits):
+        bits.append((f"${cost:.2f}", p.muted, 3))
+    head = Text(no_wrap=True, overflow="ellipsis")
+    head.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
+    head.append(s.id, style=f"bold {p.text}")
+    head.append("  ")
+    title = first_line(s.title or s.task(), 200)
+
+    def tail_len(bs: list[tuple[str, str, int]]) -> int:
+        return sum(len(b[0]) for b in bs) + 3 * (len(bs) - 1)
+
+    # Give the title at least MIN_TITLE cells: drop the least useful facts first.
+    while len(bits) > 2 and width - len(head) - tail_len(bits) - 2 < min(MIN_TITLE, len(title)):
+        bits.remove(min(bits, key=lambda b: b[2]))
+    room = max(8, width - len(head) - tail_len(bits) - 2)
+    t = head
+    t.append(first_line(title, room), style=p.text if not s.terminal else p.muted)
+    t.append("  ")
+    for i, (txt, style, _) in enumerate(bits):
         if i:
-            tail.append(" · ", style=p.muted)
-        tail.append(txt, style=style)
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
-    t.append(s.id, style=f"bold {p.text}")
-    t.append("  ")
-    room = max(12, width - len(t) - len(tail) - 2)
-    t.append(first_line(s.title or s.task(), room), style=p.text if not s.terminal else p.muted)
-    t.append("  ")
-    t.append_text(tail)
+            t.append(" · ", style=p.muted)
+        t.append(txt, style=style)
     return t

@@ -58,6 +58,8 @@ class SpawnScreen(ModalScreen[dict[str, Any] | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
+        for inp in self.query(Input):
+            inp.cursor_blink = not self.app.is_headless
         self.query_one("#task", Input).focus()
 
     def values(self) -> dict[str, Any]:
@@ -136,6 +138,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Label("enter to send · escape to cancel", classes="muted")
 
     def on_mount(self) -> None:
+        self.query_one(Input).cursor_blink = not self.app.is_headless
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
@@ -162,6 +165,11 @@ class EditPatchScreen(ModalScreen[str | None]):
         with Vertical(id="dialog", classes="editor"):
             yield Label(f"Edit patch {self.patch_id}, then ctrl+s to approve", classes="title")
             yield TextArea(self.text, id="text")
+
+    def on_mount(self) -> None:
+        ta = self.query_one(TextArea)
+        ta.cursor_blink = not self.app.is_headless  # a still cursor for screenshots and snapshots
+        ta.focus()
 
     def action_save(self) -> None:
         self.dismiss(self.query_one(TextArea).text)

@@ -1,0 +1,88 @@
+"""Drive the real control room with Pilot over a still scene and save SVG (and PNG) screenshots.
+
+    .venv/bin/python screenshots/make.py [--out screenshots]
+
+PNGs are made with rsvg-convert when it is installed (apt-get install librsvg2-bin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SIZE = (160, 46)
+
+
+async def shoot(out: Path) -> list[Path]:
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+    from scope_tui.tui.scene import write_scene
+
+    home = Path(tempfile.mkdtemp(prefix="scope-shots-")) / "payments"
+    project = Project.create(home / ".scope")
+    now = write_scene(project)
+    os.environ["SCOPE_AGENTS_DIR"] = str(home / "agents")  # no real agents home in a picture
+    saved: list[Path] = []
+
+    async def run(theme: str, steps: list[tuple[str, list[str]]]) -> None:
+        app = ScopeApp(project, clock=lambda: now, live_pane=False, sweep=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await asyncio.wait_for(app.loaded.wait(), 20)
+            app.theme = theme
+            app.select("1.1.2")
+            await pilot.pause()
+            await pilot.pause()
+            for name, keys in steps:
+                if keys:
+                    await pilot.press(*keys)
+                    await pilot.pause()
+                    await pilot.pause()
+                path = out / f"{name}.svg"
+                app.save_screenshot(path.name, str(out))
+                saved.append(path)
+
+    await run(
+        "scope-dark",
+        [
+            ("main", []),
+            ("spawn", ["n", *"Summarise the findings for the team"]),
+        ],
+    )
+    await run("scope-dark", [("patch", ["e"])])
+    await run("scope-dark", [("help", ["question_mark"])])
+    await run("scope-light", [("main-light", [])])
+    await run("scope-high-contrast", [("main-high-contrast", [])])
+    shutil.rmtree(home.parent, ignore_errors=True)
+    return saved
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = asyncio.run(shoot(out))
+    rsvg = shutil.which("rsvg-convert")
+    for svg in saved:
+        line = str(svg)
+        if rsvg:
+            png = svg.with_suffix(".png")
+            subprocess.run([rsvg, "-z", "1", str(svg), "-o", str(png)], check=True)
+            line += f" + {png.name}"
+        print(line)
+    if not rsvg:
+        print("no rsvg-convert: SVG only (apt-get install librsvg2-bin for PNGs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
