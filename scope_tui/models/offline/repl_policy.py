@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 BIG = 1_000_000  # characters: past this the policy partitions the lines into chunks
-CHUNK_LINES = 50_000
+CHUNKS = 8  # parts a big context is cut into
 
 _STOP = set(
     """a an and are as at be by can context count does each every file files find for from give how in into is it
@@ -103,7 +103,8 @@ def grep(task: str, size_hint: int) -> str:
         out += [
             "\nThe context is big, so I also count by chunks of lines to check the total.\n",
             "```repl",
-            f"chunks = [lines[i:i + {CHUNK_LINES}] for i in range(0, len(lines), {CHUNK_LINES})]",
+            f"step = max(1, -(-len(lines) // {CHUNKS}))",
+            "chunks = [lines[i:i + step] for i in range(0, len(lines), step)]",
             f"per_chunk = [sum(1 for l in ch if {_match(terms[0], 'l')}) for ch in chunks]",
             "print(len(chunks), 'chunks;', 'per chunk:', per_chunk[:20], 'total:', sum(per_chunk))",
             "```",
