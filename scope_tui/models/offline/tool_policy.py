@@ -34,7 +34,8 @@ _STOP = frozenset(
     """the a an and or of to in into on for with from that this these those is are be it its by as at all any
     each file files line lines write save create put find count number how many what which where when who
     please then than there their them they your you me my our use using read look show list tell give
-    containing contain contains text folder directory result answer results""".split()
+    containing contain contains text folder directory result answer results summarise summarize summary
+    describe explain check report about look inside briefly short""".split()
 )
 _FILE = r"['\"`]?(?P<file>[\w./-]*\w\.\w+)['\"`]?"
 _COUNT_RES = [
@@ -330,9 +331,14 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
                 _tool("read_file", {"path": f}, n, i) for i, f in enumerate(unread)
             ]
         for s in ran("read_file"):
-            lines = s.result.splitlines()
+            lines = [ln.rstrip() for ln in s.result.splitlines()]
+            heads = [ln for ln in lines if ln.lstrip().startswith("#")][:8] or [
+                ln for ln in lines if ln.strip()
+            ][:5]
+            shown = "\n".join(f"  {ln[:120]}" for ln in heads)
             notes.append(
-                f"{s.input.get('path')}: {len(lines)} line(s); first: {lines[0][:120] if lines else '(empty)'}"
+                f"{s.input.get('path')}: {len(lines)} line(s)"
+                + (f"; it opens with:\n{shown}" if shown else " (empty)")
             )
         words = _words(task)
         if words and not ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
