@@ -156,3 +156,18 @@ def test_escalate_tool_tells_the_parent_and_keeps_a_result(project):
     assert "split by year" in text and "partial-clue" in text
     (msg,) = sessions.take_messages(parent.dir)
     assert msg["kind"] == "escalation" and "task_too_big" in msg["text"]
+
+
+def test_a_long_conversation_cuts_old_tool_outputs(project, monkeypatch):
+    monkeypatch.setattr(builtin, "MAX_CONVERSATION_CHARS", 30_000)
+    (project.home / "big.txt").write_text("x" * 20_000)
+    s = session(project, "read a lot")
+    turns = [[use("read_file", i, path="big.txt")] for i in range(4)] + [[use("finish", result="ok")]]
+    m = Script(*turns)
+    loop = builtin.Loop(s.dir, m)
+    assert loop.run() == 0
+    last = m.seen[-1]["messages"]
+    first_result = last[2]["content"][0]["content"]
+    assert "older output cut: 20000 characters" in first_result
+    assert last[-1]["content"][0]["content"] == "x" * 20_000  # the newest output is whole
+    assert any(e["type"] == "trim" for e in events.read_all(s.dir))

@@ -23,6 +23,7 @@ from scope_tui.store.project import Project
 from scope_tui.workers import tools
 
 DEFAULT_MAX_TURNS = 30
+MAX_CONVERSATION_CHARS = 400_000  # about 100k tokens: past it, old tool outputs are cut down
 MAX_BAD_INPUTS = 3  # malformed tool calls in a row before the session fails
 
 SYSTEM = """You are a worker agent run by Scope, a control room for LLM agents. You work in a folder on a real
@@ -143,6 +144,7 @@ class Loop:
                 return 1
             sessions.set_phase(self.dir, "observe", "reading the inbox")
             self.read_inbox()
+            self.trim()
             sessions.set_phase(self.dir, "orient", "asking the model")
             try:
                 reply = model.complete(
@@ -195,6 +197,24 @@ class Loop:
             last["content"].extend(blocks)
         else:
             self.messages.append({"role": "user", "content": blocks})
+
+    def trim(self, limit: int | None = None) -> int:
+        """Cut old tool outputs (all but the last two turns) to a stub while the conversation is too long."""
+        limit = limit or MAX_CONVERSATION_CHARS
+        size = len(json.dumps(self.messages, ensure_ascii=False, default=str))
+        cut = 0
+        for m in self.messages[1:-4]:
+            if size <= limit:
+                break
+            for b in m["content"] if isinstance(m["content"], list) else []:
+                text = b.get("content") if b.get("type") == "tool_result" else None
+                if isinstance(text, str) and len(text) > 200:
+                    b["content"] = f"{text[:150]}… [older output cut: {len(text)} characters]"
+                    size -= len(text) - len(b["content"])
+                    cut += 1
+        if cut:
+            events.append(self.dir, "trim", results=cut, chars=size)
+        return cut
 
     def act(self, reply: Reply, turn: int) -> str:
         """Run the reply's tool calls; returns 'done', 'escalated', 'bad' (malformed) or 'next'."""
