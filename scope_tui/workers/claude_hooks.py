@@ -28,9 +28,9 @@ def classify(tool: str, tool_input: dict[str, Any]) -> dict[str, Any]:
     if tool == "Bash":
         cmd = str(tool_input.get("command") or "")
         return {**_classify_shell(cmd), "tool": tool, "command": cmd[:_SUMMARY]}
-    if tool in ("Read", "NotebookRead"):
+    if tool in ("Read", "NotebookRead", "LS"):
         return {"kind": "peek", "tool": tool, "path": tool_input.get("file_path") or tool_input.get("path")}
-    if tool in ("Grep", "Glob", "LS"):
+    if tool in ("Grep", "Glob"):
         return {
             "kind": "grep",
             "tool": tool,
@@ -66,7 +66,7 @@ def _classify_shell(cmd: str) -> dict[str, Any]:
     if prog == "scope" and rest[:1] == ["spawn"]:
         task = next((w for w in rest[1:] if not w.startswith("-")), "")
         return {"kind": "spawn", "task": task[:_SUMMARY]}
-    if prog in _PEEK_CMDS:
+    if prog in _PEEK_CMDS and not (prog == "sed" and any(w.startswith("-i") for w in rest)):
         return {"kind": "peek", "path": next((w for w in rest if not w.startswith("-")), None)}
     if prog in _GREP_CMDS:
         return {"kind": "grep", "pattern": next((w for w in rest if not w.startswith("-")), None)}
