@@ -106,13 +106,13 @@ def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list
     return killed
 
 
-def reap(root: Path, sid: str, exit_status: str, signal: str = "") -> bool:
+def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "") -> bool:
     """What tmux's pane-died hook runs: mark a worker that died without a terminal status failed
     (crashed), then run its agent's update. True when this call marked it."""
     from scope_tui.agents.lifecycle import after_terminal
     from scope_tui.substrate.reaper import reap as substrate_reap
 
-    reaped = substrate_reap(root, sid, exit_status, signal)
+    reaped = substrate_reap(root, sid, exit_status, signal, pane)
     d = root / "sessions" / sid
     if d.is_dir():  # also when a reconcile sweep marked it first: the agent update runs once either way
         after_terminal(Project(root), d)
