@@ -109,11 +109,14 @@ def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list
 def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "") -> bool:
     """What tmux's pane-died hook runs: mark a worker that died without a terminal status failed
     (crashed), then run its agent's update. True when this call marked it."""
-    from scope_tui.agents.lifecycle import after_terminal
     from scope_tui.substrate.reaper import reap as substrate_reap
 
     reaped = substrate_reap(root, sid, exit_status, signal, pane)
     d = root / "sessions" / sid
-    if d.is_dir():  # also when a reconcile sweep marked it first: the agent update runs once either way
+    # also when a reconcile sweep marked it first: the agent update runs once either way;
+    # sessions without an agent never import the agent layer (the hook runs on every pane death)
+    if d.is_dir() and sessions.load_dir(d).meta.get("agent"):
+        from scope_tui.agents.lifecycle import after_terminal
+
         after_terminal(Project(root), d)
     return reaped
