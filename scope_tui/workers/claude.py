@@ -164,7 +164,12 @@ class Supervisor:
             if self.attempts < 2:
                 self.attempts += 1
                 events.append(self.d, "deliver_retry", attempt=self.attempts)
-                self._enter(now)  # the paste landed but the Enter did not
+                if self._paste_visible():
+                    self._enter(now)  # the paste landed but the Enter did not
+                else:  # the paste itself was lost: once more, Enter when it shows
+                    self.pasted_at, self.entered_at = now, None
+                    if self.pane:
+                        self.tmux.paste(self.pane, self.task.rstrip("\n"), enter=False)
             elif self.attempts == 2:
                 self.attempts = 3
                 sessions.set_status(

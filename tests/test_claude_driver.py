@@ -1,0 +1,137 @@
+"""The Claude Code driver's delivery of the task, tick by tick, with a fake pane and a fake clock.
+
+The end-to-end tests (test_claude.py) show the happy paths with real Claude Code; these pin down the
+retries a loaded machine needs, which a real claude cannot be made to need on cue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from scope_tui.store import events, sessions
+from scope_tui.store.project import Project
+from scope_tui.workers import claude
+from scope_tui.workers.claude_settings import DEFAULTS
+
+READY = "\u256d\u2500\u2500\u2500 Claude Code\n\u276f \n  ? for shortcuts"
+TRUST = " Quick safety check: Is this a project you created or one you trust?\n \u276f 1. Yes, I trust this folder"
+
+
+@dataclass
+class FakeTmux:
+    screen: str = ""
+    pasted: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    def capture(self, pane: str, escapes: bool = True) -> str:
+        return self.screen
+
+    def paste(self, pane: str, text: str, enter: bool = True) -> None:
+        self.pasted.append(text)
+        if enter:
+            self.keys.append("Enter")
+
+    def send_keys(self, pane: str, *keys: str) -> None:
+        self.keys.extend(keys)
+
+
+class FakeProc:
+    def poll(self) -> None:
+        return None
+
+
+@pytest.fixture
+def rig(tmp_path, monkeypatch):
+    project = Project.create(tmp_path / ".scope")
+    s = sessions.create(project, "Fix the flaky test in parser.py", driver="claude")
+    sessions.set_status(s.dir, "running")
+    clock = [1000.0]
+    monkeypatch.setattr(claude.time, "monotonic", lambda: clock[0])
+    monkeypatch.setenv("TMUX_PANE", "%9")
+    sup = claude.Supervisor(project, s.dir, FakeProc(), dict(DEFAULTS))  # type: ignore[arg-type]
+    fake = FakeTmux()
+    sup.tmux = fake  # type: ignore[assignment]
+
+    def tick(seconds: float = 0.2, n: int = 1) -> None:
+        for _ in range(n):
+            clock[0] += seconds
+            sup.step()
+
+    return sup, fake, tick, s.dir
+
+
+def status(d: Path) -> str:
+    return sessions.load_dir(d).status
+
+
+def test_pastes_after_session_start_then_enter_once_the_paste_shows(rig):
+    sup, fake, tick, d = rig
+    fake.screen = READY
+    tick(n=5)
+    assert fake.pasted == []  # the prompt alone is not enough while hooks may still come
+    events.append(d, "claude_session", claude_session_id="abc")
+    tick()
+    assert fake.pasted == ["Fix the flaky test in parser.py"] and fake.keys == []
+    fake.screen = READY + "\n\u276f Fix the flaky test in parser.py"
+    tick()
+    assert fake.keys == ["Enter"]
+    events.append(d, "prompt", chars=31)
+    tick(n=100)
+    assert fake.keys == ["Enter"] and sup.delivered and status(d) == "running"
+
+
+def test_a_lost_enter_is_pressed_once_more_then_the_person_is_asked(rig):
+    sup, fake, tick, d = rig
+    fake.screen = READY + "\n\u276f Fix the flaky test in parser.py"
+    events.append(d, "claude_session", claude_session_id="abc")
+    tick(n=2)
+    assert fake.keys == ["Enter"]
+    tick(1.0, n=9)  # no UserPromptSubmit within deliver_timeout
+    assert fake.keys == ["Enter", "Enter"] and fake.pasted == ["Fix the flaky test in parser.py"]
+    tick(1.0, n=9)  # retried once: now the person is told
+    assert fake.keys == ["Enter", "Enter"]
+    st = sessions.load_dir(d).state
+    assert st["status"] == "needs_input" and "press Enter" in st["reason"]
+
+
+def test_a_lost_paste_is_pasted_again(rig):
+    sup, fake, tick, d = rig
+    fake.screen = READY  # the paste never shows
+    events.append(d, "claude_session", claude_session_id="abc")
+    tick()
+    tick(1.0, n=3)  # Enter anyway after ENTER_AFTER_S
+    assert fake.keys == ["Enter"]
+    tick(1.0, n=9)
+    assert len(fake.pasted) == 2  # pasted once more, not just Enter on an empty box
+
+
+def test_a_first_use_question_is_needs_input_and_nothing_is_typed(rig):
+    sup, fake, tick, d = rig
+    fake.screen = TRUST
+    tick(1.0, n=5)
+    st = sessions.load_dir(d).state
+    assert st["status"] == "needs_input" and "first-use" in st["reason"]
+    assert fake.pasted == [] and fake.keys == []
+    # answered: SessionStart comes and the task goes in; the session runs again
+    fake.screen = TRUST + "\n" + READY
+    events.append(d, "claude_session", claude_session_id="abc")
+    tick()
+    assert fake.pasted and status(d) == "running"
+
+
+def test_wakes_claude_when_the_children_it_waits_for_finish(rig):
+    sup, fake, tick, d = rig
+    project = sup.project
+    kid = sessions.create(project, "part 1", parent=d.name, driver="command")
+    sessions.set_status(kid.dir, "running")
+    sup.delivered = True
+    sessions.set_status(d, "waiting", reason=f"children running: {kid.id}")
+    tick(1.0, n=3)
+    assert fake.pasted == []
+    sessions.set_status(kid.dir, "done")
+    tick(1.0, n=2)
+    assert len(fake.pasted) == 1 and f"{kid.id} done" in fake.pasted[0] and fake.keys == ["Enter"]
+    assert status(d) == "running"
