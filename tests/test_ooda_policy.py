@@ -138,3 +138,19 @@ def test_the_loop_writes_phase_and_reasoned_events(project):
     assert [e["phase"] for e in events.iter_type(evs, "phase")] == ["observe", "orient", "decide", "act"]
     [d] = list(events.iter_type(evs, "decision"))
     assert (d["what"], d["why"]) == ("restart", "transient child failed once")
+
+
+def test_a_pane_died_report_about_a_pane_the_session_left_is_stale(project):
+    """A supervisor relaunches a session under the same id; the old pane's late report must not fail it."""
+    from scope_tui.store.atomic import write_json
+    from scope_tui.substrate.reaper import reap
+
+    s = sessions.create(project, "restarted")
+    s.meta["tmux"] = {"window": "@9", "pane": "%9"}
+    write_json(s.dir / sessions.META, s.meta)
+    sessions.set_status(s.dir, "running")
+    assert not reap(project.root, s.id, "1", "", "%3")  # the old run's pane
+    assert sessions.load_dir(s.dir).status == "running"
+    assert reap(project.root, s.id, "1", "", "%9")  # its own pane: a real crash
+    st = sessions.load_dir(s.dir).state
+    assert (st["status"], st["reason"]) == ("failed", "crashed")

@@ -75,6 +75,9 @@ def test_one_for_one_restarts_a_failing_worker_twice_then_it_succeeds(scope, pro
     assert [e["attempt"] for e in restarts] == [2, 3]
     assert restarts[0]["changes"] == {"model": "a-stronger-model"}  # a restart may change parameters
     assert scope.meta(flaky)["model"] == "a-stronger-model" and scope.meta(flaky)["restarts"] == 2
+    task = (scope.session(flaky) / "task.md").read_text()  # a restart carries how earlier attempts ended
+    assert "attempt 1 ended failed (exit 1)" in task and "attempt 2 ended failed" in task
+    assert "attempt 1" in (scope.session(flaky) / "result.attempt1.md").read_text()
     assert not [e for e in scope.events(steady) if e["type"] == "restart"]  # one_for_one: only the one
     whats = [d["what"] for d in decisions(scope, sid)]
     assert whats.count("restart") == 2 and whats[-1] == "finish"

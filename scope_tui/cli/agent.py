@@ -184,7 +184,7 @@ def cmd_reap(args: argparse.Namespace) -> int:
 
     root = Path(args.root)
     try:
-        api.reap(root, args.sid, args.exit_status, args.signal)
+        api.reap(root, args.sid, args.exit_status, args.signal, args.pane)
     except Exception as exc:  # tmux shows nobody this output: keep it where a person can find it
         with open(root / "reaper.log", "a") as fh:
             fh.write(f"{args.sid}: {type(exc).__name__}: {exc}\n")
@@ -239,4 +239,5 @@ def register(sub: Any) -> None:
     p.add_argument("sid")
     p.add_argument("exit_status")
     p.add_argument("signal", nargs="?", default="")
+    p.add_argument("pane", nargs="?", default="")
     p.set_defaults(func=cmd_reap)

@@ -18,9 +18,10 @@ strategy, intensity, period, stall_after (seconds without a progress event), ans
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ class Child:
     restarts: int = 0
     ended: str | None = None  # done, or the end a child that is not restarted came to
     handled: bool = False  # this run's end has been oriented on
+    history: list[str] = field(default_factory=list)  # how earlier attempts ended: context for the next
 
     @property
     def restart_type(self) -> str:
@@ -249,6 +251,8 @@ class Supervisor:
         task = str(c.spec.get("task") or self.meta.get("title") or "")
         if self.notes:
             task += "\n\nNotes from above:\n" + "\n".join(f"- {n}" for n in self.notes)
+        if c.history:
+            task += "\n\nThis is a restart. Earlier attempts:\n" + "\n".join(f"- {h}" for h in c.history)
         return task
 
     def _start(self, c: Child) -> None:
@@ -286,10 +290,26 @@ class Supervisor:
         c.spec.update(changes)
         d = self.project.session_dir(c.sid)
         s = sessions.load_dir(d)
+        # more context for the next attempt: how this one ended and what it last printed
+        old = (s.result() or "").strip()
+        c.history.append(
+            f"attempt {c.restarts} ended {s.status} ({s.state.get('reason') or why})"
+            + (f"; its last output:\n{old[-800:]}" if old else "")
+        )
+        if (d / sessions.RESULT).exists():  # keep it, but never as the new run's result
+            os.replace(d / sessions.RESULT, d / f"result.attempt{c.restarts}.md")
         for k in ("cmd", "model", "params", "driver", "skill"):
             if k in changes:
                 s.meta[k] = changes[k]
         s.meta["restarts"] = c.restarts
+        # leave the old pane before the status goes back to pending: a late pane-died report about it is
+        # then recognised as stale (substrate.reaper compares panes) and cannot fail the new run
+        window = (s.meta.get("tmux") or {}).get("window")
+        if window:
+            from scope_tui.substrate.server import tmux_for
+
+            tmux_for(self.project).kill_window(window)
+        s.meta["tmux"] = None
         write_json(d / sessions.META, s.meta)
         write_text(d / sessions.TASK, self._task(c))
         events.append(d, "restart", attempt=c.restarts + 1, reason=why, changes=changes, by=self.sid)

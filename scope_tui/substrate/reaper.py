@@ -8,10 +8,16 @@ from pathlib import Path
 from scope_tui.store import events, sessions
 
 
-def reap(root: Path, sid: str, exit_status: str, signal: str = "") -> bool:
-    """Mark session `sid` failed (reason `crashed`) unless it already reached a terminal status."""
+def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "") -> bool:
+    """Mark session `sid` failed (reason `crashed`) unless it already reached a terminal status.
+
+    `pane` is the pane that died: when the session has moved to another pane since (a supervisor
+    relaunched it under the same id), the report is about the old run and is ignored.
+    """
     d = root / "sessions" / sid
     if not d.is_dir():
+        return False
+    if pane and (sessions.load_dir(d).meta.get("tmux") or {}).get("pane") != pane:
         return False
     code = int(exit_status) if exit_status.lstrip("-").isdigit() else None
     sig = int(signal) if signal.isdigit() else None
@@ -26,7 +32,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4:
         root = Path(sys.argv[1])
         try:
-            reap(root, sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
+            reap(root, sys.argv[2], sys.argv[3], *sys.argv[4:6])
         except Exception as exc:  # tmux shows nobody this output: keep it where a person can find it
             with open(root / "reaper.log", "a") as fh:
                 fh.write(f"{sys.argv[2:]}: {type(exc).__name__}: {exc}\n")

@@ -25,6 +25,7 @@ def reaper_command(project: Project) -> str:
             "'#{window_name}'",
             "'#{pane_dead_status}'",
             "'#{pane_dead_signal}'",
+            "'#{pane_id}'",  # a report for a pane the session has left (a restart) is stale
         ]
     )
 
