@@ -30,7 +30,7 @@ def test_backend_auto_is_offline_without_a_key_and_anthropic_with_one(project, m
     s = sessions.create(project, "t", level="strategic")
     assert select.model_for(project, s.meta).name == "offline"
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-abcdefgh")
-    assert select.model_for(project, s.meta).name == "claude-opus-4-1"  # strategic: the strong model
+    assert select.model_for(project, s.meta).name == "claude-opus-4-6"  # strategic: the strong model
     assert select.model_for(project, {}, "operational").name == "claude-haiku-4-5"
     assert select.model_for(project, {"model": "claude-x"}).name == "claude-x"  # --model wins
     assert select.model_for(project, {"model": "offline"}).name == "offline"
@@ -50,7 +50,7 @@ def test_forced_anthropic_without_key_is_a_clear_error(project):
 def test_every_call_is_an_llm_call_event_and_adds_to_state(project, stub, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", stub.key)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.url)
-    s = sessions.create(project, "t", model="claude-sonnet-4-5")
+    s = sessions.create(project, "t", model="claude-sonnet-4-6")
     stub.push("one", usage={"input_tokens": 1000, "output_tokens": 100})
     stub.push("two", usage={"input_tokens": 2000, "output_tokens": 200})
     m = select.model_for(project, s.meta)
@@ -61,7 +61,7 @@ def test_every_call_is_an_llm_call_event_and_adds_to_state(project, stub, monkey
     assert st["cost"] == pytest.approx((3000 * 3 + 300 * 15) / 1e6)  # sonnet: $3 / $15 a million
     calls = [e for e in events.read_all(s.dir) if e["type"] == "llm_call"]
     assert [c["input_tokens"] for c in calls] == [1000, 2000] and calls[0]["purpose"] == "test"
-    assert calls[0]["model"] == "claude-sonnet-4-5" and calls[0]["cost"] == pytest.approx(0.0045)
+    assert calls[0]["model"] == "claude-sonnet-4-6" and calls[0]["cost"] == pytest.approx(0.0045)
 
 
 class Fixed:

@@ -17,14 +17,14 @@ DEFAULTS: dict[str, Any] = {
     "bell": True,
     "models": {
         "backend": "auto",  # auto: anthropic when a key is set, else offline
-        "strategic": "claude-opus-4-1",
-        "tactical": "claude-sonnet-4-5",
+        "strategic": "claude-opus-4-6",
+        "tactical": "claude-sonnet-4-6",
         "operational": "claude-haiku-4-5",
     },
     # dollars per million tokens: input, output
     "prices": {
-        "claude-opus-4-1": [15.0, 75.0],
-        "claude-sonnet-4-5": [3.0, 15.0],
+        "claude-opus-4-6": [5.0, 25.0],
+        "claude-sonnet-4-6": [3.0, 15.0],
         "claude-haiku-4-5": [1.0, 5.0],
         "offline": [0.0, 0.0],
     },
