@@ -120,6 +120,7 @@ def test_offline_counts_exactly_over_5mb_through_final_var(scope):
     ev = events.read_all(s.dir)
     kinds = [e["type"] for e in ev]
     assert kinds.index("peek") < kinds.index("grep") < kinds.index("partition")
+    assert next(e for e in ev if e["type"] == "grep")["hits"] == n  # what the grep_hit_limit rule reads
     final = [e for e in ev if e["type"] == "decision" and e.get("what") == "final"]
     assert final and final[0]["via"] == "FINAL_VAR"
     st = sessions.load_dir(s.dir).state

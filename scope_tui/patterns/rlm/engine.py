@@ -315,15 +315,24 @@ class RlmRun:
                 events.append(self.dir, "decision", what=f"{kind} refused", why=refusal)
                 outputs.append(f"[block {i + 1} was not run] {refusal}")
                 continue
-            events.append(
-                self.dir,
-                kind,
-                code=code[:2000],
-                iteration=iteration,
-                block=i,
-                context_chars=self.context_size,
-            )
+            fields = {
+                "code": code[:2000],
+                "iteration": iteration,
+                "block": i,
+                "context_chars": self.context_size,
+            }
+            # a block that makes sub-calls is recorded before it runs (its look precedes its spawns);
+            # any other after, with what it found (a grep's hits feed the grep_hit_limit rule)
+            early = R.makes_subcalls(code)
+            if early:
+                events.append(self.dir, kind, **fields)
             res = repl.run(code)
+            if not early:
+                if kind == "grep" and not res.error:
+                    hits = repl.measure(R.assigned_names(code))
+                    if hits is not None:
+                        fields["hits"] = hits
+                events.append(self.dir, kind, output_chars=len(res.output), **fields)
             if res.timed_out or res.error:
                 events.append(
                     self.dir,

@@ -147,6 +147,57 @@ def classify(code: str, context_name: str = "context", tainted: set[str] | None 
     return "peek"
 
 
+def makes_subcalls(code: str) -> bool:
+    """True when the block calls llm_query / rlm_query (or their batched forms)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in _SUBCALLS for n in ast.walk(tree))
+
+
+def assigned_names(code: str) -> list[str]:
+    """Names a block assigns at its top level from a search: a filtering comprehension, re.findall and
+    the like, or str.count (what a grep's hits are measured from; `lines = context.splitlines()` is not)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+
+    def searches(value: ast.AST) -> bool:
+        for n in ast.walk(value):
+            if isinstance(n, ast.comprehension) and n.ifs:
+                return True
+            if (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr in ("findall", "finditer", "count", "search", "match")
+            ):
+                return True
+        return False
+
+    out: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and searches(node.value):
+            for t in node.targets:
+                out += [n.id for n in ast.walk(t) if isinstance(n, ast.Name) and n.id not in out]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and searches(node.value):
+            out += [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name) and n.id not in out]
+    return out
+
+
+def measure(ns: dict[str, Any], names: list[str]) -> int | None:
+    """The largest size among `names`: a collection's length or a whole number's value (a grep's hits)."""
+    sizes = []
+    for n in names:
+        v = ns.get(n)
+        if isinstance(v, (list, tuple, set, frozenset, dict)):
+            sizes.append(len(v))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            sizes.append(v)
+    return max(sizes) if sizes else None
+
+
 # ------------------------------------------------------------------------------------- running blocks
 
 
@@ -314,6 +365,9 @@ class ReplCore:
         out, cut = cut_output(out, self.output_limit)
         return BlockResult(out, error, timed_out, False, time.perf_counter() - t0, cut)
 
+    def measure(self, names: list[str]) -> int | None:
+        return measure(self.ns, names)
+
     def get(self, name: str) -> tuple[bool, str]:
         """(found, value as text) of a namespace variable, for FINAL_VAR."""
         if name not in self.ns or name in ("__builtins__",):
@@ -349,6 +403,8 @@ def _child_main(conn: Any, core: ReplCore) -> None:
             conn.send(("result", res))
         elif op == "get":
             conn.send(("value", core.get(arg)))
+        elif op == "measure":
+            conn.send(("value", core.measure(arg)))
         elif op == "stop":
             return
 
@@ -428,6 +484,15 @@ class Repl:
             "helper functions are there again, but every variable you defined earlier is gone."
         )
         return BlockResult(msg, msg, True, True, time.perf_counter() - t0)
+
+    def measure(self, names: list[str]) -> int | None:
+        if not names:
+            return None
+        self._conn.send(("measure", names))
+        while True:
+            op, val = self._conn.recv()
+            if op == "value":
+                return val  # type: ignore[no-any-return]
 
     def get(self, name: str) -> tuple[bool, str]:
         self._conn.send(("get", name))
