@@ -41,6 +41,10 @@ class SupervisedContext(EngineContext):
         self.loop = Loop(self.session_dir)
         self.started: list[str] = []
 
+    def phase(self, name: str, why: str = "") -> None:
+        super().phase(name, why)
+        self.loop._phase = name  # the engine and the supervision share one phase in state.json
+
     def start(self, spec: ChildSpec, attempt: int = 1) -> str:
         sid = super().start(spec, attempt)
         self.started.append(sid)
