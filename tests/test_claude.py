@@ -145,7 +145,8 @@ def test_a_deviating_tool_call_is_blocked_by_the_hook(scope, claude_home, stub):
     assert any(e["type"] == "deviation" for e in evs)
     # the call never ran: no child session exists
     assert sorted(p.name for p in (scope.scope_dir / "sessions").iterdir()) == [sid]
-    # claude got the reflection as the reason its call was refused
+    # the skill went in with the system prompt; claude got the reflection as the reason its call was refused
+    assert "# Skill: rlm@v" in json.dumps(agent_requests(stub)[0].body.get("system"))
     second = agent_requests(stub)[1]
     assert blocked[0]["reason"][:60] in second.text
 

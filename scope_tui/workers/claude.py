@@ -336,8 +336,8 @@ def run(session_dir: Path) -> int:
         sessions.set_status(d, "failed", reason=why)
         return 127
     settings_path = cs.write_settings(d, list(opts.get("allow") or []))
-    prompt = cs.system_prompt(project, s)
-    argv = cs.argv(exe, settings_path, prompt, s.meta.get("model"))
+    prompt_path = cs.write_system_prompt(d, cs.system_prompt(project, s))
+    argv = cs.argv(exe, settings_path, prompt_path, s.meta.get("model"))
     cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
     if not Path(cwd).is_dir():
         cwd = str(project.home)

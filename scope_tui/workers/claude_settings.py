@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.store import config, sessions
-from scope_tui.store.atomic import write_json
+from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 
 SETTINGS = "claude-settings.json"
+SYSTEM_PROMPT = "claude-system-prompt.md"
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "Notification")
 # Tool events take a matcher (the tool name); "*" is every tool.
 _MATCHED = ("PreToolUse", "PostToolUse")
@@ -108,7 +109,8 @@ SCOPE_DIR and SCOPE_SESSION_ID are set in your environment, so Scope commands yo
 
 
 def system_prompt(project: Project, s: sessions.Session) -> str:
-    """What goes in through --append-system-prompt: the skill, the session's prompt.md, Scope's instructions."""
+    """What goes in through --append-system-prompt-file: the skill, the session's prompt.md, Scope's
+    instructions."""
     parts = [_skill_text(project, s)]
     try:
         parts.append((s.dir / sessions.PROMPT).read_text().strip())
@@ -130,8 +132,15 @@ def env(base: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def argv(exe: str, settings_path: Path, prompt: str, model: str | None) -> list[str]:
-    args = [exe, "--settings", str(settings_path), "--append-system-prompt", prompt]
+def write_system_prompt(session_dir: Path, text: str) -> Path:
+    """The appended system prompt as a file of the session (readable with cat; no argv length limit)."""
+    path = session_dir / SYSTEM_PROMPT
+    write_text(path, text)
+    return path
+
+
+def argv(exe: str, settings_path: Path, prompt_path: Path, model: str | None) -> list[str]:
+    args = [exe, "--settings", str(settings_path), "--append-system-prompt-file", str(prompt_path)]
     if model and model != "offline":
         args += ["--model", model]
     return args
