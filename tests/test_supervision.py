@@ -238,6 +238,11 @@ def test_scope_run_starts_an_orchestrator_and_returns_at_once(scope):
     assert whats[:2] == ["select", "allocate"]
     scope.ok("kill", rid)
     assert scope.run("run").returncode == 2  # no task: a usage error, not a traceback
+    out = scope.run("escalate", "stuck", "no idea")  # outside a session there is nobody to escalate to
+    assert out.returncode == 2 and out.stderr.startswith("scope: escalate runs inside a session")
+    assert scope.run("escalate", "--session", rid, "bored").returncode == 2  # not a reason
+    out = scope.run("escalate", "--session", rid, "stuck")
+    assert out.returncode == 2 and "killed" in out.stderr  # a finished session cannot escalate
 
 
 def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope, project):
