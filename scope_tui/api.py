@@ -22,7 +22,6 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
     Returns the new session at once (its worker runs in a tmux window); raises UsageError /
     UnknownSession for bad input.
     """
-    from scope_tui.agents.lifecycle import prepare_session
     from scope_tui.substrate.spawn import launch
     from scope_tui.substrate.spawn import spawn as substrate_spawn
 
@@ -46,7 +45,10 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
         from scope_tui.substrate.worktree import prepare_worktree
 
         prepare_worktree(project, s)
-    prepare_session(project, s)
+    if s.meta.get("agent"):  # the agent layer is imported only for a task given to an agent
+        from scope_tui.agents.lifecycle import prepare_session
+
+        prepare_session(project, s)
     return launch(project, s)
 
 
