@@ -64,6 +64,7 @@ def test_claude_session_runs_the_task_to_done(scope, claude_home, stub):
     st = scope.wait_status(sid, "done", "failed", "needs_input", timeout=90)
     assert st["status"] == "done", (st, scope.events(sid)[-8:])
     assert (scope.session(sid) / "result.md").read_text() == "The answer is 42.\n"
+    assert st["tokens"]["output"] >= 10 and st["tokens"]["input"] > 0  # summed from claude's transcript
     types = [e["type"] for e in scope.events(sid)]
     for t in ("claude_session", "task_pasted", "prompt", "result"):
         assert t in types, (t, types)
