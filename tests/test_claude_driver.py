@@ -39,8 +39,16 @@ class FakeTmux:
 
 
 class FakeProc:
+    terminated = False
+
     def poll(self) -> None:
         return None
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+    def wait(self, timeout: float | None = None) -> int:
+        return -15
 
 
 @pytest.fixture
@@ -135,3 +143,15 @@ def test_wakes_claude_when_the_children_it_waits_for_finish(rig):
     tick(1.0, n=2)
     assert len(fake.pasted) == 1 and f"{kid.id} done" in fake.pasted[0] and fake.keys == ["Enter"]
     assert status(d) == "running"
+
+
+@pytest.mark.parametrize("keep_open", [False, True])
+def test_claude_is_ended_when_the_session_is_done_unless_kept_open(rig, keep_open):
+    sup, fake, tick, d = rig
+    sup.opts["keep_open"] = keep_open
+    sup.delivered = True
+    tick()
+    assert not sup.proc.terminated
+    sessions.set_status(d, "done")
+    tick()
+    assert sup.proc.terminated is (not keep_open)

@@ -704,10 +704,10 @@ class ScopeApp(App[None]):
 
     @work(thread=True, group="act")
     def do_kill(self, sid: str) -> None:
-        from scope_tui.substrate import control
+        from scope_tui import api  # the substrate's kill, then each killed session's agent update
 
         try:
-            killed = control.kill(self.project, sid)
+            killed = api.kill(self.project, sid)
         except ScopeError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
