@@ -3,6 +3,7 @@ the real `scope` CLI where a person would use it."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -338,3 +339,30 @@ def test_a_question_left_unanswered_raises_an_alert_for_the_person(scope, projec
     assert scope.status(f"{sid}.1") == "needs_input"  # the child is left waiting for its answer
     assert any(d["what"] == "tell_person" for d in decisions(scope, sid))
     scope.ok("kill", sid)
+
+
+def test_an_orchestrator_inside_a_session_escalates_further_instead_of_asking(scope, project):
+    outer = api.spawn(project, "the outer agent", driver="command", cmd="sleep 60")
+    run = api.spawn(
+        project,
+        "a sub-run",
+        parent=outer.id,
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "candidates": [
+                {
+                    "skill": "ralph",
+                    "params": {"children": [{"task": "x", "cmd": escalate_cmd("stuck", "no way on")}]},
+                }
+            ]
+        },
+    )
+    st = scope.wait_status(run.id, "escalated", "needs_input", "done", "failed", timeout=40)
+    assert (st["status"], st["reason"]) == ("escalated", "restart_intensity")
+    [msg] = [json.loads(p.read_text()) for p in (scope.session(outer.id) / "inbox").glob("*escalation.json")]
+    assert (msg["source"], msg["reason"]) == (run.id, "restart_intensity")
+    # the supervisor restarted the stuck worker up to its intensity (3), then gave up; nothing else to try
+    assert [e["attempt"] for e in scope.events(f"{run.id}.1.1") if e["type"] == "restart"] == [2, 3, 4]
+    assert "escalate" in [d["what"] for d in decisions(scope, run.id)]
+    scope.ok("kill", outer.id)
