@@ -155,3 +155,17 @@ def test_claude_is_ended_when_the_session_is_done_unless_kept_open(rig, keep_ope
     sessions.set_status(d, "done")
     tick()
     assert sup.proc.terminated is (not keep_open)
+
+
+def test_inbox_messages_are_typed_in_unless_already_pasted(rig):
+    sup, fake, tick, d = rig
+    sup.delivered = True
+    sessions.put_message(d, "redirect", "typed by scope redirect", pasted=True)
+    sessions.put_message(d, "redirect", "Your supervisor sees no progress: change approach.")
+    sessions.put_message(d, "escalation", "session 1.2 escalated (stuck): no data")
+    tick()
+    assert fake.pasted == [
+        "Your supervisor sees no progress: change approach.",
+        "session 1.2 escalated (stuck): no data",
+    ]
+    assert not list((d / "inbox").glob("*.json"))  # consumed

@@ -39,10 +39,12 @@ def redirect(project: Project, sid: str, message: str) -> sessions.Session:
         raise UsageError(f"session {sid} is corrupt ({s.corrupt}); nothing to redirect")
     if s.terminal:
         raise UsageError(f"session {sid} is {s.status}; only a live session can be redirected")
-    sessions.put_message(s.dir, "redirect", message)
-    events.append(s.dir, "redirect", message=message, chars=len(message))
     pane = (s.meta.get("tmux") or {}).get("pane")
-    if pane and s.meta.get("driver") in PASTE_DRIVERS:
+    paste = bool(pane) and s.meta.get("driver") in PASTE_DRIVERS
+    # `pasted` tells the claude driver this one is already typed in (it pastes the inbox's others)
+    sessions.put_message(s.dir, "redirect", message, pasted=paste)
+    events.append(s.dir, "redirect", message=message, chars=len(message))
+    if paste:
         tmux_for(project).paste(pane, message)
     return s
 

@@ -215,9 +215,10 @@ class Supervisor:
                 self.tmux.paste(self.pane, text)
 
     def _forward_inbox(self) -> None:
-        # redirects are pasted by whoever sent them (substrate.control); other messages are ours to deliver
+        # `scope redirect` pastes its message itself (pasted=True); the rest (a supervisor's nudge, a
+        # child's escalation) are ours to type in
         for msg in sessions.take_messages(self.d):
-            if msg.get("kind") != "redirect" and msg.get("text") and self.pane:
+            if not msg.get("pasted") and msg.get("text") and self.pane:
                 self.tmux.paste(self.pane, str(msg["text"]))
                 events.append(self.d, "message_pasted", kind=msg.get("kind"), chars=len(str(msg["text"])))
 
