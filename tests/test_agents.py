@@ -424,5 +424,24 @@ def test_with_no_own_skill_the_decision_names_what_the_base_library_would_pick(p
     assert "base patterns (maker-checker, by the library)" in d["why"]
 
 
+def test_other_broken_files_are_reported_and_kept(project):
+    from scope_tui.agents.summary import summarize
+
+    identity.create("tom")
+    (home.agents_dir() / "config.toml").write_text("[growth\n")
+    (agent_dir("tom") / "relationships.json").write_text("[1, 2]")
+    bad_skill = agent_dir("tom") / "skills" / "half" / "v1.md"
+    bad_skill.parent.mkdir(parents=True)
+    bad_skill.write_text("+++\nname = \n+++\nbody\n")
+    s = finish(project, "tidy the fixtures", agent="tom")
+    assert sessions.load_dir(s.dir).status == "done"
+    problems = summarize("tom", project)["problems"]
+    assert any("config.toml" in p and "defaults" in p for p in problems)
+    assert any("relationships.json" in p for p in problems)
+    assert any("half/v1.md:2" in p for p in problems), problems
+    assert (agent_dir("tom") / "relationships.json").read_text() == "[1, 2]"
+    assert read(agent_dir("tom") / "stats.json")["tasks"] == 1, "the agent still learns"
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
