@@ -27,7 +27,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("diff", help="what a --worktree session changed (its branch against where it started)")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the session (spawned with --worktree)")
     p.add_argument("--stat", action="store_true", help="only the files changed and how much")
     p.add_argument(
         "--color", choices=["auto", "always", "never"], default="auto", help="colour (default: on a terminal)"

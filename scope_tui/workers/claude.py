@@ -199,9 +199,9 @@ class Supervisor:
         events.append(self.d, "task_pasted", chars=len(self.task))
 
     def _wake_when_children_done(self, s: sessions.Session) -> None:
-        from scope_tui.workers.claude_hooks import _children_running
+        from scope_tui.workers.claude_hooks import children_running
 
-        if _children_running(self.project, s.id):
+        if children_running(self.project, s.id):
             return
         kids = [c for c in sessions.list_all(self.project) if c.id != s.id and c.parent == s.id]
         summary = ", ".join(f"{c.id} {c.status}" for c in kids) or "none"

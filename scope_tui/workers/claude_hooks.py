@@ -73,7 +73,8 @@ def _classify_shell(cmd: str) -> dict[str, Any]:
     return {"kind": "exec"}
 
 
-def _children_running(project: Project, sid: str) -> list[str]:
+def children_running(project: Project, sid: str) -> list[str]:
+    """Ids of the live sessions below `sid` (children, grandchildren, ...)."""
     out = []
     for cid in sessions.list_ids(project):
         if cid != sid and ids.is_descendant(cid, sid):
@@ -237,7 +238,7 @@ def _stop(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> 
         if cost is not None:
             change["cost"] = cost
         sessions.update_state(d, **change)
-    running = _children_running(project, s.id)
+    running = children_running(project, s.id)
     if running:
         if not p.get("stop_hook_active"):
             events.append(d, "stop_blocked", children=running)
