@@ -38,6 +38,7 @@ PANE_HZ = 4
 SWEEP_S = 2.0
 LOG_TAIL_BYTES = 64_000
 RECHECK_S = (0.1, 0.4, 1.5)
+INLINE_PATHS = 24
 
 
 class OodaTree(Tree[str]):
@@ -288,12 +289,20 @@ class ScopeApp(App[None]):
     @on(FilesChanged)
     async def files_changed(self, msg: FilesChanged) -> None:
         paths = list(msg.paths)
+        if len(paths) <= INLINE_PATHS and self.lock.acquire(blocking=False):
+            # A few files of a few sessions: reading them here (well under a millisecond each) saves
+            # a thread hop, which is most of the latency on a busy machine.
+            try:
+                ch = self.index.refresh_paths(paths)
+            finally:
+                self.lock.release()
+        else:
 
-        def refresh() -> Change:
-            with self.lock:
-                return self.index.refresh_paths(paths)
+            def refresh() -> Change:
+                with self.lock:
+                    return self.index.refresh_paths(paths)
 
-        ch = await asyncio.to_thread(refresh)
+            ch = await asyncio.to_thread(refresh)
         if ch:
             self.apply(ch)
 
@@ -373,6 +382,14 @@ class ScopeApp(App[None]):
                 node.remove()
         now = self.clock()
         added = sorted(want - set(self.nodes), key=ids.sort_key)
+        # Finished subtrees start folded: only the ancestors of something live are opened at first.
+        live_under: set[str] = set()
+        if initial:
+            for s in self.index.live():
+                p: str | None = s.id
+                while p and p not in live_under:
+                    live_under.add(p)
+                    p = ids.parent_of(p)
         for sid in added:
             s = self.index.sessions[sid]
             parent_id = ids.parent_of(sid)
@@ -389,15 +406,12 @@ class ScopeApp(App[None]):
                 allow_expand=False,
             )
             self.nodes[sid] = node
-            if parent is not None:
+            if parent is not None and not parent.allow_expand:  # its first child
                 parent.allow_expand = True
-                if not initial or not self._finished_subtree(parent_id or ""):
+                if not initial or parent_id in live_under:
                     parent.expand()
         if initial and tree.cursor_line < 0 and self.nodes:
             tree.cursor_line = 0
-
-    def _finished_subtree(self, sid: str) -> bool:
-        return all(s.terminal for k, s in self.index.sessions.items() if ids.is_descendant(k, sid))
 
     def tick_ages(self) -> None:
         """Once a second: relabel the live sessions (their elapsed time moves); finished ones are still."""

@@ -87,12 +87,12 @@ class Index:
         """Read every session folder and patch; the first full load, or a resync."""
         ch = Change()
         found = set(sessions.list_ids(self.project))
-        for sid in sorted(found - set(self.sessions), key=ids.sort_key):
-            self._load(sid, ch, first=True)
-        for sid in sorted(found & set(self.sessions), key=ids.sort_key):
-            self._load(sid, ch)
-        for sid in set(self.sessions) - found:
-            self._drop(sid, ch)
+        work = dict(self.sessions)  # filled privately, published at once
+        for sid in sorted(found, key=ids.sort_key):
+            self._load(sid, ch, work)
+        for sid in set(work) - found:
+            self._drop(sid, ch, work)
+        self.sessions = work
         ch.patches = self.load_patches()
         return ch
 
@@ -125,20 +125,26 @@ class Index:
         ch = Change() if ch is None else ch
         if not self.project.session_dir(sid).is_dir():
             if sid in self.sessions:
-                self._drop(sid, ch)
+                work = dict(self.sessions)
+                self._drop(sid, ch, work)
+                self.sessions = work
             return ch
         parent = ids.parent_of(sid)
         if parent and parent not in self.sessions and self.project.session_dir(parent).is_dir():
             self.refresh(parent, ch)  # parents before children
-        self._load(sid, ch, first=sid not in self.sessions)
+        work = dict(self.sessions)
+        self._load(sid, ch, work)
+        self.sessions = work
         return ch
 
-    def _load(self, sid: str, ch: Change, first: bool = False) -> None:
-        old = self.sessions.get(sid)
+    def _load(self, sid: str, ch: Change, work: dict[str, sessions.Session]) -> None:
+        """Read `sid` into `work`. The app's thread iterates `self.sessions` meanwhile, so changes go into
+        a copy that replaces it in one assignment (copy-on-write), never into the dict being read."""
+        old = work.get(sid)
         new = sessions.load_dir(self.project.session_dir(sid))
         if old is not None and old.corrupt is None and new.corrupt and "empty" in new.corrupt:
             return  # a writer mid-way; the next event brings the whole file
-        self.sessions[sid] = new
+        work[sid] = new
         if old is None:
             ch.added.append(sid)
         elif (old.meta, old.state, old.corrupt) != (new.meta, new.state, new.corrupt):
@@ -148,8 +154,8 @@ class Index:
         if self._read_events(sid):
             ch.alerts = True
 
-    def _drop(self, sid: str, ch: Change) -> None:
-        self.sessions.pop(sid, None)
+    def _drop(self, sid: str, ch: Change, work: dict[str, sessions.Session]) -> None:
+        work.pop(sid, None)
         self._readers.pop(sid, None)
         ch.removed.append(sid)
         before = len(self.alerts)
