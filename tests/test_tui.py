@@ -195,6 +195,19 @@ def test_attach_runs_the_tmux_command_and_comes_back(project, scope):
     assert argv[1:3] == ["-L", scope.socket] and "attach-session" in argv and argv[-1] == window
 
 
+def test_attach_is_disabled_in_the_browser(project):
+    make(project, "Something live")
+    seen: list[list[str]] = []
+    app = quiet(project, serve=True, attach_runner=seen.append)
+
+    async def body(pilot):
+        await pilot.press("enter")
+        await until(pilot, lambda: any("disabled" in n.message for n in app._notifications))
+        assert not seen
+
+    run(app, body)
+
+
 def test_dead_tmux_server_is_a_banner(project):
     sid = make(project, "Claims to run")
     meta = json.loads((project.session_dir(sid) / "meta.json").read_text())

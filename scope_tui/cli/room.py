@@ -45,6 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
     import shlex
     import sys
 
@@ -52,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from scope_tui.store.project import Project
 
     project = Project.open()
+    os.environ["SCOPE_DIR"] = str(project.root)  # each browser's app opens this project, wherever it starts
     try:
         from textual_serve.server import Server
     except ImportError:
