@@ -72,7 +72,6 @@ def run_worker(session_dir: Path) -> int:
     from scope_tui.agents.lifecycle import after_terminal
     from scope_tui.gepa.scores import record_outcome
     from scope_tui.store.project import Project
-
     from scope_tui.workers import wait_for_launch
 
     s = wait_for_launch(session_dir)

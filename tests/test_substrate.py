@@ -12,8 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.helpers import wait_until
-
 
 def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
     sid = scope.spawn("--cmd", "echo hello from $SCOPE_SESSION_ID", "greet")
@@ -138,7 +136,21 @@ def test_kill_dash_nine_of_a_worker_is_detected_as_failed(scope):
     pane = scope.meta(sid)["tmux"]["pane"]
     pid = int(scope.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
     os.kill(pid, signal.SIGKILL)
-    st = scope.wait_status(sid, "failed", timeout=15)
+    # tmux's pane-died hook or the sweep that every `wait` runs, whichever is first
+    out = scope.run("wait", sid, "--timeout", "30")
+    assert out.returncode == 1, out.stderr
+    st = scope.state(sid)
+    assert st["status"] == "failed" and st["reason"] == "crashed"
+    assert any(e["type"] == "error" and e.get("source") in ("pane-died", "reconcile") for e in scope.events(sid))
+
+
+def test_pane_died_hook_marks_a_crash_with_nobody_watching(scope):
+    sid = scope.spawn("--cmd", "sleep 60", "victim")
+    scope.wait_status(sid, "running")
+    pane = scope.meta(sid)["tmux"]["pane"]
+    pid = int(scope.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
+    os.kill(pid, signal.SIGKILL)
+    st = scope.wait_status(sid, "failed", timeout=60)  # generous: tmux itself is sometimes slow to notice
     assert st["reason"] == "crashed"
     assert any(e["type"] == "error" and e.get("source") == "pane-died" for e in scope.events(sid))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from scope_tui.store import events, sessions
@@ -10,6 +11,25 @@ from scope_tui.substrate.server import tmux_for
 
 # A session younger than this may not have its window yet (spawn writes the folder first).
 GRACE_S = 5.0
+
+
+def _alive(pid: int | None) -> bool:
+    """False when `pid` is gone or a zombie; tmux can take seconds to report a pane whose worker was killed."""
+    if not pid:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 def reconcile(project: Project, listed: list[sessions.Session] | None = None) -> list[str]:
@@ -34,9 +54,11 @@ def reconcile(project: Project, listed: list[sessions.Session] | None = None) ->
             why = "its tmux window is gone"
         elif panes[s.id].dead:
             why = f"its worker died (exit {panes[s.id].dead_status})"
+        elif not _alive(panes[s.id].pid):
+            why = "its worker process is gone (tmux has not noticed yet)"
         else:
             continue
-        reason = "crashed" if panes is not None and s.id in panes and panes[s.id].dead else "lost"
+        reason = "lost" if panes is None or s.id not in panes or why.startswith("its tmux window") else "crashed"
         if sessions.set_status(s.dir, "failed", reason=reason):
             events.append(s.dir, "error", error=why, source="reconcile")
             s.state = {**s.state, "status": "failed", "reason": reason}
