@@ -105,7 +105,8 @@ SCOPE_DIR and SCOPE_SESSION_ID are set in your environment, so Scope commands yo
   {project.sessions}/ID/result.md.
 - When the task is finished, end your turn with the final answer as your last message: Scope records it as
   this session's result. Do not end your turn while children you need are still running.
-- If you cannot go on without the person, ask one clear question ending with '?' and end your turn."""
+- If you cannot go on without the person, ask one clear question ending with '?' and end your turn.
+  Scope reads a turn that ends with '?' as such a question, so do not end a finished answer with one."""
 
 
 def system_prompt(project: Project, s: sessions.Session) -> str:
