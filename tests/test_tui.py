@@ -370,3 +370,47 @@ def test_patch_keys_call_the_approval_api(project):
     p2 = json.loads((project.patches / "p2.json").read_text())
     assert p1["status"] == "approved" and p1["decided_by"] == "person"
     assert p2["decision_note"] == "too broad"
+
+
+def test_memory_tab_and_agents_screen_read_the_agent(project, scope, home):
+    scope.ok("agent", "new", "ada", "--strengths", "good at ledgers")
+    heur = home / ".scope" / "agents" / "ada" / "memory" / "heuristics.json"
+    heur.parent.mkdir(parents=True, exist_ok=True)
+    heur.write_text("{broken")  # a corrupt memory file is named, not a crash
+    sid = make(project, "Reconcile the ledger", agent="ada")
+    app = quiet(project)
+
+    def memory_text() -> str:
+        return "\n".join(strip.text for strip in app.query_one("#memory").lines)
+
+    async def body(pilot):
+        assert "@ada" in label(app, sid)
+        app.select(sid)
+        app.query_one("#right").active = "tab-memory"
+        await until(pilot, lambda: "@ada" in memory_text(), what=lambda: f"the memory tab: {memory_text()!r}")
+        text = memory_text()
+        assert "junior" in text and "good at ledgers" in text and "heuristics.json" in text
+        await pilot.press("g")
+        await until(pilot, lambda: type(app.screen).__name__ == "AgentsScreen")
+        shown = str(app.screen.query_one("VerticalScroll > Static").render())
+        assert "@ada" in shown
+
+    run(app, body)
+
+
+def test_changes_while_a_dialog_is_open_do_not_crash(project):
+    sid = make(project, "Keeps changing")
+    app = quiet(project)
+
+    async def body(pilot):
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        sessions.set_status(project.session_dir(sid), "done")
+        make(project, "Arrives while the help is open")
+        await until(
+            pilot, lambda: "done" in label(app, sid) and "2" in app.nodes, what="rows under the dialog"
+        )
+        await pilot.press("escape")
+        assert app.is_running and type(app.screen).__name__ == "Screen"
+
+    run(app, body)

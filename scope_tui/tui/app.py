@@ -149,6 +149,7 @@ class ScopeApp(App[None]):
         self.palette = labels.Palette()
         self.patch_idx = 0
         self.tree_width = 80
+        self._ages: dict[str, str] = {}
         self.banner_text = ""
         self.loaded = asyncio.Event()
         self.armed = asyncio.Event()
@@ -161,6 +162,11 @@ class ScopeApp(App[None]):
             self._config_error: str | None = str(exc)
         else:
             self._config_error = None
+
+    @property
+    def room(self) -> Any:
+        """The main screen. App.query_one looks in the active screen, which may be a dialog on top."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -200,14 +206,14 @@ class ScopeApp(App[None]):
         keymap = self.settings.get("keymap") or {}
         if isinstance(keymap, dict) and keymap:
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
-        tree = self.query_one(OodaTree)
+        tree = self.room.query_one(OodaTree)
         tree.show_root = False
         tree.guide_depth = 3
         tree.root.expand()
         tree.focus()
-        self.query_one("#alerts").border_title = "Alerts"
-        self.query_one("#patch").border_title = "Patches"
-        self.query_one("#tree").border_title = self.project.home.name
+        self.room.query_one("#alerts").border_title = "Alerts"
+        self.room.query_one("#patch").border_title = "Patches"
+        self.room.query_one("#tree").border_title = self.project.home.name
         if self._config_error:
             self.notify(f"config.toml is broken ({self._config_error}); using defaults", severity="error")
         self.load_all()
@@ -371,7 +377,7 @@ class ScopeApp(App[None]):
         return keep & set(sess)
 
     def sync_tree(self, initial: bool = False) -> None:
-        tree = self.query_one(OodaTree)
+        tree = self.room.query_one(OodaTree)
         want = self.visible_ids()
         have = set(self.nodes)
         for sid in sorted(have - want, key=lambda x: (-ids.depth(x), ids.sort_key(x))):
@@ -414,15 +420,20 @@ class ScopeApp(App[None]):
             tree.cursor_line = 0
 
     def tick_ages(self) -> None:
-        """Once a second: relabel the live sessions (their elapsed time moves); finished ones are still."""
+        """Once a second: relabel the live sessions whose shown age moved; finished ones are still."""
         now = self.clock()
+        shown = self._ages
         for s in self.index.live():
             node = self.nodes.get(s.id)
-            if node is not None:
+            if node is None:
+                continue
+            a = labels.age(labels.elapsed(s, now))
+            if shown.get(s.id) != a:
+                shown[s.id] = a
                 node.set_label(labels.row(s, self.palette, now, self.row_width(s.id)))
 
     def selected(self) -> str | None:
-        node = self.query_one(OodaTree).cursor_node
+        node = self.room.query_one(OodaTree).cursor_node
         return node.data if node is not None else None
 
     def select(self, sid: str) -> bool:
@@ -435,7 +446,7 @@ class ScopeApp(App[None]):
             if p in self.nodes:
                 self.nodes[p].expand()
             p = ids.parent_of(p)
-        tree = self.query_one(OodaTree)
+        tree = self.room.query_one(OodaTree)
         self.call_after_refresh(tree.move_cursor, node)
         tree.focus()
         return True
@@ -459,10 +470,10 @@ class ScopeApp(App[None]):
         s = self.index.sessions.get(sid)
         if s is None:
             return
-        task = self.query_one("#task", RichLog)
-        result = self.query_one("#result", RichLog)
-        evlog = self.query_one("#events", RichLog)
-        memory = self.query_one("#memory", RichLog)
+        task = self.room.query_one("#task", RichLog)
+        result = self.room.query_one("#result", RichLog)
+        evlog = self.room.query_one("#events", RichLog)
+        memory = self.room.query_one("#memory", RichLog)
         first = getattr(self, "_details_for", None) != sid
         self._details_for = sid
         if first:
@@ -481,7 +492,7 @@ class ScopeApp(App[None]):
             if agent:
                 from scope_tui.tui.screens import agent_summary
 
-                memory.write(agent_summary(agents_home(), str(agent)))
+                memory.write(agent_summary(agents_home(), str(agent), self.project))
             else:
                 memory.write(Text("no persistent agent on this session", style=self.palette.muted))
             self._pane_key = None
@@ -515,7 +526,7 @@ class ScopeApp(App[None]):
         return t
 
     def show_pane_log(self, s: sessions.Session) -> None:
-        pane = self.query_one("#pane", RichLog)
+        pane = self.room.query_one("#pane", RichLog)
         pane.clear()
         path = s.dir / sessions.PANE_LOG
         try:
@@ -534,7 +545,7 @@ class ScopeApp(App[None]):
         """A few times a second: the selected session's pane, if it is live and the Pane tab is open."""
         sid = self.selected()
         s = self.index.sessions.get(sid) if sid else None
-        if s is None or self.query_one(TabbedContent).active != "tab-pane":
+        if s is None or self.room.query_one(TabbedContent).active != "tab-pane":
             return
         target = (s.meta.get("tmux") or {}).get("pane")
         if s.terminal or s.corrupt or not target:
@@ -563,7 +574,7 @@ class ScopeApp(App[None]):
     def _show_capture(self, sid: str, text: str) -> None:
         if self.selected() != sid:
             return
-        pane = self.query_one("#pane", RichLog)
+        pane = self.room.query_one("#pane", RichLog)
         pane.clear()
         pane.write(Text.from_ansi(text.rstrip("\n")))
 
@@ -585,10 +596,10 @@ class ScopeApp(App[None]):
             t.append("   (finished hidden)", style=p.muted)
         if self.filter_text:
             t.append(f"   filter: {self.filter_text}", style=p.accent)
-        self.query_one("#topbar", Static).update(t)
+        self.room.query_one("#topbar", Static).update(t)
 
     def show_alerts(self) -> None:
-        ol = self.query_one("#alerts", OptionList)
+        ol = self.room.query_one("#alerts", OptionList)
         ol.clear_options()
         p = self.palette
         opts = []
@@ -620,7 +631,7 @@ class ScopeApp(App[None]):
         return pend[self.patch_idx]
 
     def show_patch(self) -> None:
-        log = self.query_one("#patch", RichLog)
+        log = self.room.query_one("#patch", RichLog)
         log.clear()
         p = self.palette
         patch = self.current_patch()
@@ -787,7 +798,7 @@ class ScopeApp(App[None]):
         self.notify(f"back from {s.id}", title="Attach")
 
     def action_filter(self) -> None:
-        inp = self.query_one("#filter", Input)
+        inp = self.room.query_one("#filter", Input)
         inp.remove_class("hidden")
         inp.focus()
 
@@ -799,14 +810,14 @@ class ScopeApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self) -> None:
-        self.query_one(OodaTree).focus()
+        self.room.query_one(OodaTree).focus()
 
     def action_clear_filter(self) -> None:
-        inp = self.query_one("#filter", Input)
+        inp = self.room.query_one("#filter", Input)
         if inp.value:
             inp.value = ""
         inp.add_class("hidden")
-        self.query_one(OodaTree).focus()
+        self.room.query_one(OodaTree).focus()
 
     def action_hide_finished(self) -> None:
         self.hide_finished = not self.hide_finished
@@ -821,7 +832,7 @@ class ScopeApp(App[None]):
     def action_agents(self) -> None:
         from scope_tui.tui.screens import AgentsScreen
 
-        self.push_screen(AgentsScreen(agents_home()))
+        self.push_screen(AgentsScreen(agents_home(), self.project))
 
     def action_theme(self) -> None:
         names = [n for n in self.theme_names if n in self.available_themes] or ["scope-dark"]
@@ -926,7 +937,7 @@ class ScopeApp(App[None]):
 
     def set_banner(self, text: str) -> None:
         self.banner_text = text
-        b = self.query_one("#banner", Static)
+        b = self.room.query_one("#banner", Static)
         b.update(text)
         b.set_class(not text, "hidden")
 

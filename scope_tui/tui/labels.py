@@ -75,8 +75,10 @@ def age(seconds: float) -> str:
     s = max(0, int(seconds))
     if s < 60:
         return f"{s}s"
-    if s < 3600:
+    if s < 600:
         return f"{s // 60}m{s % 60:02d}s"
+    if s < 3600:  # past ten minutes, seconds are noise (and a row that changes each second costs a repaint)
+        return f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"

@@ -210,35 +210,69 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def agent_summary(agents_home: Path, name: str) -> Text:
-    """An agent's identity, heuristics and relationships as text; broken or missing files are said, not raised."""
+def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
+    """An agent as text: identity, stage, experience, own skills, recent heuristics; read-only.
+
+    Uses the agents layer's summary (without pulling patches: the room never writes); broken files
+    are named, never raised. Falls back to reading the files when that layer cannot read the agent.
+    """
+    t = Text()
+    try:
+        from scope_tui.agents.summary import summarize
+
+        info = summarize(name, project, pull=False)
+    except Exception as exc:  # a missing or unreadable agent is shown, not raised
+        t.append(f"agent {name}\n", style="bold")
+        t.append(f"({exc})\n\n", style="italic")
+        t.append_text(_raw_agent(agents_home, name))
+        return t
+    t.append(f"@{info['name']}", style="bold")
+    t.append(f"  {info['stage']} · {info['status']} · {info['experience']} tasks")
+    if info.get("success_rate") is not None and info["experience"]:
+        t.append(f" · {100 * float(info['success_rate']):.0f}% success")
+    t.append("\n")
+    for k, v in (info.get("identity") or {}).items():
+        if v and k not in ("name", "status"):
+            t.append(f"  {k}: ", style="bold")
+            t.append(f"{str(v)[:200]}\n")
+    if info.get("next_stage"):
+        t.append(f"  next stage: {info['next_stage']}\n", style="italic")
+    t.append("skills\n", style="bold")
+    for sk in info.get("skills") or []:
+        rate = f", {100 * sk['success_rate']:.0f}% success" if sk.get("success_rate") is not None else ""
+        t.append(f"  {sk['name']} v{sk['version']} ({sk['status']}, {sk['uses']} uses{rate})\n")
+    if not info.get("skills"):
+        t.append("  (none of its own yet)\n")
+    t.append("recent heuristics\n", style="bold")
+    heur = info.get("heuristics") or []
+    for h in heur[-8:]:
+        txt = h.get("text") or h.get("rule") or json.dumps(h) if isinstance(h, dict) else str(h)
+        t.append(f"  · {str(txt)[:200]}\n")
+    if not heur:
+        t.append("  (none yet)\n")
+    for prob in info.get("problems") or []:
+        t.append(f"  ⚠ {prob}\n", style="bold")
+    return t
+
+
+def _raw_agent(agents_home: Path, name: str) -> Text:
     d = agents_home / name
     t = Text()
-    t.append(f"agent {name}\n", style="bold")
     if not d.is_dir():
         t.append(f"(no folder {d})\n")
         return t
     try:
-        ident = (d / "identity.md").read_text().strip()
+        t.append((d / "identity.md").read_text().strip()[:1500] + "\n")
     except OSError:
-        ident = "(no identity.md)"
-    t.append(ident[:1500] + "\n\n")
+        t.append("(no identity.md)\n")
     heur = _read_json(d / "memory" / "heuristics.json")
     items = heur.get("heuristics", heur) if isinstance(heur, dict) else heur
-    t.append("heuristics\n", style="bold")
-    if isinstance(items, list) and items:
-        for h in items[:50]:
-            txt = h.get("text") or h.get("rule") or json.dumps(h) if isinstance(h, dict) else str(h)
+    if isinstance(items, list):
+        for h in items[-8:]:
+            txt = h.get("text") or json.dumps(h) if isinstance(h, dict) else str(h)
             t.append(f"  · {txt}\n")
-    elif heur is None and (d / "memory" / "heuristics.json").exists():
+    elif (d / "memory" / "heuristics.json").exists():
         t.append("  (heuristics.json is unreadable)\n")
-    else:
-        t.append("  (none yet)\n")
-    rel = _read_json(d / "relationships.json")
-    if isinstance(rel, dict) and rel:
-        t.append("\nrelationships\n", style="bold")
-        for k, v in list(rel.items())[:30]:
-            t.append(f"  {k}: {json.dumps(v)[:100]}\n")
     return t
 
 
@@ -247,17 +281,22 @@ class AgentsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "close", "Close", id="agents.close")]
 
-    def __init__(self, agents_home: Path) -> None:
+    def __init__(self, agents_home: Path, project: Any = None) -> None:
         super().__init__()
         self.home = agents_home
+        self.project = project
 
     def compose(self) -> ComposeResult:
         t = Text()
-        names = sorted(p.name for p in self.home.iterdir() if p.is_dir()) if self.home.is_dir() else []
+        names = (
+            sorted(p.name for p in self.home.iterdir() if (p / "identity.md").is_file())
+            if self.home.is_dir()
+            else []
+        )
         if not names:
             t.append(f"No agents yet in {self.home}.\nSpawn with an agent name to create one.\n")
         for n in names:
-            t.append_text(agent_summary(self.home, n))
+            t.append_text(agent_summary(self.home, n, self.project))
             t.append("\n")
         with Vertical(id="dialog", classes="help"):
             yield Label("Agents", classes="title")
