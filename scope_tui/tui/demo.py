@@ -3,7 +3,9 @@
 Everything is spawned through scope_tui.api, exactly as `scope spawn` would. Today the workers are
 command-driver scripts: a strategic session splits a word-count survey into two tactical passes,
 each of which spawns one operational worker per file and waits for them (one file is missing on
-purpose, so one worker fails). Grow `seed` as the offline model, patterns and GEPA land.
+purpose, so one worker fails). Beside it, a built-in worker on the offline model (never the network,
+even with a key set) follows the map-reduce skill with the seeded switch that makes it deviate once:
+a deviation alert, a reflection in its inbox, and a pending patch to approve with `a`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,47 @@
+"""`scope demo --headless`: its own project (never one found by walking up), real workers through three
+levels, and the offline worker that deviates once, leaving an alert and a pending patch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from scope_tui.tmux import socket_for
+from tests.support.helpers import wait_until
+
+
+def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
+    where = tmp_path / "demo"
+    env = scope.environ()
+    env.pop("SCOPE_DIR")  # run from inside another project: the demo must not use it
+    try:
+        p = subprocess.run(
+            [scope.python, "-m", "scope_tui", "demo", "--dir", str(where), "--headless"],
+            cwd=scope.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert p.returncode == 0, p.stderr
+        assert str(where) in p.stdout
+        assert not list((scope.scope_dir / "sessions").iterdir())  # the surrounding project is untouched
+        sessions = where / ".scope" / "sessions"
+
+        def status(sid: str) -> str:
+            try:
+                return json.loads((sessions / sid / "state.json").read_text())["status"]
+            except (OSError, ValueError):
+                return ""
+
+        wait_until(lambda: status("1") == "done", 90, what="the strategic session done")
+        assert (
+            status("1.1.1") == "done"
+            and json.loads((sessions / "1.1" / "meta.json").read_text())["level"] == "tactical"
+        )
+        assert status("1.2.3") == "failed"  # the missing file, on purpose
+        wait_until(lambda: list((where / ".scope" / "patches").glob("*.json")), 90, what="a pending patch")
+        evs = (sessions / "2" / "events.jsonl").read_text()
+        assert '"type": "deviation"' in evs
+    finally:
+        subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)
