@@ -414,3 +414,23 @@ def test_changes_while_a_dialog_is_open_do_not_crash(project):
         assert app.is_running and type(app.screen).__name__ == "Screen"
 
     run(app, body)
+
+
+def test_approving_a_skill_patch_makes_a_new_version(project):
+    patches = pytest.importorskip("scope_tui.gepa.patches")
+    make(project, "Something")
+    p = patches.propose_rule(project, "map-reduce", "- ALWAYS peek at one chunk before spawning workers.")
+    assert p is not None
+    app = quiet(project)
+
+    async def body(pilot):
+        log = app.query_one("#patch")
+        await until(pilot, lambda: "ALWAYS peek at one chunk" in "\n".join(s.text for s in log.lines))
+        await pilot.press("a")
+        await until(
+            pilot, lambda: any("map-reduce v2" in n.message for n in app._notifications), what="toast"
+        )
+        await until(pilot, lambda: "0 patches pending" in str(app.query_one("#topbar", Static).render()))
+
+    run(app, body)
+    assert "ALWAYS peek at one chunk" in (project.skills / "map-reduce" / "v2.md").read_text()

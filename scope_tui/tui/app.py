@@ -898,15 +898,19 @@ class ScopeApp(App[None]):
         api = self._patches_api()
         if api is None:
             return
+        patch = self.index.patches.get(pid)
+        target = patch.target if patch else "?"
         try:
             if how == "approve":
-                api.approve(self.project, pid, by="person", text=text)
+                version = api.approve(self.project, pid, by="person", text=text)
+                msg = f"patch {pid} approved: {target.split(':', 1)[-1]} v{version}"
             else:
                 api.reject(self.project, pid, reason or "", by="person")
+                msg = f"patch {pid} rejected"
         except (ScopeError, AttributeError, NotImplementedError) as exc:
             self.call_from_thread(self.notify, f"patch {pid}: {exc}", severity="error")
             return
-        self.call_from_thread(self.notify, f"patch {pid} {how}d", title="Patches")
+        self.call_from_thread(self.notify, msg, title="Patches")
 
     # -- tmux sweep ----------------------------------------------------------------------------------
     def sweep(self) -> None:
