@@ -434,3 +434,73 @@ def test_approving_a_skill_patch_makes_a_new_version(project):
 
     run(app, body)
     assert "ALWAYS peek at one chunk" in (project.skills / "map-reduce" / "v2.md").read_text()
+
+
+def test_diff_tab_shows_a_worktree_sessions_changes(project, tmp_path):
+    import subprocess
+
+    repo = tmp_path / "wt"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    git("init", "-q")
+    (repo / "ledger.py").write_text("balance = 0\n")
+    git("add", "-A")
+    git("-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "base")
+    base = git("rev-parse", "HEAD").strip()
+    (repo / "ledger.py").write_text("balance = 0\nlock = True\n")
+    sid = make(project, "Fix the ledger in a worktree", worktree=str(repo), base_commit=base, repo=str(repo))
+    plain = make(project, "No worktree here")
+    app = quiet(project)
+
+    def diff_text() -> str:
+        return "\n".join(s.text for s in app.query_one("#diff").lines)
+
+    async def body(pilot):
+        app.select(sid)
+        await pilot.pause()
+        app.query_one("#right").active = "tab-diff"
+        await until(pilot, lambda: "+lock = True" in diff_text(), what=lambda: f"the diff: {diff_text()!r}")
+        app.select(plain)
+        await until(pilot, lambda: "has no worktree" in diff_text())
+
+    run(app, body)
+
+
+def test_answer_key_redirects_to_the_session_that_asked(project):
+    make(project, "Busy worker")
+    asking = make(project, "Orchestrator asks the person", level="strategic", status="needs_input")
+    app = quiet(project)
+
+    async def body(pilot):
+        await pilot.press("i")  # the cursor is on another session: the one that asked is found
+        await until(pilot, lambda: app.screen.query("#text"), what="the answer prompt")
+        assert asking in str(app.screen.query_one(".title").render())
+        await pilot.press(*"split it by module", "enter")
+        await until(pilot, lambda: list((project.session_dir(asking) / "inbox").glob("*.json")))
+
+    run(app, body)
+    (msg,) = [json.loads(p.read_text()) for p in (project.session_dir(asking) / "inbox").glob("*.json")]
+    assert msg["text"] == "split it by module"
+
+
+def test_every_key_is_a_command_in_the_palette(project):
+    make(project, "Something")
+    app = quiet(project)
+
+    async def body(pilot):
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"hide done")
+        await until(
+            pilot,
+            lambda: "Hide done" in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt),
+        )
+        await pilot.press("enter")
+        await until(pilot, lambda: app.hide_finished, what="the palette ran the action")
+
+    run(app, body)

@@ -189,6 +189,8 @@ class ScopeApp(App[None]):
                     yield RichLog(id="result", wrap=True)
                 with TabPane("Memory", id="tab-memory"):
                     yield RichLog(id="memory", wrap=True)
+                with TabPane("Diff", id="tab-diff"):
+                    yield RichLog(id="diff", wrap=False, min_width=20)
         with Horizontal(id="bottom"):
             yield OptionList(id="alerts")
             yield RichLog(id="patch", wrap=True, auto_scroll=False, min_width=20)
@@ -504,6 +506,41 @@ class ScopeApp(App[None]):
             result.write(r if r is not None else Text("(no result yet)", style=self.palette.muted))
         if first and not self.live_pane:
             self.show_pane_log(s)
+        if first and self.room.query_one(TabbedContent).active == "tab-diff":
+            self.load_diff(sid)
+
+    @on(TabbedContent.TabActivated, "#right")
+    def tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        sid = self.selected()
+        if sid and event.pane.id == "tab-diff":
+            self.load_diff(sid)
+
+    @work(thread=True, group="diff", exclusive=True)
+    def load_diff(self, sid: str) -> None:
+        """A worktree session's changes against the commit it started from (git, off the UI thread)."""
+        s = self.index.sessions.get(sid)
+        if s is None:
+            return
+        if not s.meta.get("worktree"):
+            text = Text(f"{sid} has no worktree (spawn with --worktree to get one)", style=self.palette.muted)
+        else:
+            from scope_tui.substrate import worktree
+
+            try:
+                raw = worktree.diff(s, color=True)
+                text = (
+                    Text.from_ansi(raw) if raw.strip() else Text("(no changes yet)", style=self.palette.muted)
+                )
+            except ScopeError as exc:
+                text = Text(str(exc), style=self.palette.error)
+        self.call_from_thread(self._show_diff, sid, text)
+
+    def _show_diff(self, sid: str, text: Text) -> None:
+        if self.selected() != sid:
+            return
+        log = self.room.query_one("#diff", RichLog)
+        log.clear()
+        log.write(text)
 
     def event_line(self, ev: dict[str, Any]) -> Text:
         p = self.palette
