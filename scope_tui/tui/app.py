@@ -162,6 +162,15 @@ class ScopeApp(App[None]):
             self._config_error: str | None = str(exc)
         else:
             self._config_error = None
+        from scope_tui.tui.themes import load_themes
+
+        # Chosen before the first mount, so the stylesheet is built once, for this theme.
+        self.theme_names: list[str] = []
+        for th in load_themes():
+            self.register_theme(th)
+            self.theme_names.append(th.name)
+        want = str(self.settings.get("theme") or "scope-dark")
+        self.theme = want if want in self.available_themes else "scope-dark"
 
     @property
     def room(self) -> Any:
@@ -197,14 +206,6 @@ class ScopeApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        from scope_tui.tui.themes import load_themes
-
-        self.theme_names = []
-        for th in load_themes():
-            self.register_theme(th)
-            self.theme_names.append(th.name)
-        want = str(self.settings.get("theme") or "scope-dark")
-        self.theme = want if want in self.available_themes else "scope-dark"
         keymap = self.settings.get("keymap") or {}
         if isinstance(keymap, dict) and keymap:
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
