@@ -504,3 +504,18 @@ def test_every_key_is_a_command_in_the_palette(project):
         await until(pilot, lambda: app.hide_finished, what="the palette ran the action")
 
     run(app, body)
+
+
+def test_theme_change_recolours_the_rows(project):
+    sid = make(project, "Colourful")
+    app = quiet(project)
+
+    async def body(pilot):
+        before = app.palette.text
+        await pilot.press("t")
+        await until(pilot, lambda: app.theme != "scope-dark")
+        assert app.palette.text == app.get_css_variables()["foreground"][:7] != before
+        spans = app.nodes[sid].label.spans
+        assert any(app.palette.text in str(sp.style) for sp in spans)
+
+    run(app, body)

@@ -227,13 +227,15 @@ class ScopeApp(App[None]):
             self.set_interval(SWEEP_S, self.sweep)
 
     def watch_theme(self, name: str) -> None:
-        self.palette = labels.Palette.from_variables(self.theme_variables)
+        self.palette = labels.Palette.from_variables(self.get_css_variables())
         now = self.clock()
         for sid, node in self.nodes.items():
             s = self.index.sessions.get(sid)
             if s is not None:
                 node.set_label(labels.row(s, self.palette, now, self.row_width(sid)))
         if self.loaded.is_set():
+            self.update_counts()
+            self.show_alerts()
             self.show_patch()
 
     # -- loading and watching ----------------------------------------------------------------------
@@ -249,7 +251,7 @@ class ScopeApp(App[None]):
                 return self.index.scan()
 
         ch = await asyncio.to_thread(scan)
-        self.palette = labels.Palette.from_variables(self.theme_variables)
+        self.palette = labels.Palette.from_variables(self.get_css_variables())
         self.apply(ch, initial=True)
         self.loaded.set()
 
