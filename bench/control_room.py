@@ -126,8 +126,12 @@ async def latency(project: Project, samples: int) -> dict[str, float]:
 
 
 async def idle(project: Project, seconds: float, pane: bool) -> dict[str, float]:
+    from scope_tui.substrate.reconcile import reconcile
     from scope_tui.tui.app import ScopeApp
 
+    # The latency sessions claim to run with no window: let the sweep's one-off cleanup happen before
+    # measuring, so idle means idle (the ten live sessions are real tmux windows).
+    reconcile(project)
     app = ScopeApp(project)
     async with app.run_test(size=(160, 50)) as pilot:
         await app.loaded.wait()

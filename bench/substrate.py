@@ -100,7 +100,9 @@ def bench_idle_tmux(tmp: Path, n: int, seconds: float) -> float:
     counter = tmp / f"counter{n}"
     counter.write_text("")
     wenv = dict(env, SCOPE_TMUX_COUNTER=str(counter))
-    subprocess.run([PY, "-m", "scope_tui", "wait", *ids, "--timeout", str(seconds)], env=wenv, capture_output=True)
+    subprocess.run(
+        [PY, "-m", "scope_tui", "wait", *ids, "--timeout", str(seconds)], env=wenv, capture_output=True
+    )
     count = len(counter.read_text().splitlines())
     kill_server(home)
     return count / seconds
@@ -118,14 +120,36 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="scope-bench-") as d:
         tmp = Path(d)
         total, floor = bench_spawn(tmp, a.spawns, a.concurrency)
-        rows.append((f"{a.spawns} spawns (separate processes) + wait", f"{total:.2f} s", f"{floor:.2f} s", "<= 5 s", total <= 5))
+        rows.append(
+            (
+                f"{a.spawns} spawns (separate processes) + wait",
+                f"{total:.2f} s",
+                f"{floor:.2f} s",
+                "<= 5 s",
+                total <= 5,
+            )
+        )
         med, pfloor = bench_poll(tmp, a.poll_sessions)
-        rows.append((f"scope poll --all, {a.poll_sessions} sessions (median)", f"{med * 1000:.0f} ms",
-                     f"{pfloor * 1000:.0f} ms", "<= 150 ms", med <= 0.150))
+        rows.append(
+            (
+                f"scope poll --all, {a.poll_sessions} sessions (median)",
+                f"{med * 1000:.0f} ms",
+                f"{pfloor * 1000:.0f} ms",
+                "<= 150 ms",
+                med <= 0.150,
+            )
+        )
         small = bench_idle_tmux(tmp, 20, a.idle_seconds)
         big = bench_idle_tmux(tmp, a.poll_sessions, a.idle_seconds)
-        rows.append((f"tmux processes/s, {a.poll_sessions} idle sessions + scope wait", f"{big:.1f}/s",
-                     f"{small:.1f}/s at 20", "<= 2/s", big <= 2))
+        rows.append(
+            (
+                f"tmux processes/s, {a.poll_sessions} idle sessions + scope wait",
+                f"{big:.1f}/s",
+                f"{small:.1f}/s at 20",
+                "<= 2/s",
+                big <= 2,
+            )
+        )
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'scope':>10}  {'floor/baseline':>16}  {'goal':>10}  ok")
     for name, val, base, goal, ok in rows:

@@ -272,7 +272,7 @@ class ScopeApp(App[None]):
                 gen = watchfiles.awatch(
                     self.project.root,
                     watch_filter=keep,
-                    step=10,
+                    step=8,
                     debounce=40,
                     stop_event=stop,
                     force_polling=force,
@@ -961,20 +961,20 @@ class ScopeApp(App[None]):
 
     @work(thread=True, group="sweep", exclusive=True)
     def do_sweep(self) -> None:
+        """One tmux call for every live session (reconcile's list-panes); the banner needs none: a stat of the
+        server's socket says whether it is there."""
         from scope_tui.substrate.reconcile import reconcile
         from scope_tui.substrate.server import tmux_for
 
-        with self.lock:
-            live = [s for s in self.index.live()]
+        t = tmux_for(self.project)
+        gone = not tmux_socket(t.socket).exists()
+        banner = (
+            "tmux server for this project is not running: live sessions are marked lost; n spawns a new one"
+            if gone
+            else ""
+        )
         try:
-            panes = tmux_for(self.project).list_panes()
-            banner = (
-                "tmux server for this project is not running: live sessions are marked lost; "
-                "n spawns a new one"
-                if panes is None
-                else ""
-            )
-            reconcile(self.project, live)
+            reconcile(self.project, self.index.live())
         except ScopeError as exc:
             banner = str(exc)
         self.call_from_thread(self.set_banner, banner)
@@ -996,6 +996,11 @@ class ScopeApp(App[None]):
         stop = getattr(self, "_astop", None)
         if stop is not None:
             stop.set()
+
+
+def tmux_socket(name: str) -> Path:
+    """Where tmux keeps the socket of server `-L name` (TMUX_TMPDIR, else /tmp)."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
 
 
 def agents_home() -> Path:
