@@ -14,27 +14,37 @@ from scope_tui.store.errors import ScopeError
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
 GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills"]
 
+# Which group registers each command, so a run builds only the parser it needs (spawn, worker and the
+# pane-died hook start many times a second). tests/test_cli.py checks this against the groups.
+COMMANDS = {
+    **dict.fromkeys(["spawn", "wait", "poll", "tree", "kill", "redirect", "attach", "clean", "log", "doctor", "worker"], "core"),
+    **dict.fromkeys(["demo", "serve", "room"], "room"),
+    **dict.fromkeys(["run", "escalate"], "run"),
+    "hook": "hook", "diff": "diff", "patches": "patches", "agent": "agent", "reap": "agent", "skills": "skills",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(2, f"scope: {message} (try '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `scope` parser; with `only`, just the group that registers that command."""
     p = _Parser(
         prog="scope",
         description="A terminal control room for LLM agents. With no command, opens the control room.",
     )
     p.add_argument("--version", action="version", version=f"scope {__import__('scope_tui').__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for g in GROUPS:
+    for g in [COMMANDS[only]] if only in COMMANDS else GROUPS:
         importlib.import_module(f"scope_tui.cli.{g}").register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     try:

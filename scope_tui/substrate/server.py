@@ -14,8 +14,18 @@ def tmux_for(project: Project) -> Tmux:
 
 
 def reaper_command(project: Project) -> str:
-    """The shell command tmux runs when a pane dies; tmux fills in the window name and exit status."""
-    return " ".join(
+    """The shell command tmux runs when a pane dies; tmux fills in the window name and exit status.
+
+    Every pane death fires it, and nearly all are workers that wrote their own final status: a grep
+    settles those without starting Python (a session with an agent always goes to `scope reap`, which
+    runs the agent's update once if nobody has yet).
+    """
+    d = shlex.quote(str(project.root / "sessions")) + "/'#{window_name}'"
+    settled = (
+        f"grep -qE '\"status\": \"(done|failed|killed|escalated)\"' {d}/state.json 2>/dev/null"
+        f" && ! grep -q '\"agent\": \"' {d}/meta.json 2>/dev/null"
+    )
+    return settled + " || " + " ".join(
         [
             shlex.quote(sys.executable),
             "-m",
@@ -26,6 +36,7 @@ def reaper_command(project: Project) -> str:
             "'#{pane_dead_status}'",
             "'#{pane_dead_signal}'",
             "'#{pane_id}'",  # a report for a pane the session has left (a restart) is stale
+            "2>>" + shlex.quote(str(project.root / "reaper.log")),  # tmux shows nobody run-shell's errors
         ]
     )
 

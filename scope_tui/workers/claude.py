@@ -28,6 +28,7 @@ from typing import Any
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 from scope_tui.workers import claude_settings as cs
+from scope_tui.workers.process import die_with_parent
 
 POLL_S = 0.2
 # Text Claude Code shows before it will take a prompt, on first use or in a new folder.
@@ -265,17 +266,6 @@ def _pipe(project: Project, pane: str, log: Path | None) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: if this worker is killed, claude gets SIGTERM instead of running on
-    headless in a dead pane (Linux; elsewhere the pane's hangup has to do)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
 def key_would_be_shown(env: dict[str, str]) -> bool:
     """True when Claude Code will ask about ANTHROPIC_API_KEY, showing part of it on the screen: the key's
     tail is neither approved nor rejected in ~/.claude.json (read, never written)."""
@@ -351,7 +341,7 @@ def run(session_dir: Path) -> int:
     paused = bool(sup_pane) and key_would_be_shown(env) and _pipe(project, sup_pane, None)
     if paused:  # Claude Code is about to show part of the API key: keep it out of pane.log
         events.append(d, "pane_log_paused", why="Claude Code asks about the API key, showing part of it")
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
     sup = Supervisor(project, d, proc, opts)
     sup.log_paused = paused

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import deque
 from pathlib import Path
 
 from scope_tui.store import events, sessions
+from scope_tui.workers.process import die_with_parent
 
 TAIL_LINES = 200
 
@@ -28,6 +30,7 @@ def run(session_dir: Path) -> int:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=s.meta.get("worktree") or s.meta.get("cwd") or None,  # a --worktree session works in its own
+        preexec_fn=die_with_parent(signal.SIGHUP),  # a killed worker takes its command with it
     )
     assert proc.stdout is not None
     out = sys.stdout.buffer
