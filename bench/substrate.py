@@ -50,10 +50,11 @@ def bench_spawn(tmp: Path, n: int, concurrency: int) -> tuple[float, float]:
     w = scope(env, "wait", *ids, "--timeout", "120")
     total = time.perf_counter() - t0
     assert w.returncode == 0, w.stderr
-    # floor: the same number of bare python starts and tmux windows, same concurrency
-    from scope_tui.tmux import socket_for
-
-    sock = socket_for(home)
+    kill_server(home)
+    # floor: per session, two bare Python starts (a spawner, a worker) and one tmux window, on a plain
+    # server of its own (no hooks), at the same concurrency
+    sock = "scope-bench-floor"
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "_scope"], capture_output=True)
     t1 = time.perf_counter()
 
     def bare(i: int) -> None:
@@ -63,7 +64,7 @@ def bench_spawn(tmp: Path, n: int, concurrency: int) -> tuple[float, float]:
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(bare, range(n)))
     floor = time.perf_counter() - t1
-    kill_server(home)
+    subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
     return total, floor
 
 

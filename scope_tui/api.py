@@ -69,8 +69,6 @@ def _choose_skill_version(project: Project, task: str, params: dict[str, Any] | 
 def run_worker(session_dir: Path) -> int:
     """What `scope worker DIR` does inside a tmux window: run the session's driver to its end, then let
     the layers that learn from outcomes (skill scores, the agent's memory) see how it ended."""
-    from scope_tui.agents.lifecycle import after_terminal
-    from scope_tui.gepa.scores import record_outcome
     from scope_tui.store.project import Project
     from scope_tui.workers import wait_for_launch
 
@@ -89,9 +87,17 @@ def run_worker(session_dir: Path) -> int:
 
         code = workers.run(session_dir)
     project = Project(session_dir.parent.parent)
-    if sessions.load_dir(session_dir).terminal:
-        record_outcome(project, session_dir)
-        after_terminal(project, session_dir)
+    end = sessions.load_dir(session_dir)
+    if end.terminal:
+        # only sessions that used a skill or an agent have anything to learn from (keeps plain workers lean)
+        if end.meta.get("skill"):
+            from scope_tui.gepa.scores import record_outcome
+
+            record_outcome(project, session_dir)
+        if end.meta.get("agent"):
+            from scope_tui.agents.lifecycle import after_terminal
+
+            after_terminal(project, session_dir)
     return code
 
 
