@@ -43,5 +43,10 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         wait_until(lambda: list((where / ".scope" / "patches").glob("*.json")), 90, what="a pending patch")
         evs = (sessions / "2" / "events.jsonl").read_text()
         assert '"type": "deviation"' in evs
+        # the orchestrated run: strategic -> map-reduce supervisor -> offline built-in mappers and reducer
+        wait_until(lambda: status("3") == "done", 90, what="the orchestrated run done")
+        assert (sessions / "3" / "result.md").read_text().startswith("14")
+        assert json.loads((sessions / "3.1" / "meta.json").read_text())["skill"] == "map-reduce"
+        assert json.loads((sessions / "3.1.1" / "state.json").read_text())["model"] == "offline"
     finally:
         subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)

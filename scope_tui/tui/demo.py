@@ -5,7 +5,9 @@ command-driver scripts: a strategic session splits a word-count survey into two 
 each of which spawns one operational worker per file and waits for them (one file is missing on
 purpose, so one worker fails). Beside it, a built-in worker on the offline model (never the network,
 even with a key set) follows the map-reduce skill with the seeded switch that makes it deviate once:
-a deviation alert, a reflection in its inbox, and a pending patch to approve with `a`.
+a deviation alert, a reflection in its inbox, and a pending patch to approve with `a`. And a whole
+`scope run` on the offline model: orchestrator, map-reduce supervisor, built-in mappers and a reducer
+counting the ERROR lines of four service logs (14).
 """
 
 from __future__ import annotations
@@ -98,4 +100,23 @@ def seed(project: Project) -> list[str]:
         skill="map-reduce",
         cwd=folder,
     )
-    return [top.id, learner.id]
+    # The whole hierarchy on the offline model: the orchestrator profiles the task, hands it to a map-reduce
+    # supervisor, whose built-in mappers each count one log and whose reducer adds the parts up.
+    logs = folder / "logs"
+    logs.mkdir(exist_ok=True)
+    for i, (service, errors) in enumerate([("api", 3), ("billing", 5), ("search", 2), ("auth", 4)]):
+        lines = [f"2026-11-27T09:{i:02d}:{k:02d} INFO {service} request served" for k in range(40)]
+        for k in range(errors):
+            lines[k * 7 + 3] = f"2026-11-27T09:{i:02d}:{k * 7 + 3:02d} ERROR {service} upstream timeout"
+        (logs / f"{service}.log").write_text("\n".join(lines) + "\n")
+    run = api.spawn(
+        project,
+        "How many lines contain ERROR in the service logs?",
+        params={"context": [str(logs)], "candidates": [{"skill": "map-reduce"}]},
+        parent=None,
+        driver="orchestrator",
+        level="strategic",
+        model="offline",
+        cwd=folder,
+    )
+    return [top.id, learner.id, run.id]
