@@ -185,7 +185,7 @@ def test_stop_with_a_running_child_waits_and_wakes_when_it_finishes(scope, claud
     st = scope.state(sid)
     assert st["status"] == "waiting", (st, scope.events(sid)[-8:])
     child = f"{sid}.1"
-    assert scope.status(child) == "running"
+    assert scope.status(child) in ("pending", "running")  # under load its worker may not have started yet
     assert "stop_blocked" in [e["type"] for e in scope.events(sid)]
     (scope.root / "go").write_text("")
     st = scope.wait_status(sid, "done", "failed", timeout=90)
@@ -208,10 +208,9 @@ def test_a_killed_worker_is_reaped_and_takes_claude_with_it(scope, claude_home, 
     sid = scope.spawn("--driver", "claude", "Fix the bug.")
     scope.wait_status(sid, "needs_input", timeout=90)
     claude_pid = next(e["pid"] for e in scope.events(sid) if e["type"] == "claude_started")
-    pane = scope.meta(sid)["tmux"]["pane"]
-    worker_pid = int(scope.tmux("display-message", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
+    worker_pid = scope.worker_pid(sid)
     os.kill(worker_pid, signal.SIGKILL)
-    st = scope.wait_status(sid, "failed", timeout=30)  # the pane-died hook
+    st = scope.wait_status(sid, "failed", timeout=30)  # the window's shell runs the reaper
     assert st["reason"] == "crashed"
     wait_until(lambda: not _alive(claude_pid), 30, what="claude to end with its worker")
 

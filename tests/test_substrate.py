@@ -133,9 +133,7 @@ def test_redirect_to_a_finished_session_is_refused(scope):
 def test_kill_dash_nine_of_a_worker_is_detected_as_failed(scope):
     sid = scope.spawn("--cmd", "sleep 60", "victim")
     scope.wait_status(sid, "running")
-    pane = scope.meta(sid)["tmux"]["pane"]
-    pid = int(scope.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip())
-    os.kill(pid, signal.SIGKILL)
+    os.kill(scope.worker_pid(sid), signal.SIGKILL)
     # tmux's pane-died hook or the sweep that every `wait` runs, whichever is first
     out = scope.run("wait", sid, "--timeout", "30")
     assert out.returncode == 1, out.stderr

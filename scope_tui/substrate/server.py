@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 from scope_tui.store.project import Project
 from scope_tui.tmux import Tmux, socket_for
@@ -13,31 +14,51 @@ def tmux_for(project: Project) -> Tmux:
     return Tmux(socket_for(project.home))
 
 
-def reaper_command(project: Project) -> str:
-    """The shell command tmux runs when a pane dies; tmux fills in the window name and exit status.
+def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str) -> str:
+    """A shell line that marks session `sid` crashed unless it settled its own end.
 
-    Every pane death fires it, and nearly all are workers that wrote their own final status: a grep
-    settles those without starting Python (a session with an agent always goes to `scope reap`, which
-    runs the agent's update once if nobody has yet).
+    Nearly every worker writes its own final status: a grep settles those without starting Python (a
+    session with an agent always goes to `scope reap`, which runs the agent's update once if nobody has
+    yet). The arguments are shell words: tmux formats in the pane-died hook, variables in the window.
     """
-    d = shlex.quote(str(project.root / "sessions")) + "/'#{window_name}'"
+    d = shlex.quote(str(project.root / "sessions")) + "/" + sid
     settled = (
-        f"grep -qE '\"status\": \"(done|failed|killed|escalated)\"' {d}/state.json 2>/dev/null"
-        f" && ! grep -q '\"agent\": \"' {d}/meta.json 2>/dev/null"
+        f'grep -qE \'"status": "(done|failed|killed|escalated)"\' {d}/state.json 2>/dev/null'
+        f' && ! grep -q \'"agent": "\' {d}/meta.json 2>/dev/null'
     )
-    return settled + " || " + " ".join(
+    reap = " ".join(
         [
             shlex.quote(sys.executable),
             "-m",
             "scope_tui",
             "reap",  # hidden CLI command -> api.reap: substrate.reaper, then the session's agent update
             shlex.quote(str(project.root)),
-            "'#{window_name}'",
-            "'#{pane_dead_status}'",
-            "'#{pane_dead_signal}'",
-            "'#{pane_id}'",  # a report for a pane the session has left (a restart) is stale
-            "2>>" + shlex.quote(str(project.root / "reaper.log")),  # tmux shows nobody run-shell's errors
+            sid,
+            status,
+            signal,
+            pane,  # a report for a pane the session has left (a restart) is stale
+            "2>>" + shlex.quote(str(project.root / "reaper.log")),  # nobody sees these errors otherwise
         ]
+    )
+    return f"{settled} || {reap}"
+
+
+def reaper_command(project: Project) -> str:
+    """What tmux's pane-died hook runs: the second line of defence, after the window's own shell."""
+    return reap_shell(
+        project, "'#{window_name}'", "'#{pane_dead_status}'", "'#{pane_dead_signal}'", "'#{pane_id}'"
+    )
+
+
+def worker_command(project: Project, sid: str, session_dir: Path) -> str:
+    """The shell line a session's window runs: the worker, then (it was killed, even with kill -9) the
+    reaper. tmux's pane-died hook alone is not enough: it sometimes never fires for a killed process."""
+    py = shlex.quote(sys.executable)
+    return (
+        f"{py} -m scope_tui worker {shlex.quote(str(session_dir))}; rc=$?; sig=; "
+        f'[ "$rc" -gt 128 ] && sig=$((rc - 128)); '
+        + reap_shell(project, shlex.quote(sid), '"$rc"', '"$sig"', '"$TMUX_PANE"')
+        + '; exit "$rc"'
     )
 
 

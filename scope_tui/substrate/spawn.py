@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from scope_tui.store import config, ids, sessions
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
-from scope_tui.substrate.server import ensure
+from scope_tui.substrate.server import ensure, worker_command
 
 DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
@@ -42,10 +40,6 @@ def window_env(project: Project, sid: str, extra: dict[str, str] | None = None) 
     env["SCOPE_SESSION_ID"] = sid
     env.update(extra or {})
     return env
-
-
-def worker_command(session_dir: Path) -> str:
-    return f"exec {shlex.quote(sys.executable)} -m scope_tui worker {shlex.quote(str(session_dir))}"
 
 
 def spawn(
@@ -122,7 +116,7 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
         cwd = project.home
     window, pane = t.new_window(
         s.id,
-        worker_command(s.dir),
+        worker_command(project, s.id, s.dir),
         env=window_env(project, s.id, env),
         cwd=cwd,
         log=s.dir / sessions.PANE_LOG,

@@ -108,6 +108,13 @@ class ScopeRunner:
             what=f"session {sid} to be {'/'.join(statuses)} (is {self.status(sid)})",
         )
 
+    def worker_pid(self, sid: str) -> int:
+        """The pid of the session's worker process (the window's shell runs it, then the reaper)."""
+        pane = self.meta(sid)["tmux"]["pane"]
+        shell = self.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip()
+        out = subprocess.run(["pgrep", "-P", shell, "-f", "scope_tui worker"], capture_output=True, text=True)
+        return int(out.stdout.split()[0])
+
     @property
     def socket(self) -> str:
         from scope_tui.tmux import socket_for
