@@ -438,7 +438,8 @@ class ScopeApp(App[None]):
                 node.set_label(labels.row(s, self.palette, now, self.row_width(s.id)))
 
     def selected(self) -> str | None:
-        node = self.room.query_one(OodaTree).cursor_node
+        trees = self.room.query(OodaTree)  # absent while the app starts or shuts down; timers may still fire
+        node = trees.first().cursor_node if trees else None
         return node.data if node is not None else None
 
     def select(self, sid: str) -> bool:
