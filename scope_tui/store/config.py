@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_raw(path: Path) -> dict[str, Any]:
+    import tomllib  # lazily: most `scope spawn` runs never read the config
+
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
