@@ -112,8 +112,15 @@ class ScopeRunner:
         """The pid of the session's worker process (the window's shell runs it, then the reaper)."""
         pane = self.meta(sid)["tmux"]["pane"]
         shell = self.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout.strip()
-        out = subprocess.run(["pgrep", "-P", shell, "-f", "scope_tui worker"], capture_output=True, text=True)
-        return int(out.stdout.split()[0])
+        for proc in Path("/proc").iterdir():  # the shell's child running the worker (no pgrep needed)
+            try:
+                stat = (proc / "stat").read_text()
+                cmd = (proc / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if stat.rsplit(")", 1)[-1].split()[1] == shell and b"scope_tui\x00worker" in cmd:
+                return int(proc.name)
+        raise AssertionError(f"no worker process under the shell of session {sid}")
 
     @property
     def socket(self) -> str:
