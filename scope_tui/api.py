@@ -31,6 +31,10 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
 
         check(opts["agent"])  # an unknown or retired agent is refused before a session folder exists
     worktree = bool(opts.pop("worktree", False))
+    if opts.get("skill") and not opts.get("agent"):
+        from scope_tui.patterns.skills import load
+
+        load(project, str(opts["skill"]))  # an unknown skill is refused (exit 2) with the known ones named
     if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
         from scope_tui.patterns.engines import prepare_params
 

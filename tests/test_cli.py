@@ -26,3 +26,25 @@ def test_help_lists_every_command(capsys):
     for name in cli.COMMANDS:
         if name not in ("worker", "reap"):  # internal, run by tmux
             assert name in out
+
+
+def test_bad_input_is_one_line_and_exit_2_before_anything_runs(scope):
+    for cmd in (
+        ["spawn", "--skill", "nope", "t"],
+        ["spawn", "--model", "", "t"],
+        ["run", "--candidates", "map-reduce,nope", "t"],
+        ["serve", "--port", "99999"],
+        ["skills", "--explain", "t", "--context", "/no/such/file"],
+    ):
+        out = scope.run(*cmd)
+        assert out.returncode == 2, (cmd, out.stdout, out.stderr)
+        assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, (cmd, out.stderr)
+    assert not list((scope.scope_dir / "sessions").iterdir()), "nothing was spawned"
+
+
+def test_an_os_error_is_one_line_not_a_traceback(scope, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = scope.run("demo", "--dir", str(blocker / "demo"), "--headless")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -60,3 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a folder that cannot be made, a port already taken: one line, not a traceback
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"scope: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1

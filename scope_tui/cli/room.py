@@ -58,6 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from textual_serve.server import Server
     except ImportError:
         raise UsageError("textual-serve is not installed (pip install textual-serve)") from None
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: use a port from 1 to 65535")
     cmd = f"{shlex.quote(sys.executable)} -m scope_tui room --serve-mode"
     print(f"scope serve: http://{args.host}:{args.port} (project {project.home}; attach is disabled)")
     Server(cmd, host=args.host, port=args.port, title="Scope").serve()

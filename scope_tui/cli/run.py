@@ -17,9 +17,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
-    if args.candidates:
-        params["candidates"] = [{"skill": s.strip()} for s in args.candidates.split(",") if s.strip()]
     project = _project(create=True)
+    if args.candidates:
+        from scope_tui.patterns.skills import load
+
+        params["candidates"] = [{"skill": s.strip()} for s in args.candidates.split(",") if s.strip()]
+        for c in params["candidates"]:
+            load(project, c["skill"])  # an unknown skill is refused before anything runs
     s = api.spawn(
         project,
         task,

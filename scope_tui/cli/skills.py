@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from scope_tui.store.errors import UsageError
@@ -100,6 +101,9 @@ def _explain(args: argparse.Namespace) -> int:
         v = getattr(args, k, None)
         if v:
             params[k] = v
+    for path in params.get("context") or []:
+        if path != "-" and not Path(path).exists():
+            raise UsageError(f"--context {path}: no such file or folder")
     prof = profile(task, params)
     sel = select(
         _project(),

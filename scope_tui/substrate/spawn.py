@@ -87,6 +87,8 @@ def spawn(
         )
     if driver == "command" and cmd is None:
         raise UsageError("the command driver needs --cmd COMMAND")
+    if model is not None and not model.strip():
+        raise UsageError("--model needs a model name (or 'offline')")
     if budget is not None and budget < 0:
         raise UsageError("--budget must be a positive number of dollars")
     meta: dict[str, Any] = {
