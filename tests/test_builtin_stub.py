@@ -166,15 +166,25 @@ def test_ask_waits_for_an_answer(scope, api):
 
 
 def test_killed_mid_call_keeps_a_result(scope, api):
-    api.push(tool_use=use("bash", command="echo found-something"))
-    api.push(tool_use=use("bash", command="echo more"))
+    import threading
+
+    killed = threading.Event()
+
+    def script(body):
+        if len(api.requests) == 1:
+            return {"tool_use": use("bash", command="echo found-something")}
+        killed.wait(60)  # the second model call hangs until the kill (however slow the machine)
+        return {"tool_use": use("bash", command="echo more")}
+
+    api.respond_with(script)
     sid = scope.spawn("--model", "claude-test-1", "dig")
-    api.wait_requests(1)
     wait_until(lambda: any(e["type"] == "exec" for e in scope.events(sid)), what="first tool call")
-    api.hold()  # the second model call hangs until the kill
     api.wait_requests(2)
-    scope.ok("kill", sid)
-    assert scope.wait_status(sid, *END, timeout=90)["status"] == "killed"
+    try:
+        scope.ok("kill", sid)
+        assert scope.wait_status(sid, *END, timeout=90)["status"] == "killed"
+    finally:
+        killed.set()
     result = wait_until(lambda: (scope.session(sid) / "result.md").exists(), what="result.md after the kill")
     text = (scope.session(sid) / "result.md").read_text()
     assert result and "Interrupted" in text and "found-something" in text

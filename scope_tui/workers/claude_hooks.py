@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,13 @@ def _post_tool(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]
 def _stop(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> dict[str, Any] | None:
     text = str(p.get("last_assistant_message") or "") or _last_text(p.get("transcript_path"))
     used = usage(p.get("transcript_path"))
+    # Claude Code may fire Stop before its transcript holds the turn's last message: give it a moment
+    deadline = time.monotonic() + 2.0
+    while text and p.get("transcript_path") and time.monotonic() < deadline:
+        if _last_text(p.get("transcript_path")).strip() == text.strip():
+            used = usage(p.get("transcript_path"))
+            break
+        time.sleep(0.05)
     if used and not s.terminal:
         change: dict[str, Any] = {"tokens": {"input": used["input"], "output": used["output"]}}
         cost = _cost(project, used)
