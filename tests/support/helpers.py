@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def wait_until(pred: Callable[[], T], timeout: float = 15.0, interval: float = 0.05, what: str = "") -> T:
+def wait_until(pred: Callable[[], T], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> T:
     """Poll `pred` until it returns something truthy; fail the test with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
