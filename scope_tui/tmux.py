@@ -1,9 +1,10 @@
 """One private tmux server per project (`tmux -L scope-<hash>`): windows, send, capture, pane logs, attach.
 
-The hot paths (spawning a window, the one `list-panes -a` sweep) run the tmux binary directly: `scope
-spawn` must start in milliseconds and importing libtmux alone costs ~170 ms. Everything else goes
-through libtmux's Server, bound to the same private socket. Targets are always tmux ids (`@3`, `%7`),
-never names (a dotted session id reads as window.pane to tmux).
+The hot paths run the tmux binary directly: `scope spawn` (server, window, pipe) and the one `list-panes
+-a` sweep must start in milliseconds, and importing libtmux alone costs ~170 ms; so do paste (it feeds
+stdin) and capture (it needs the screen byte for byte, trailing blank lines included, which libtmux's
+line splitting drops). Closing windows and sending keys go through libtmux's Server on the same private
+socket. Targets are always tmux ids (`@3`, `%7`), never names (a dotted session id reads as window.pane).
 """
 
 from __future__ import annotations
@@ -83,12 +84,10 @@ class Tmux:
             self._server = libtmux.Server(socket_name=self.socket)
         return self._server
 
-    @staticmethod
-    def _absent(stderr: bytes) -> bool:
-        s = stderr.decode(errors="replace")
-        return any(
-            m in s for m in ("no server running", "error connecting", "can't find session", "No such file")
-        )
+    def lib(self, *args: str) -> Any:
+        """Run one tmux command through libtmux's Server on this socket; returns its tmux_cmd result."""
+        _count()
+        return self.server.cmd(*args)
 
     def alive(self) -> bool:
         return self.run("has-session", "-t", BASE_SESSION).returncode == 0
@@ -191,7 +190,7 @@ class Tmux:
         return panes
 
     def kill_window(self, window_id: str) -> None:
-        self.run("kill-window", "-t", window_id)
+        self.lib("kill-window", "-t", window_id)
 
     def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None:
         """Put `text` into a pane byte-exact: load a buffer from stdin, paste it (bracketed), then Enter."""
@@ -202,7 +201,9 @@ class Tmux:
             self.run("send-keys", "-t", pane_id, "Enter", check=True)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
-        self.run("send-keys", "-t", pane_id, *keys, check=True)
+        r = self.lib("send-keys", "-t", pane_id, *keys)
+        if r.returncode != 0:
+            raise TmuxError(f"tmux send-keys: {' '.join(r.stderr).strip()}")
 
     def capture(self, pane_id: str, *, escapes: bool = True, history: int = 0) -> str:
         """The visible screen of a pane (with colour escapes), plus `history` lines of scrollback."""

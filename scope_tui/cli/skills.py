@@ -52,6 +52,12 @@ def cmd_skills(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown skills command {' '.join(words)!r} ({USAGE})")
 
 
+def _as_json(s: Any) -> dict[str, Any]:
+    """A skill as `--json` prints it (without its prompt body)."""
+    return {"name": s.name, "version": s.version, "description": s.description, "when": s.when,
+            "rules": s.rules, "path": str(s.path)}
+
+
 def _list(args: argparse.Namespace) -> int:
     from scope_tui.patterns import skills
 
@@ -59,18 +65,7 @@ def _list(args: argparse.Namespace) -> int:
     loaded, errors = skills.load_all(project, _agent_root(args.agent))
     if args.json:
         for s in loaded.values():
-            print(
-                json.dumps(
-                    {
-                        "name": s.name,
-                        "version": s.version,
-                        "description": s.description,
-                        "when": s.when,
-                        "rules": s.rules,
-                        "path": str(s.path),
-                    }
-                )
-            )
+            print(json.dumps(_as_json(s)))
     else:
         width = max([len(n) for n in loaded] + [5])
         for s in loaded.values():
@@ -205,19 +200,7 @@ def _show(args: argparse.Namespace, ref: str) -> int:
 
     s = skills.load(_project(), ref, agent_skill_root=_agent_root(args.agent))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "name": s.name,
-                    "version": s.version,
-                    "description": s.description,
-                    "when": s.when,
-                    "rules": s.rules,
-                    "path": str(s.path),
-                    "body": s.body,
-                }
-            )
-        )
+        print(json.dumps({**_as_json(s), "body": s.body}))
         return 0
     print(f"{s.name} v{s.version}  ({s.path})")
     if s.description:

@@ -1,8 +1,7 @@
-"""Run by tmux's pane-died hook: a worker whose pane died without writing a terminal status crashed."""
+"""Called (through `scope reap`) by a worker window's shell or tmux's pane-died hook: a worker whose pane died without writing a terminal status crashed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from scope_tui.store import events, sessions
@@ -26,13 +25,3 @@ def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "
         events.append(d, "error", error=why, source="pane-died")
         return True
     return False
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 4:
-        root = Path(sys.argv[1])
-        try:
-            reap(root, sys.argv[2], sys.argv[3], *sys.argv[4:6])
-        except Exception as exc:  # tmux shows nobody this output: keep it where a person can find it
-            with open(root / "reaper.log", "a") as fh:
-                fh.write(f"{sys.argv[2:]}: {type(exc).__name__}: {exc}\n")
