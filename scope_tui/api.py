@@ -16,7 +16,9 @@ from scope_tui.store.project import Project
 PATTERN_SKILLS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
 
-def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, **opts: Any) -> sessions.Session:
+def spawn(
+    project: Project, task: str, *, params: dict[str, Any] | None = None, **opts: Any
+) -> sessions.Session:
     """Start a session; `opts` are substrate.spawn's keywords, `params` the pattern parameters.
 
     Returns the new session at once (its worker runs in a tmux window); raises UsageError /
@@ -39,7 +41,11 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
         from scope_tui.patterns.engines import prepare_params
 
         params = prepare_params(str(opts["skill"]), params, opts)  # --cmd as worker template; DAG check
-    if opts.get("skill") in PATTERN_SKILLS and not opts.get("cmd") and opts.get("driver") in (None, "pattern"):
+    if (
+        opts.get("skill") in PATTERN_SKILLS
+        and not opts.get("cmd")
+        and opts.get("driver") in (None, "pattern")
+    ):
         opts["driver"] = "pattern"
         opts.setdefault("level", "tactical")
     if opts.get("skill"):
@@ -56,7 +62,9 @@ def spawn(project: Project, task: str, *, params: dict[str, Any] | None = None, 
     return launch(project, s)
 
 
-def _choose_skill_version(project: Project, task: str, params: dict[str, Any] | None, opts: dict[str, Any]) -> None:
+def _choose_skill_version(
+    project: Project, task: str, params: dict[str, Any] | None, opts: dict[str, Any]
+) -> None:
     """Which version of the skill this task runs (GEPA's Pareto draw) and its task key, kept in meta.json
     as `skill_version` and `task_key` (DAG nodes and bench items pass their own key in params)."""
     from scope_tui.gepa.pareto import choose_version

@@ -148,15 +148,28 @@ class Tmux:
         self.run("kill-server")
 
     # -- windows --------------------------------------------------------------------------------
-    def new_window(self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path) -> tuple[str, str]:
+    def new_window(
+        self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path
+    ) -> tuple[str, str]:
         """Open a window named `name` running `command`, its output appended to `log`; returns (window_id, pane_id).
 
         Ids are dotted (3.1) and tmux reads a dot in a target as window.pane, so the pipe is attached by pane
         id in a second call; workers wait until their meta.json names their pane before printing anything,
         so nothing they print is missed.
         """
-        args: list[str] = ["new-window", "-d", "-t", f"{BASE_SESSION}:", "-n", name, "-P", "-F", "#{window_id} #{pane_id}",
-                           "-c", str(cwd)]
+        args: list[str] = [
+            "new-window",
+            "-d",
+            "-t",
+            f"{BASE_SESSION}:",
+            "-n",
+            name,
+            "-P",
+            "-F",
+            "#{window_id} #{pane_id}",
+            "-c",
+            str(cwd),
+        ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
         args.append(command)

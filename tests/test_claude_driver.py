@@ -141,8 +141,10 @@ def test_wakes_claude_when_the_children_it_waits_for_finish(rig):
     assert fake.pasted == []
     sessions.set_status(kid.dir, "done")
     tick(1.0, n=2)
-    assert len(fake.pasted) == 1 and f"{kid.id} done" in fake.pasted[0] and fake.keys == ["Enter"]
+    assert len(fake.pasted) == 1 and f"{kid.id} done" in fake.pasted[0]
     assert status(d) == "running"
+    tick(1.0, n=3)  # Enter follows the paste, never inside it
+    assert fake.keys == ["Enter"]
 
 
 @pytest.mark.parametrize("keep_open", [False, True])
@@ -157,15 +159,41 @@ def test_claude_is_ended_when_the_session_is_done_unless_kept_open(rig, keep_ope
     assert sup.proc.terminated is (not keep_open)
 
 
-def test_inbox_messages_are_typed_in_unless_already_pasted(rig):
+def test_inbox_messages_are_typed_in_one_at_a_time_each_confirmed(rig):
     sup, fake, tick, d = rig
     sup.delivered = True
-    sessions.put_message(d, "redirect", "typed by scope redirect", pasted=True)
-    sessions.put_message(d, "redirect", "Your supervisor sees no progress: change approach.")
+    sessions.set_status(d, "needs_input", reason="asks: which file?")
+    sessions.put_message(d, "redirect", "parser.py, please")
     sessions.put_message(d, "escalation", "session 1.2 escalated (stuck): no data")
     tick()
-    assert fake.pasted == [
-        "Your supervisor sees no progress: change approach.",
-        "session 1.2 escalated (stuck): no data",
-    ]
+    assert fake.pasted == ["parser.py, please"] and fake.keys == []  # the second waits its turn
     assert not list((d / "inbox").glob("*.json"))  # consumed
+    fake.screen = READY + "\n\u276f parser.py, please"
+    tick()
+    assert fake.keys == ["Enter"]
+    events.append(d, "prompt", chars=17)  # UserPromptSubmit: taken
+    sessions.set_status(d, "running")
+    tick(n=2)
+    assert fake.pasted[1].startswith("session 1.2 escalated")
+
+
+def test_a_message_whose_enter_is_lost_while_claude_is_idle_gets_enter_again(rig):
+    sup, fake, tick, d = rig
+    sup.delivered = True
+    sessions.set_status(d, "needs_input", reason="asks: double it?")
+    sessions.put_message(d, "redirect", "yes please")
+    fake.screen = READY + "\n\u276f yes please"
+    tick(n=2)
+    assert fake.keys == ["Enter"]
+    tick(1.0, n=9)  # no UserPromptSubmit: the Enter was swallowed
+    assert fake.keys == ["Enter", "Enter"] and fake.pasted == ["yes please"]
+
+
+def test_a_message_typed_while_claude_works_is_left_queued_in_claude(rig):
+    sup, fake, tick, d = rig
+    sup.delivered = True
+    sessions.put_message(d, "redirect", "also update the docs")
+    fake.screen = READY + "\n\u276f also update the docs"
+    tick(n=2)
+    tick(1.0, n=30)  # claude takes it when its turn ends; nothing to press again, nobody to ask
+    assert fake.keys == ["Enter"] and status(d) == "running"

@@ -38,7 +38,10 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_runs(scope):
     ):
         out = scope.run(*cmd)
         assert out.returncode == 2, (cmd, out.stdout, out.stderr)
-        assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, (cmd, out.stderr)
+        assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, (
+            cmd,
+            out.stderr,
+        )
     assert not list((scope.scope_dir / "sessions").iterdir()), "nothing was spawned"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def _append_many(d: str, n: int, who: int) -> None:
 
 
 def test_events_from_many_processes_get_unique_ordered_seqs(tmp_path):
-    procs = [mp.get_context("fork").Process(target=_append_many, args=(str(tmp_path), 50, w)) for w in range(6)]
+    procs = [
+        mp.get_context("fork").Process(target=_append_many, args=(str(tmp_path), 50, w)) for w in range(6)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -72,6 +75,18 @@ def test_corrupt_session_is_reported_and_others_load(tmp_path):
     assert [s.id for s in listed] == [a.id, b.id]
     assert listed[0].corrupt is None and listed[0].status == "pending"
     assert listed[1].status == "corrupt" and "state.json" in listed[1].corrupt
+
+
+def test_a_spawn_mid_way_is_not_listed_as_corrupt_but_an_abandoned_one_is(tmp_path):
+    p = Project.create(tmp_path / ".scope")
+    a = sessions.create(p, "fine")
+    half = p.sessions / "2"
+    half.mkdir()  # what another process's `create` has claimed and not yet filled
+    assert [s.id for s in sessions.list_all(p)] == [a.id]
+    old = time.time() - 3600
+    os.utime(half, (old, old))  # an hour later it is no spawn in progress: its folder is broken
+    listed = sessions.list_all(p)
+    assert [s.id for s in listed] == [a.id, "2"] and "meta.json: missing" in (listed[1].corrupt or "")
 
 
 def test_terminal_status_is_sticky(tmp_path):

@@ -23,7 +23,9 @@ def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
     assert "hello from 1" in (scope.session(sid) / "pane.log").read_text()
     types = [e["type"] for e in scope.events(sid)]
     assert types[0] == "spawn" and "exec" in types and types[-1] == "status"
-    assert scope.meta(sid)["tmux"]["window"].startswith("@") and scope.meta(sid)["tmux"]["pane"].startswith("%")
+    assert scope.meta(sid)["tmux"]["window"].startswith("@") and scope.meta(sid)["tmux"]["pane"].startswith(
+        "%"
+    )
 
 
 def test_failing_command_is_failed_with_exit_code(scope):
@@ -100,8 +102,13 @@ def test_task_reaches_the_worker_byte_exact(scope, tmp_path):
     task = NASTY + "\n" + ("0123456789abcdef" * 65536)  # 1 MiB more
     digest = hashlib.sha256(task.encode()).hexdigest()
     out_file = tmp_path / "sum"
-    sid = scope.spawn("--task-file", "/dev/stdin", "--cmd",
-                      f'sha256sum "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" > {out_file}', input=task)
+    sid = scope.spawn(
+        "--task-file",
+        "/dev/stdin",
+        "--cmd",
+        f'sha256sum "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" > {out_file}',
+        input=task,
+    )
     scope.wait_status(sid, "done")
     assert out_file.read_text().split()[0] == digest
     # and through stdin with '-'
@@ -139,7 +146,9 @@ def test_kill_dash_nine_of_a_worker_is_detected_as_failed(scope):
     assert out.returncode == 1, out.stderr
     st = scope.state(sid)
     assert st["status"] == "failed" and st["reason"] == "crashed"
-    assert any(e["type"] == "error" and e.get("source") in ("pane-died", "reconcile") for e in scope.events(sid))
+    assert any(
+        e["type"] == "error" and e.get("source") in ("pane-died", "reconcile") for e in scope.events(sid)
+    )
 
 
 def test_killed_tmux_server_is_reconciled_to_lost(scope):
@@ -170,7 +179,13 @@ def test_corrupt_state_shows_as_corrupt_while_others_poll(scope):
 
 @pytest.mark.parametrize("bad", ["../x", "3..1", "/etc", ""])
 def test_bad_ids_exit_2_with_one_line(scope, bad):
-    for cmd in (["poll", bad], ["kill", bad, "--yes"], ["wait", bad], ["redirect", bad, "m"], ["spawn", "--parent", bad, "--cmd", "true", "t"]):
+    for cmd in (
+        ["poll", bad],
+        ["kill", bad, "--yes"],
+        ["wait", bad],
+        ["redirect", bad, "m"],
+        ["spawn", "--parent", bad, "--cmd", "true", "t"],
+    ):
         out = scope.run(*cmd)
         assert out.returncode == 2, (cmd, out.stderr)
         assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -184,21 +199,32 @@ def test_unknown_id_suggests_poll_all(scope):
 def test_read_only_commands_outside_a_project_exit_2(tmp_path, home):
     env = {k: v for k, v in os.environ.items() if k != "SCOPE_DIR"}
     for cmd in (["poll"], ["tree"], ["wait", "1"]):
-        p = subprocess.run([sys.executable, "-m", "scope_tui", *cmd], cwd=tmp_path, env=env, capture_output=True, text=True)
+        p = subprocess.run(
+            [sys.executable, "-m", "scope_tui", *cmd], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
         assert p.returncode == 2 and "no Scope project here" in p.stderr, (cmd, p.stderr)
 
 
 def test_usage_errors_are_one_line_exit_2(scope):
-    for cmd in (["spawn"], ["spawn", "--cmd", "", "t"], ["spawn", "--driver", "nope", "t"], ["wait"],
-                ["wait", "1", "--timeout", "-1"], ["clean", "--older-than", "soon"], ["frobnicate"]):
+    for cmd in (
+        ["spawn"],
+        ["spawn", "--cmd", "", "t"],
+        ["spawn", "--driver", "nope", "t"],
+        ["wait"],
+        ["wait", "1", "--timeout", "-1"],
+        ["clean", "--older-than", "soon"],
+        ["frobnicate"],
+    ):
         out = scope.run(*cmd)
         assert out.returncode == 2, (cmd, out.stdout, out.stderr)
         assert "Traceback" not in out.stderr and out.stderr.startswith("scope: "), (cmd, out.stderr)
 
 
 def test_nested_spawn_inside_a_session_is_its_child_and_wait_marks_it_waiting(scope, tmp_path):
-    inner = (f"{sys.executable} -m scope_tui spawn --cmd 'echo inner done' inner > {tmp_path}/child; "
-             f"{sys.executable} -m scope_tui wait $(cat {tmp_path}/child) --timeout 30")
+    inner = (
+        f"{sys.executable} -m scope_tui spawn --cmd 'echo inner done' inner > {tmp_path}/child; "
+        f"{sys.executable} -m scope_tui wait $(cat {tmp_path}/child) --timeout 30"
+    )
     parent = scope.spawn("--cmd", inner, "outer")
     scope.wait_status(parent, "done", timeout=40)
     child = (tmp_path / "child").read_text().strip()

@@ -232,7 +232,9 @@ def test_scope_run_starts_an_orchestrator_and_returns_at_once(scope):
     assert (meta["driver"], meta["level"], meta["budget"]) == ("orchestrator", "strategic", 2.0)
     assert [c["skill"] for c in meta["params"]["candidates"]] == ["ralph", "maker-checker"]
     # it selects, allocates half the budget and spawns a tactical supervisor for the first pattern
-    wait_until(lambda: scope.session(f"{rid}.1").is_dir(), 20, what="the supervisor session")
+    wait_until(
+        lambda: (scope.session(f"{rid}.1") / "state.json").is_file(), 20, what="the supervisor session"
+    )
     sup = scope.meta(f"{rid}.1")
     assert (sup["skill"], sup["level"], sup["driver"], sup["budget"]) == ("ralph", "tactical", "pattern", 1.0)
     whats = [d["what"] for d in decisions(scope, rid)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from scope_tui.store.errors import ScopeError
 
@@ -17,15 +18,23 @@ GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills"]
 # Which group registers each command, so a run builds only the parser it needs (spawn, worker and the
 # pane-died hook start many times a second). tests/test_cli.py checks this against the groups.
 COMMANDS = {
-    **dict.fromkeys(["spawn", "wait", "poll", "tree", "kill", "redirect", "attach", "clean", "log", "doctor", "worker"], "core"),
+    **dict.fromkeys(
+        ["spawn", "wait", "poll", "tree", "kill", "redirect", "attach", "clean", "log", "doctor", "worker"],
+        "core",
+    ),
     **dict.fromkeys(["demo", "serve", "room"], "room"),
     **dict.fromkeys(["run", "escalate"], "run"),
-    "hook": "hook", "diff": "diff", "patches": "patches", "agent": "agent", "reap": "agent", "skills": "skills",
+    "hook": "hook",
+    "diff": "diff",
+    "patches": "patches",
+    "agent": "agent",
+    "reap": "agent",
+    "skills": "skills",
 }
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"scope: {message} (try '{self.prog} --help')\n")
 
 

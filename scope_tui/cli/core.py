@@ -87,7 +87,7 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
     """Pattern parameters given on the command line, with file paths made absolute."""
     params: dict[str, Any] = {}
     for k in PATTERN_PARAMS:
-        v = getattr(args, k, None)
+        v: Any = getattr(args, k, None)
         if v is None:
             continue
         if k in ("rubric", "dag"):

@@ -54,8 +54,14 @@ def cmd_skills(args: argparse.Namespace) -> int:
 
 def _as_json(s: Any) -> dict[str, Any]:
     """A skill as `--json` prints it (without its prompt body)."""
-    return {"name": s.name, "version": s.version, "description": s.description, "when": s.when,
-            "rules": s.rules, "path": str(s.path)}
+    return {
+        "name": s.name,
+        "version": s.version,
+        "description": s.description,
+        "when": s.when,
+        "rules": s.rules,
+        "path": str(s.path),
+    }
 
 
 def _list(args: argparse.Namespace) -> int:

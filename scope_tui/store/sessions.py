@@ -181,8 +181,27 @@ def list_ids(project: Project) -> list[str]:
     return sorted(out, key=ids.sort_key)
 
 
+CREATING_S = 10.0  # a folder this young without meta.json or state.json is a spawn mid-way
+
+
+def being_created(s: Session) -> bool:
+    """True for a folder `create` has claimed but not yet filled: not corrupt, just not there yet."""
+    if not s.corrupt or not s.corrupt.endswith(": missing"):
+        return False
+    try:
+        return time.time() - s.dir.stat().st_mtime < CREATING_S
+    except OSError:
+        return False
+
+
 def list_all(project: Project) -> list[Session]:
-    return [load_dir(project.session_dir(sid)) for sid in list_ids(project)]
+    """Every session, in id order; one whose spawn is still writing its first files is left out."""
+    out = []
+    for sid in list_ids(project):
+        s = load_dir(project.session_dir(sid))
+        if not being_created(s):
+            out.append(s)
+    return out
 
 
 def subtree(project: Project, root: str) -> list[Session]:

@@ -9,8 +9,9 @@ from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
 
-# Drivers that read their terminal, so a redirect is pasted into the pane as well as dropped in the inbox.
-PASTE_DRIVERS = ("claude", "command")
+# Drivers that read their terminal but have no supervisor of ours to type for them, so a redirect is
+# pasted into the pane as well as dropped in the inbox (the claude driver types its inbox itself).
+PASTE_DRIVERS = ("command",)
 
 
 def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:
@@ -41,11 +42,10 @@ def redirect(project: Project, sid: str, message: str) -> sessions.Session:
         raise UsageError(f"session {sid} is {s.status}; only a live session can be redirected")
     pane = (s.meta.get("tmux") or {}).get("pane")
     paste = bool(pane) and s.meta.get("driver") in PASTE_DRIVERS
-    # `pasted` tells the claude driver this one is already typed in (it pastes the inbox's others)
     sessions.put_message(s.dir, "redirect", message, pasted=paste)
     events.append(s.dir, "redirect", message=message, chars=len(message))
-    if paste:
-        tmux_for(project).paste(pane, message)
+    if paste and pane:
+        tmux_for(project).paste(str(pane), message)
     return s
 
 

@@ -58,7 +58,9 @@ def reconcile(project: Project, listed: list[sessions.Session] | None = None) ->
             why = "its worker process is gone (tmux has not noticed yet)"
         else:
             continue
-        reason = "lost" if panes is None or s.id not in panes or why.startswith("its tmux window") else "crashed"
+        reason = (
+            "lost" if panes is None or s.id not in panes or why.startswith("its tmux window") else "crashed"
+        )
         if sessions.set_status(s.dir, "failed", reason=reason):
             events.append(s.dir, "error", error=why, source="reconcile")
             s.state = {**s.state, "status": "failed", "reason": reason}

@@ -643,7 +643,7 @@ class ScopeApp(App[None]):
         ol = self.room.query_one("#alerts", OptionList)
         ol.clear_options()
         p = self.palette
-        opts = []
+        opts: list[Option] = []
         for a in self.index.alerts[:200]:
             t = Text(no_wrap=True, overflow="ellipsis")
             t.append(

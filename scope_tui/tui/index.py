@@ -144,6 +144,8 @@ class Index:
         new = sessions.load_dir(self.project.session_dir(sid))
         if old is not None and old.corrupt is None and new.corrupt and "empty" in new.corrupt:
             return  # a writer mid-way; the next event brings the whole file
+        if old is None and sessions.being_created(new):
+            return  # a spawn mid-way; its meta.json and state.json bring it in
         work[sid] = new
         if old is None:
             ch.added.append(sid)

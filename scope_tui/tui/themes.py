@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -43,7 +44,7 @@ def load_theme(path: Path) -> Theme:
     data = tomllib.loads(path.read_text())
     if not data.get("name") or not data.get("primary"):
         raise ValueError(f"{path.name}: a theme needs name and primary")
-    kw = {k: str(data[k]) for k in FIELDS if data.get(k)}
+    kw: dict[str, Any] = {k: str(data[k]) for k in FIELDS if data.get(k)}
     return Theme(
         name=str(data["name"]),
         dark=bool(data.get("dark", True)),

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,17 @@ HOOKLESS_S = 20.0  # paste on the prompt alone when no SessionStart came in this
 ENTER_AFTER_S = 2.0  # send Enter this long after the paste even if it does not show
 
 
+@dataclass
+class Typing:
+    """One text on its way into claude's input box."""
+
+    kind: str  # "task", "children", or the inbox message's kind
+    text: str
+    pasted_at: float | None = None
+    entered_at: float | None = None
+    retries: int = 0
+
+
 def _say(text: str) -> None:
     print(f"\x1b[2m{text}\x1b[0m", flush=True)
 
@@ -71,10 +83,9 @@ class Supervisor:
         self.task = sessions.load_dir(d).task()
         self.t0 = time.monotonic()
         self.started = False  # SessionStart seen
-        self.pasted_at: float | None = None
-        self.entered_at: float | None = None
-        self.attempts = 0
-        self.delivered = False
+        self.typing: Typing | None = None  # what is being typed into claude now
+        self.queue: list[Typing] = []  # what waits to be typed after it
+        self.delivered = False  # the task itself was submitted
         self.asked = False  # said needs_input for a first-use screen
         self.next_look = 0.0
         self.ending = False
@@ -106,11 +117,16 @@ class Supervisor:
                     self.log_paused = not _pipe(self.project, self.pane, self.d / sessions.PANE_LOG)
                     if not self.log_paused:
                         events.append(self.d, "pane_log_resumed")
-            elif kind == "prompt" and self.pasted_at is not None:
-                self.delivered = True
+            elif kind == "prompt" and self.typing is not None and self.typing.pasted_at is not None:
+                if self.typing.kind == "task":
+                    self.delivered = True
+                self.typing = None
         now = time.monotonic()
         if not self.delivered:
-            self._deliver(now)
+            if self.typing is not None:
+                self._type(now)
+            else:
+                self._wait_ready(now)
             return
         s = sessions.load_dir(self.d)
         if s.corrupt:
@@ -124,80 +140,91 @@ class Supervisor:
             self.next_kids = now + 1.0
             self._wake_when_children_done(s)
         self._forward_inbox()
+        if self.typing is not None:
+            self._type(now, busy=s.status == "running")
+        elif self.queue:
+            self._start_typing(self.queue.pop(0), now)
 
-    def _deliver(self, now: float) -> None:
-        if self.pasted_at is None:
-            if now < self.next_look:
-                return
-            self.next_look = now + (0.3 if self.started else 1.0)
-            text = self.screen()
-            # SessionStart fires only once those questions are answered; their text may linger above
-            blocker = None if self.started else self.first_use(text)
-            if blocker:
-                if not self.asked:
-                    self.asked = True
-                    events.append(self.d, "first_use", screen=blocker)
-                    sessions.set_status(
-                        self.d,
-                        "needs_input",
-                        reason=f"Claude Code asks a first-use question ({blocker!r}): attach and answer it",
-                    )
-                return
-            ready = any(m in text for m in READY)
-            # SessionStart is the sign; the prompt alone only when hooks never fire (keystrokes typed
-            # before Claude Code's input is wired up are lost)
-            if (self.started and (ready or not self.pane)) or (ready and now - self.t0 > HOOKLESS_S):
-                self._paste()
-            elif now - self.t0 > float(self.opts["ready_timeout"]) and not self.asked:
+    def _wait_ready(self, now: float) -> None:
+        if now < self.next_look:
+            return
+        self.next_look = now + (0.3 if self.started else 1.0)
+        text = self.screen()
+        # SessionStart fires only once those questions are answered; their text may linger above
+        blocker = None if self.started else self.first_use(text)
+        if blocker:
+            if not self.asked:
                 self.asked = True
+                events.append(self.d, "first_use", screen=blocker)
                 sessions.set_status(
                     self.d,
                     "needs_input",
-                    reason="Claude Code has not taken input yet: attach to see what it shows",
+                    reason=f"Claude Code asks a first-use question ({blocker!r}): attach and answer it",
                 )
             return
-        if self.entered_at is None:
-            # Enter only once the paste shows, so it cannot arrive inside the paste
-            if now - self.pasted_at > ENTER_AFTER_S or self._paste_visible():
-                self._enter(now)
-            return
-        if now - self.entered_at > float(self.opts["deliver_timeout"]):
-            if self.attempts < 2:
-                self.attempts += 1
-                events.append(self.d, "deliver_retry", attempt=self.attempts)
-                if self._paste_visible():
-                    self._enter(now)  # the paste landed but the Enter did not
-                else:  # the paste itself was lost: once more, Enter when it shows
-                    self.pasted_at, self.entered_at = now, None
-                    if self.pane:
-                        self.tmux.paste(self.pane, self.task.rstrip("\n"), enter=False)
-            elif self.attempts == 2:
-                self.attempts = 3
-                sessions.set_status(
-                    self.d,
-                    "needs_input",
-                    reason="the task was pasted but not submitted: attach and press Enter",
-                )
+        ready = any(m in text for m in READY)
+        # SessionStart is the sign; the prompt alone only when hooks never fire (keystrokes typed
+        # before Claude Code's input is wired up are lost)
+        if (self.started and (ready or not self.pane)) or (ready and now - self.t0 > HOOKLESS_S):
+            s = sessions.load_dir(self.d)
+            if s.status == "needs_input":
+                sessions.set_status(self.d, "running", reason="Claude Code ready")
+            self._start_typing(Typing("task", self.task.rstrip("\n")), now)
+            events.append(self.d, "task_pasted", chars=len(self.task))
+        elif now - self.t0 > float(self.opts["ready_timeout"]) and not self.asked:
+            self.asked = True
+            sessions.set_status(
+                self.d,
+                "needs_input",
+                reason="Claude Code has not taken input yet: attach to see what it shows",
+            )
 
-    def _paste_visible(self) -> bool:
-        head = next((ln.strip() for ln in self.task.splitlines() if ln.strip()), "")[:30]
+    # -- typing: paste, Enter once the paste shows, confirmed by the UserPromptSubmit hook -----------
+    def _start_typing(self, t: Typing, now: float) -> None:
+        self.typing = t
+        t.pasted_at, t.entered_at = now, None
+        if self.pane:
+            self.tmux.paste(self.pane, t.text, enter=False)
+
+    def _type(self, now: float, busy: bool = False) -> None:
+        t = self.typing
+        assert t is not None and t.pasted_at is not None
+        if t.entered_at is None:
+            # Enter only once the paste shows, so it cannot arrive inside the paste
+            if now - t.pasted_at > ENTER_AFTER_S or self._visible(t.text):
+                t.entered_at = now
+                if self.pane:
+                    self.tmux.send_keys(self.pane, "Enter")
+                if busy:  # claude is mid-turn: it queues what is typed and takes it when the turn ends
+                    self.typing = None
+            return
+        if now - t.entered_at <= float(self.opts["deliver_timeout"]):
+            return
+        if t.retries < 1:
+            t.retries += 1
+            events.append(self.d, "deliver_retry", attempt=t.retries, what=t.kind)
+            if self._visible(t.text):  # the paste landed but the Enter did not
+                t.entered_at = now
+                if self.pane:
+                    self.tmux.send_keys(self.pane, "Enter")
+            else:  # the paste itself was lost: once more, Enter when it shows
+                self._start_typing(t, now)
+            return
+        self.typing = None
+        if t.kind == "task":
+            self.delivered = True  # nothing more to type it with; the person takes it from here
+        events.append(self.d, "not_submitted", what=t.kind, chars=len(t.text))
+        sessions.set_status(
+            self.d,
+            "needs_input",
+            reason=f"the {'task' if t.kind == 'task' else 'message'} was pasted but not submitted: "
+            "attach and press Enter",
+        )
+
+    def _visible(self, text: str) -> bool:
+        head = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:30]
         screen = self.screen()
         return "[Pasted text" in screen or (bool(head) and head in screen)
-
-    def _enter(self, now: float) -> None:
-        self.entered_at = now
-        if self.pane:
-            self.tmux.send_keys(self.pane, "Enter")
-
-    def _paste(self) -> None:
-        self.attempts = 1
-        self.pasted_at = time.monotonic()
-        s = sessions.load_dir(self.d)
-        if s.status == "needs_input":
-            sessions.set_status(self.d, "running", reason="Claude Code ready")
-        if self.pane:
-            self.tmux.paste(self.pane, self.task.rstrip("\n"), enter=False)
-        events.append(self.d, "task_pasted", chars=len(self.task))
 
     def _wake_when_children_done(self, s: sessions.Session) -> None:
         from scope_tui.workers.claude_hooks import children_running
@@ -212,15 +239,13 @@ class Supervisor:
         )
         if sessions.set_status(self.d, "running", reason="children finished"):
             events.append(self.d, "children_done", children=[c.id for c in kids])
-            if self.pane:
-                self.tmux.paste(self.pane, text)
+            self.queue.append(Typing("children", text))
 
     def _forward_inbox(self) -> None:
-        # `scope redirect` pastes its message itself (pasted=True); the rest (a supervisor's nudge, a
-        # child's escalation) are ours to type in
+        # a redirect, a supervisor's nudge, a child's escalation: typed in one at a time, each confirmed
         for msg in sessions.take_messages(self.d):
-            if not msg.get("pasted") and msg.get("text") and self.pane:
-                self.tmux.paste(self.pane, str(msg["text"]))
+            if msg.get("text") and self.pane:
+                self.queue.append(Typing(str(msg.get("kind") or "message"), str(msg["text"])))
                 events.append(self.d, "message_pasted", kind=msg.get("kind"), chars=len(str(msg["text"])))
 
     def _end_claude(self) -> None:
