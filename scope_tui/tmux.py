@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +28,50 @@ class TmuxError(ScopeError):
     pass
 
 
+class NoServer(TmuxError):
+    """The server (or its base session) is not there: start it and try again."""
+
+
+_exe: str | None = None
+
+
+def tmux_exe() -> str | None:
+    """The tmux binary on PATH, looked up once per process (shutil.which costs an import of shutil)."""
+    global _exe
+    if _exe is None:
+        for d in os.get_exec_path():
+            cand = os.path.join(d, "tmux")
+            if os.path.isfile(cand) and os.access(cand, os.X_OK):
+                _exe = cand
+                break
+    return _exe
+
+
 def socket_for(project_home: Path) -> str:
     """The private socket name of a project: `scope-` and a hash of its path."""
     digest = hashlib.sha1(str(project_home.resolve()).encode()).hexdigest()[:12]
     return f"scope-{digest}"
 
 
-@dataclass(frozen=True)
 class Pane:
-    window_name: str
-    window_id: str
-    pane_id: str
-    dead: bool
-    dead_status: int | None
-    pid: int | None
+    """One line of `list-panes -a`."""
+
+    __slots__ = ("window_name", "window_id", "pane_id", "dead", "dead_status", "pid")
+
+    def __init__(
+        self,
+        window_name: str,
+        window_id: str,
+        pane_id: str,
+        dead: bool,
+        dead_status: int | None,
+        pid: int | None,
+    ) -> None:
+        self.window_name, self.window_id, self.pane_id = window_name, window_id, pane_id
+        self.dead, self.dead_status, self.pid = dead, dead_status, pid
+
+    def __repr__(self) -> str:
+        return f"Pane({self.window_name!r}, {self.pane_id!r}, dead={self.dead})"
 
 
 def _count() -> None:
@@ -66,7 +94,7 @@ class Tmux:
     def run(
         self, *args: str, input: bytes | None = None, check: bool = False
     ) -> subprocess.CompletedProcess[bytes]:
-        exe = shutil.which("tmux")
+        exe = tmux_exe()
         if exe is None:
             raise TmuxError("tmux is not installed (install it: apt-get install tmux)")
         _count()
@@ -175,7 +203,9 @@ class Tmux:
         args.append(command)
         proc = self.run(*args)
         if proc.returncode != 0:
-            raise TmuxError(f"cannot open a tmux window: {proc.stderr.decode(errors='replace').strip()}")
+            err = proc.stderr.decode(errors="replace").strip()
+            gone = any(m in err for m in ("no server running", "error connecting", "can't find session"))
+            raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
         self.run("pipe-pane", "-o", "-t", pane, f"cat >> {shlex.quote(str(log))}", check=True)
         return window, pane
@@ -232,7 +262,7 @@ class Tmux:
 
     def attach_argv(self, window_id: str) -> list[str]:
         """The command that shows `window_id` to a person: switch-client inside this server, else attach."""
-        exe = shutil.which("tmux") or "tmux"
+        exe = tmux_exe() or "tmux"
         inside = os.environ.get("TMUX", "")
         if inside and Path(inside.split(",")[0]).name == self.socket:
             return [exe, "-L", self.socket, "switch-client", "-t", window_id]

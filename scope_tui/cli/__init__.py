@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn
 
@@ -33,9 +34,28 @@ COMMANDS = {
 }
 
 
+_columns: int | None = None
+
+
+def _help_width() -> int:
+    """The width help is wrapped to, as argparse would take it, asked of the terminal once."""
+    global _columns
+    if _columns is None:
+        try:
+            _columns = int(os.environ.get("COLUMNS") or os.get_terminal_size(1).columns)
+        except (ValueError, OSError):
+            _columns = 80
+    return max(_columns - 2, 20)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"scope: {message} (try '{self.prog} --help')\n")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and each asks the terminal its width (and
+        # imports shutil to ask): a cost every command paid at start-up before printing anything
+        return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays unimported: every `scope` process pays for what it imports
+if TYPE_CHECKING:
+    from typing import Any
 
 TEMP_PREFIX = ".tmp-"
+_serial = itertools.count()
+
+
+def _open_temp(folder: Path, name: str) -> tuple[int, str]:
+    """A new file beside `name`, unique to this process and call (no other writer can open it)."""
+    while True:
+        tmp = os.path.join(folder, f"{TEMP_PREFIX}{name}.{os.getpid()}.{next(_serial)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+        except FileExistsError:  # left by a crashed process whose pid came round again
+            continue
 
 
 def write_text(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` so that a reader sees either the old file or the whole new one."""
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    fd, tmp = _open_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,6 @@ def append(session_dir: Path, type: str, **fields: Any) -> dict[str, Any]:
         os.close(fd)  # closing releases the flock
 
 
-@dataclass
 class EventReader:
     """Tails one events file from a byte offset; `read_new()` returns only complete new lines.
 
@@ -70,9 +68,13 @@ class EventReader:
     event of its own (type `corrupt_event`) and skipped, so one bad line never hides the rest.
     """
 
-    path: Path
-    offset: int = 0
-    _partial: bytes = field(default=b"", repr=False)
+    __slots__ = ("path", "offset", "_partial")
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self.path, self.offset, self._partial = path, offset, b""
+
+    def __repr__(self) -> str:
+        return f"EventReader({self.path!r}, offset={self.offset})"
 
     def read_new(self) -> list[dict[str, Any]]:
         try:

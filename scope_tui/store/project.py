@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from scope_tui.store.errors import NoProject
@@ -36,6 +34,8 @@ def find(start: Path | None = None) -> Path | None:
 
 
 def _git_root(start: Path) -> Path | None:
+    import subprocess
+
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, timeout=5
@@ -45,11 +45,26 @@ def _git_root(start: Path) -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
-@dataclass(frozen=True)
 class Project:
-    """A project's state folder; `root` is the `.scope` folder itself, `home` the folder it sits in."""
+    """A project's state folder; `root` is the `.scope` folder itself, `home` the folder it sits in.
 
-    root: Path
+    The store's records are plain classes, not dataclasses: `dataclasses` imports `inspect` (and `ast`,
+    `dis`, `tokenize`), which every `scope spawn` and every worker would pay for at start-up.
+    """
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"Project({self.root!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Project) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
 
     @property
     def home(self) -> Path:

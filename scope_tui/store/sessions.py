@@ -6,7 +6,6 @@ import fcntl
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +56,36 @@ def _read_json(path: Path) -> dict[str, Any]:
     return obj
 
 
-@dataclass
 class Session:
     """A session as read from disk. `corrupt` holds the reason when its files cannot be read."""
 
-    id: str
-    dir: Path
-    meta: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-    corrupt: str | None = None
+    __slots__ = ("id", "dir", "meta", "state", "corrupt")
+
+    def __init__(
+        self,
+        id: str,
+        dir: Path,
+        meta: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        corrupt: str | None = None,
+    ) -> None:
+        self.id, self.dir, self.corrupt = id, dir, corrupt
+        self.meta: dict[str, Any] = {} if meta is None else meta
+        self.state: dict[str, Any] = {} if state is None else state
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r}, status={self.status!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Session) and (self.id, self.dir, self.meta, self.state, self.corrupt) == (
+            other.id,
+            other.dir,
+            other.meta,
+            other.state,
+            other.corrupt,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     @property
     def parent(self) -> str | None:

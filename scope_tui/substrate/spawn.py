@@ -10,7 +10,8 @@ from scope_tui.store import config, ids, sessions
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
-from scope_tui.substrate.server import ensure, worker_command
+from scope_tui.substrate.server import ensure, tmux_for, worker_command
+from scope_tui.tmux import NoServer
 
 DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
@@ -109,20 +110,28 @@ def spawn(
 
 def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None = None) -> sessions.Session:
     """Open the session's tmux window and record its target in meta.json."""
-    t = ensure(project)
+    t = tmux_for(project)
     old = (s.meta.get("tmux") or {}).get("window")
     if old:  # a restart: the dead window of the previous run would share the name
         t.kill_window(old)
     cwd = Path(s.meta.get("worktree") or s.meta.get("cwd") or project.home)
     if not cwd.is_dir():
         cwd = project.home
-    window, pane = t.new_window(
-        s.id,
-        worker_command(project, s.id, s.dir),
-        env=window_env(project, s.id, env),
-        cwd=cwd,
-        log=s.dir / sessions.PANE_LOG,
-    )
+
+    def open_window() -> tuple[str, str]:
+        return t.new_window(
+            s.id,
+            worker_command(project, s.id, s.dir),
+            env=window_env(project, s.id, env),
+            cwd=cwd,
+            log=s.dir / sessions.PANE_LOG,
+        )
+
+    try:  # the server is nearly always up: asking first would cost every spawn one more tmux process
+        window, pane = open_window()
+    except NoServer:
+        ensure(project)  # not started yet (or gone): start it with its options and hook, then again
+        window, pane = open_window()
     s.meta["tmux"] = {"socket": t.socket, "window": window, "pane": pane}
     write_json(s.dir / sessions.META, s.meta)
     return s

@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 
 from scope_tui.store import events, sessions
-from scope_tui.workers.process import die_with_parent
+from scope_tui.workers.process import dying_with_parent
 
 TAIL_LINES = 200
 
@@ -25,12 +25,15 @@ def run(session_dir: Path) -> int:
     events.append(session_dir, "exec", cmd=cmd)
     tail: deque[bytes] = deque(maxlen=TAIL_LINES)
     partial = b""
+    argv, preexec = dying_with_parent(
+        ["/bin/sh", "-c", cmd], signal.SIGHUP
+    )  # a killed worker takes its command with it
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", cmd],
+        argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=s.meta.get("worktree") or s.meta.get("cwd") or None,  # a --worktree session works in its own
-        preexec_fn=die_with_parent(signal.SIGHUP),  # a killed worker takes its command with it
+        preexec_fn=preexec,
     )
     assert proc.stdout is not None
     out = sys.stdout.buffer
