@@ -80,7 +80,11 @@ def _choose_skill_version(
 
 def run_worker(session_dir: Path) -> int:
     """What `scope worker DIR` does inside a tmux window: run the session's driver to its end, then let
-    the layers that learn from outcomes (skill scores, the agent's memory) see how it ended."""
+    the layers that learn from outcomes (skill scores, the agent's memory) see how it ended.
+
+    Returns 0 exactly when the session's end is recorded (the driver's own exit code is in state.json);
+    anything else sends the window's shell to the reaper (substrate.server.worker_command).
+    """
     from scope_tui.store.project import Project
     from scope_tui.workers import wait_for_launch
 
@@ -110,7 +114,8 @@ def run_worker(session_dir: Path) -> int:
             from scope_tui.agents.lifecycle import after_terminal
 
             after_terminal(project, session_dir)
-    return code
+        return 0
+    return code or 1
 
 
 def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:

@@ -15,17 +15,13 @@ def tmux_for(project: Project) -> Tmux:
 
 
 def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str) -> str:
-    """A shell line that marks session `sid` crashed unless it settled its own end.
+    """A shell line that marks session `sid` crashed unless its worker settled it.
 
-    Nearly every worker writes its own final status: a grep settles those without starting Python (a
-    session with an agent always goes to `scope reap`, which runs the agent's update once if nobody has
-    yet). The arguments are shell words: tmux formats in the pane-died hook, variables in the window.
+    A worker exits 0 exactly when it recorded its session's end (the command's own exit code is in
+    state.json), so a test of the exit status, a shell builtin, settles nearly every window without
+    starting a process; `scope reap` checks state.json itself for the rest. The arguments are shell
+    words: tmux formats in the pane-died hook, variables in the window.
     """
-    d = shlex.quote(str(project.root / "sessions")) + "/" + sid
-    settled = (
-        f'grep -qE \'"status": "(done|failed|killed|escalated)"\' {d}/state.json 2>/dev/null'
-        f' && ! grep -q \'"agent": "\' {d}/meta.json 2>/dev/null'
-    )
     reap = " ".join(
         [
             shlex.quote(sys.executable),
@@ -40,7 +36,7 @@ def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str) 
             "2>>" + shlex.quote(str(project.root / "reaper.log")),  # nobody sees these errors otherwise
         ]
     )
-    return f"{settled} || {reap}"
+    return f"[ {status} = 0 ] || {reap}"
 
 
 def reaper_command(project: Project) -> str:

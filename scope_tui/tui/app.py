@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
 from scope_tui.store import config, events, ids, sessions
+from scope_tui.store.atomic import is_temp
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 from scope_tui.tui import labels
@@ -39,6 +40,7 @@ SWEEP_S = 2.0
 LOG_TAIL_BYTES = 64_000
 RECHECK_S = (0.1, 0.4, 1.5)
 INLINE_PATHS = 24
+DEBOUNCE_S = 0.004
 
 
 class OodaTree(Tree[str]):
@@ -83,15 +85,22 @@ class ScopeCommands(Provider):
 class FilesChanged(Message):
     """The watcher saw changes under `.scope/`; coalesced so a burst becomes one refresh."""
 
-    def __init__(self, paths: set[str]) -> None:
+    def __init__(self, paths: set[str], resync: bool = False) -> None:
         super().__init__()
         self.paths = paths
+        self.resync = resync  # events were lost: read everything again
 
     def can_replace(self, message: Message) -> bool:
         if isinstance(message, FilesChanged):
             self.paths |= message.paths
+            self.resync = self.resync or message.resync
             return True
         return False
+
+
+def keep_path(path: str) -> bool:
+    """The watcher's filter: a writer's temp file or a lock is not a change anyone should see."""
+    return not is_temp(path) and not path.endswith(".lock")
 
 
 def default_attach(app: App[Any], argv: list[str]) -> None:
@@ -257,21 +266,66 @@ class ScopeApp(App[None]):
 
     @work(group="watch", exclusive=True)
     async def watch_files(self) -> None:
-        import watchfiles
+        """Post FilesChanged for what changes under `.scope/`: inotify on the event loop where it can (no
+        cost while idle), else watchfiles (which polls when inotify is exhausted)."""
+        from scope_tui.substrate.watch import Inotify
 
-        from scope_tui.store.atomic import is_temp
-
-        def keep(_change: object, path: str) -> bool:
-            return not is_temp(path) and not path.endswith(".lock")
-
-        force = False
         stop = asyncio.Event()
         self._astop = stop
+        try:
+            ino = Inotify(self.project.root)
+        except OSError:
+            await self.watch_files_polling(stop)
+            return
+        loop = asyncio.get_running_loop()
+        pending: set[str] = set()
+        flush: asyncio.TimerHandle | None = None
+
+        def post() -> None:
+            nonlocal flush
+            flush = None
+            resync = ino.overflowed or ino.error is not None
+            ino.overflowed = False
+            paths = {p for p in pending if keep_path(p)}
+            pending.clear()
+            if paths or resync:
+                self.post_message(FilesChanged(paths, resync=resync))
+            if ino.error is not None:
+                stop.set()  # a folder could not be watched: watchfiles takes over below
+
+        def readable() -> None:
+            nonlocal flush
+            pending.update(ino.read())
+            if flush is None and (pending or ino.overflowed or ino.error):
+                # The files of one write (temp file, rename) arrive within a millisecond or two: one message.
+                flush = loop.call_later(DEBOUNCE_S, post)
+
+        loop.add_reader(ino.fileno(), readable)
+        self.armed.set()
+        try:
+            await stop.wait()
+        finally:
+            loop.remove_reader(ino.fileno())
+            if flush is not None:
+                flush.cancel()
+            failed = ino.error
+            ino.close()
+        if failed is not None:
+            self.notify(
+                f"file events incomplete ({failed.strerror}); polling .scope/ instead", severity="warning"
+            )
+            stop.clear()
+            await self.watch_files_polling(stop, force=True)
+
+    async def watch_files_polling(self, stop: asyncio.Event, force: bool = False) -> None:
+        """watchfiles: where inotify is not available to us directly (force: poll the folder)."""
+        import watchfiles
+
         while not stop.is_set():
             try:
                 gen = watchfiles.awatch(
                     self.project.root,
-                    watch_filter=keep,
+                    watch_filter=lambda _c, p: keep_path(p),
                     step=8,
                     debounce=40,
                     stop_event=stop,
@@ -299,6 +353,17 @@ class ScopeApp(App[None]):
 
     @on(FilesChanged)
     async def files_changed(self, msg: FilesChanged) -> None:
+        if msg.resync:
+
+            def rescan() -> Change:
+                with self.lock:
+                    return self.index.scan()
+
+            ch = await asyncio.to_thread(rescan)
+            if ch:
+                self.apply(ch)
+            if not msg.paths:
+                return
         paths = list(msg.paths)
         if len(paths) <= INLINE_PATHS and self.lock.acquire(blocking=False):
             # A few files of a few sessions: reading them here (well under a millisecond each) saves
