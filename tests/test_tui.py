@@ -88,7 +88,8 @@ def test_tree_follows_the_files_with_no_key_pressed(project):
     run(app, body)
 
 
-def test_corrupt_session_is_a_row_not_a_crash(project):
+def test_corrupt_session_is_a_row_not_a_crash(project, monkeypatch):
+    monkeypatch.setattr(sessions, "CREATING_S", 0.3)  # an empty folder is a spawn mid-way only this long
     good = make(project, "A fine session")
     bad = make(project, "Soon broken")
     write_text(project.session_dir(bad) / "state.json", "{not json")

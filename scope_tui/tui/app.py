@@ -391,6 +391,9 @@ class ScopeApp(App[None]):
             for sid in ch.added:
                 for delay in RECHECK_S:
                     self.set_timer(delay, partial(self.recheck, sid))
+        for sid in ch.creating:
+            # A folder left empty (a spawn that died before writing) shows as corrupt once it is old enough.
+            self.set_timer(sessions.CREATING_S + 0.5, partial(self.recheck, sid))
         for sid in ch.changed:
             node = self.nodes.get(sid)
             s = self.index.sessions.get(sid)

@@ -67,9 +67,19 @@ class Change:
     config: bool = False
     # sessions whose status newly became needs_input or escalated (for the toast and the bell)
     attention: list[str] = field(default_factory=list)
+    # folders a spawn has claimed but not filled yet: not shown; read again once they are old enough
+    creating: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.alerts or self.patches or self.config)
+        return bool(
+            self.added
+            or self.changed
+            or self.removed
+            or self.alerts
+            or self.patches
+            or self.config
+            or self.creating
+        )
 
 
 class Index:
@@ -145,7 +155,8 @@ class Index:
         if old is not None and old.corrupt is None and new.corrupt and "empty" in new.corrupt:
             return  # a writer mid-way; the next event brings the whole file
         if old is None and sessions.being_created(new):
-            return  # a spawn mid-way; its meta.json and state.json bring it in
+            ch.creating.append(sid)  # a spawn mid-way; its meta.json and state.json bring it in
+            return
         work[sid] = new
         if old is None:
             ch.added.append(sid)
