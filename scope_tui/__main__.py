@@ -1,13 +1,24 @@
+"""`python -m scope_tui`: the command line (the `scope` script's twin).
+
+Every tmux window starts its worker through `worker()` below (substrate.server.worker_command), with
+`python -c`: neither runpy nor the command-line parser is imported for it.
+"""
+
 import sys
 
-if len(sys.argv) == 3 and sys.argv[1] == "worker":
-    # What every tmux window runs: straight to the worker, without building the command-line parser.
+
+def worker(argv: list[str]) -> int:
+    """`worker SESSION_DIR`: run that session's worker to its end (api.run_worker)."""
     from pathlib import Path
 
     from scope_tui.api import run_worker
 
-    raise SystemExit(run_worker(Path(sys.argv[2])))
+    return run_worker(Path(argv[0]))
 
-from scope_tui.cli import main  # noqa: E402
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "worker":
+        raise SystemExit(worker(sys.argv[2:]))
+    from scope_tui.cli import main
+
+    raise SystemExit(main())

@@ -7,10 +7,13 @@ control room and a command on the shell take exactly the same path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from scope_tui.store import sessions
 from scope_tui.store.project import Project
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 # Skills that run as a pattern instance: a tactical session whose worker is the pattern's engine.
 PATTERN_SKILLS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")

@@ -9,14 +9,16 @@ socket. Targets are always tmux ids (`@3`, `%7`), never names (a dotted session 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from scope_tui.store.errors import ScopeError
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 BASE_SESSION = "_scope"
 SPAWN_COUNTER = (
@@ -49,7 +51,11 @@ def tmux_exe() -> str | None:
 
 def socket_for(project_home: Path) -> str:
     """The private socket name of a project: `scope-` and a hash of its path."""
-    digest = hashlib.sha1(str(project_home.resolve()).encode()).hexdigest()[:12]
+    try:  # CPython's own SHA-1: hashlib would load OpenSSL first, a cost every `scope spawn` paid
+        from _sha1 import sha1
+    except ImportError:
+        from hashlib import sha1
+    digest = sha1(str(project_home.resolve()).encode()).hexdigest()[:12]
     return f"scope-{digest}"
 
 
@@ -165,7 +171,15 @@ class Tmux:
             "off",
         ]
         if pane_died_hook:
-            cmds += [";", "set-hook", "-g", "pane-died", f"run-shell -b {shlex.quote(pane_died_hook)}"]
+            # a pane whose process exited 0 needs nothing: tmux tests that itself, without starting a shell
+            hook = f"run-shell -b {shlex.quote(pane_died_hook)}"
+            cmds += [
+                ";",
+                "set-hook",
+                "-g",
+                "pane-died",
+                f"if-shell -F '#{{!=:#{{pane_dead_status}},0}}' {{ {hook} }}",
+            ]
         proc = self.run(*cmds)
         if proc.returncode != 0 and b"duplicate session" not in proc.stderr:
             raise TmuxError(

@@ -9,9 +9,12 @@ import argparse
 import importlib
 import os
 import sys
-from typing import NoReturn
 
 from scope_tui.store.errors import ScopeError
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
 GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills"]

@@ -8,9 +8,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from scope_tui.store.errors import UsageError
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _project(create: bool = False):  # noqa: ANN202 - lazy import keeps start-up fast

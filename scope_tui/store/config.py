@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 from scope_tui.store.atomic import write_text
 from scope_tui.store.errors import CorruptFile
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULTS: dict[str, Any] = {
     "driver": "builtin",

@@ -12,7 +12,10 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENTS = "events.jsonl"
 

@@ -7,12 +7,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from scope_tui.store import events, ids
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UnknownSession
 from scope_tui.store.project import Project
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUSES = ("pending", "running", "waiting", "needs_input", "done", "failed", "killed", "escalated")
 TERMINAL = frozenset({"done", "failed", "killed", "escalated"})

@@ -46,12 +46,16 @@ def reaper_command(project: Project) -> str:
     )
 
 
+# `python -c`, not `-m scope_tui worker`: runpy's imports would cost every window a few milliseconds
+WORKER_CODE = "import sys, scope_tui.__main__ as scope; sys.exit(scope.worker(sys.argv[1:]))"
+
+
 def worker_command(project: Project, sid: str, session_dir: Path) -> str:
     """The shell line a session's window runs: the worker, then (it was killed, even with kill -9) the
     reaper. tmux's pane-died hook alone is not enough: it sometimes never fires for a killed process."""
     py = shlex.quote(sys.executable)
     return (
-        f"{py} -m scope_tui worker {shlex.quote(str(session_dir))}; rc=$?; sig=; "
+        f"{py} -c {shlex.quote(WORKER_CODE)} {shlex.quote(str(session_dir))}; rc=$?; sig=; "
         f'[ "$rc" -gt 128 ] && sig=$((rc - 128)); '
         + reap_shell(project, shlex.quote(sid), '"$rc"', '"$sig"', '"$TMUX_PANE"')
         + '; exit "$rc"'

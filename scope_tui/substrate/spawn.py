@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-from scope_tui.store import config, ids, sessions
+from scope_tui.store import ids, sessions
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import ensure, tmux_for, worker_command
 from scope_tui.tmux import NoServer
+
+TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+if TYPE_CHECKING:
+    from typing import Any
 
 DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
@@ -81,6 +84,8 @@ def spawn(
         if driver != "command":
             raise UsageError("--cmd goes with the command driver only")
     if driver is None:
+        from scope_tui.store import config
+
         driver = str(config.load(project.config_path).get("driver", "builtin"))
     if driver not in DRIVERS:
         raise UsageError(

@@ -163,6 +163,8 @@ class ScopeApp(App[None]):
         self.loaded = asyncio.Event()
         self.armed = asyncio.Event()
         self._pane_key: tuple[str, str] | None = None
+        self._tree: OodaTree | None = None
+        self._tabs: TabbedContent | None = None
         self._pane_last = ""
         try:
             self.settings = config.load(project.config_path)
@@ -219,6 +221,9 @@ class ScopeApp(App[None]):
         if isinstance(keymap, dict) and keymap:
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
         tree = self.room.query_one(OodaTree)
+        # Kept: the timers below would otherwise query the DOM a few times a second.
+        self._tree = tree
+        self._tabs = self.room.query_one(TabbedContent)
         tree.show_root = False
         tree.guide_depth = 3
         tree.root.expand()
@@ -506,8 +511,8 @@ class ScopeApp(App[None]):
                 node.set_label(labels.row(s, self.palette, now, self.row_width(s.id)))
 
     def selected(self) -> str | None:
-        trees = self.room.query(OodaTree)  # absent while the app starts or shuts down; timers may still fire
-        node = trees.first().cursor_node if trees else None
+        tree = self._tree  # absent while the app starts or shuts down; timers may still fire
+        node = tree.cursor_node if tree is not None and tree.is_attached else None
         return node.data if node is not None else None
 
     def select(self, sid: str) -> bool:
@@ -654,7 +659,7 @@ class ScopeApp(App[None]):
         """A few times a second: the selected session's pane, if it is live and the Pane tab is open."""
         sid = self.selected()
         s = self.index.sessions.get(sid) if sid else None
-        if s is None or self.room.query_one(TabbedContent).active != "tab-pane":
+        if s is None or self._tabs is None or self._tabs.active != "tab-pane":
             return
         target = (s.meta.get("tmux") or {}).get("pane")
         if s.terminal or s.corrupt or not target:
@@ -1049,6 +1054,8 @@ class ScopeApp(App[None]):
         self.call_from_thread(self.set_banner, banner)
 
     def set_banner(self, text: str) -> None:
+        if text == self.banner_text:
+            return  # the sweep says so every two seconds; an update would lay the screen out again
         self.banner_text = text
         b = self.room.query_one("#banner", Static)
         b.update(text)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections import deque
 from pathlib import Path
@@ -15,6 +14,25 @@ from scope_tui.workers.process import dying_with_parent
 TAIL_LINES = 200
 
 
+def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
+    """Start `argv` with stdout and stderr into one pipe; returns (pid, the pipe's read end).
+
+    posix_spawn, not subprocess: importing subprocess is a cost every command window would pay.
+    """
+    if cwd:
+        os.chdir(cwd)  # a --worktree session works in its own; a missing folder fails the session here
+    r, w = os.pipe()
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2), (os.POSIX_SPAWN_CLOSE, r)]
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    return pid, r
+
+
 def run(session_dir: Path) -> int:
     s = sessions.load_dir(session_dir)
     cmd = str(s.meta.get("cmd") or "")
@@ -23,36 +41,24 @@ def run(session_dir: Path) -> int:
     sessions.set_status(session_dir, "running")
     sessions.set_phase(session_dir, "act", "running the command")
     events.append(session_dir, "exec", cmd=cmd)
+    # a killed worker takes its command with it (the death signal), even with kill -9
+    argv = dying_with_parent(["/bin/sh", "-c", cmd], signal.SIGHUP)
+    pid, fd = _start(argv, s.meta.get("worktree") or s.meta.get("cwd") or None)
     tail: deque[bytes] = deque(maxlen=TAIL_LINES)
     partial = b""
-    argv, preexec = dying_with_parent(
-        ["/bin/sh", "-c", cmd], signal.SIGHUP
-    )  # a killed worker takes its command with it
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=s.meta.get("worktree") or s.meta.get("cwd") or None,  # a --worktree session works in its own
-        preexec_fn=preexec,
-    )
-    assert proc.stdout is not None
     out = sys.stdout.buffer
-    while True:
-        chunk = (
-            proc.stdout.read1(65536)
-            if hasattr(proc.stdout, "read1")
-            else os.read(proc.stdout.fileno(), 65536)
-        )
-        if not chunk:
-            break
-        out.write(chunk)
-        out.flush()
-        lines = (partial + chunk).split(b"\n")
-        partial = lines.pop()
-        tail.extend(lines)
+    try:
+        while chunk := os.read(fd, 65536):
+            out.write(chunk)
+            out.flush()
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            tail.extend(lines)
+    finally:
+        os.close(fd)
     if partial:
         tail.append(partial)
-    code = proc.wait()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     result = b"\n".join(tail).decode(errors="replace")
     sessions.write_result(session_dir, result + ("\n" if result and not result.endswith("\n") else ""))
     events.append(session_dir, "result", exit_code=code, chars=len(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable
 
 # util-linux's setpriv sets the parent-death signal and execs the command: no Python runs between fork
@@ -28,12 +29,16 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     return _preexec
 
 
-def dying_with_parent(
-    argv: list[str], sig: int = signal.SIGTERM
-) -> tuple[list[str], Callable[[], None] | None]:
-    """`argv` and the `preexec_fn` to start it with so that it gets `sig` when its worker dies:
-    through setpriv when the machine has it, else die_with_parent."""
+# Without setpriv: a Python that sets the signal and execs the command (Linux only; elsewhere the pane's
+# hangup has to do)
+_PRCTL = "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
+
+
+def dying_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
+    """`argv` wrapped so that the process gets `sig` when its worker dies, kill -9 included, and needs
+    no preexec_fn (so it can be started with posix_spawn)."""
     if SETPRIV:
-        name = signal.Signals(sig).name.removeprefix("SIG")
-        return [SETPRIV, f"--pdeathsig={name}", "--", *argv], None
-    return argv, die_with_parent(sig)
+        return [SETPRIV, f"--pdeathsig={signal.Signals(sig).name.removeprefix('SIG')}", "--", *argv]
+    if sys.platform.startswith("linux"):
+        return [sys.executable, "-c", _PRCTL, str(int(sig)), *argv]
+    return argv

@@ -118,7 +118,7 @@ class ScopeRunner:
                 cmd = (proc / "cmdline").read_bytes()
             except (OSError, ValueError):
                 continue
-            if stat.rsplit(")", 1)[-1].split()[1] == shell and b"scope_tui\x00worker" in cmd:
+            if stat.rsplit(")", 1)[-1].split()[1] == shell and b"scope.worker(" in cmd:
                 return int(proc.name)
         raise AssertionError(f"no worker process under the shell of session {sid}")
 
