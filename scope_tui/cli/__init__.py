@@ -14,7 +14,7 @@ from scope_tui.store.errors import ScopeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
 GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills"]
@@ -61,16 +61,40 @@ class _Parser(argparse.ArgumentParser):
         return self.formatter_class(prog=self.prog, width=_help_width())  # type: ignore[call-arg]
 
 
+class _Unbuilt:
+    """Stands in for the parser of a command this run does not need: takes every call, builds nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._take
+
+    def _take(self, *args: object, **kwargs: object) -> _Unbuilt:
+        return self
+
+
+class _Only:
+    """The subcommands, with only `name`'s parser really built: argparse spends about a millisecond
+    on each, and `scope spawn` runs by the hundred."""
+
+    def __init__(self, sub: Any, name: str) -> None:
+        self.sub, self.name = sub, name
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        return self.sub.add_parser(name, **kwargs) if name == self.name else _Unbuilt()
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The `scope` parser; with `only`, just the group that registers that command."""
+    """The `scope` parser; with `only`, just that command's parser (`scope --help` builds them all)."""
     p = _Parser(
         prog="scope",
         description="A terminal control room for LLM agents. With no command, opens the control room.",
     )
     p.add_argument("--version", action="version", version=f"scope {__import__('scope_tui').__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for g in [COMMANDS[only]] if only in COMMANDS else GROUPS:
-        importlib.import_module(f"scope_tui.cli.{g}").register(sub)
+    if only in COMMANDS:
+        importlib.import_module(f"scope_tui.cli.{COMMANDS[only]}").register(_Only(sub, only))
+    else:
+        for g in GROUPS:
+            importlib.import_module(f"scope_tui.cli.{g}").register(sub)
     return p
 
 
