@@ -19,10 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PY = sys.executable
+# What a person runs: the `scope` script installed beside this Python (`python -m scope_tui` also
+# imports runpy, a few milliseconds more per process)
+SCOPE = Path(PY).with_name("scope")
+SCOPE_ARGV = [str(SCOPE)] if SCOPE.is_file() else [PY, "-m", "scope_tui"]
 
 
 def scope(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([PY, "-m", "scope_tui", *args], env=env, capture_output=True)
+    return subprocess.run([*SCOPE_ARGV, *args], env=env, capture_output=True)
 
 
 def project(tmp: Path, name: str) -> tuple[dict[str, str], Path]:

@@ -275,3 +275,13 @@ def test_doctor_never_prints_the_key(scope):
     out = scope.run("doctor", env={"ANTHROPIC_API_KEY": "sk-ant-secret-value-123"})
     assert "tmux" in out.stdout and "API key present" in out.stdout
     assert "secret-value" not in out.stdout + out.stderr
+
+
+def test_tmux_runner_feeds_and_collects_megabytes_both_ways_without_a_deadlock():
+    from scope_tui.tmux import run_captured
+
+    data = bytes(range(256)) * 8192  # 2 MiB: far past a pipe's buffer in each direction
+    ran = run_captured(["/bin/sh", "-c", "cat; echo done >&2; exit 3"], data)
+    assert (ran.returncode, ran.stdout == data, ran.stderr) == (3, True, b"done\n")
+    quiet = run_captured(["/bin/sh", "-c", "kill -9 $$"])
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (-9, b"", b"")
