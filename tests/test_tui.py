@@ -25,7 +25,7 @@ from scope_tui.tui.app import ScopeApp
 def run(app: ScopeApp, body: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (140, 40)) -> None:
     async def main() -> None:
         async with app.run_test(size=size) as pilot:
-            await asyncio.wait_for(app.loaded.wait(), 20)
+            await asyncio.wait_for(app.settled.wait(), 20)
             await pilot.pause()
             await body(pilot)
 
@@ -248,6 +248,41 @@ def test_alerts_newest_first_and_enter_jumps(project):
         ol.highlighted = 0
         await pilot.press("enter")
         await until(pilot, lambda: app.selected() == w2, what="the tree cursor on the escalated session")
+
+    run(app, body)
+
+
+def test_alerts_of_finished_sessions_are_listed(project):
+    """Their events are read just after the first frame, but they are read."""
+    done = make(project, "An old finished worker", status="done")
+    events.append(project.session_dir(done), "deviation", kind="no_peek", expected="peek", actual="answer")
+    make(project, "A live worker")
+    app = quiet(project)
+
+    async def body(pilot):
+        ol = app.query_one("#alerts", OptionList)
+        assert "no_peek" in str(ol.get_option_at_index(0).prompt)
+        assert "1 alerts" in str(app.query_one("#topbar", Static).render())
+
+    run(app, body)
+
+
+def test_age_of_a_live_session_advances(project):
+    now = [time.time() + 5]
+    live = make(project, "Still working")
+    done = make(project, "Finished long ago", status="done")
+    app = quiet(project, clock=lambda: now[0])
+
+    async def body(pilot):
+        before_done = label(app, done)
+        assert " 5s" in label(app, live) or " 4s" in label(app, live)
+        now[0] += 65
+        await until(
+            pilot,
+            lambda: "· 1m" in label(app, live),
+            what=lambda: f"an age over a minute: {label(app, live)}",
+        )
+        assert label(app, done) == before_done  # a finished session's age is its run time: it stays
 
     run(app, body)
 

@@ -25,7 +25,7 @@ def room(tmp_path, home) -> ScopeApp:
 def before(*keys: str):
     async def run_before(pilot) -> None:
         app = pilot.app
-        await asyncio.wait_for(app.loaded.wait(), 20)
+        await asyncio.wait_for(app.settled.wait(), 20)
         app.select("1.1.2")
         await pilot.pause()
         if keys:

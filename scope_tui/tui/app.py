@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -35,6 +36,9 @@ from scope_tui.store.project import Project
 from scope_tui.tui import labels
 from scope_tui.tui.index import Change, Index
 
+if TYPE_CHECKING:
+    from scope_tui.substrate.watch import Inotify
+
 PANE_HZ = 4
 SWEEP_S = 2.0
 LOG_TAIL_BYTES = 64_000
@@ -51,6 +55,14 @@ class OodaTree(Tree[str]):
         Binding("space", "toggle_node", "Fold", id="fold", show=False),
     ]
     ICON_NODE = "▸ "
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        """What Tree's own would say, without rendering the label: a rebuild measures every line."""
+        label = node.label
+        width = label.cell_len if isinstance(label, Text) else cell_len(label)
+        if not node.allow_expand:
+            return width
+        return cell_len(self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) + width
 
     def on_resize(self) -> None:
         app = self.app
@@ -160,7 +172,8 @@ class ScopeApp(App[None]):
         self.tree_width = 80
         self._ages: dict[str, str] = {}
         self.banner_text = ""
-        self.loaded = asyncio.Event()
+        self.loaded = asyncio.Event()  # the tree is on screen
+        self.settled = asyncio.Event()  # and the alerts of finished sessions too
         self.armed = asyncio.Event()
         self._pane_key: tuple[str, str] | None = None
         self._tree: OodaTree | None = None
@@ -246,7 +259,7 @@ class ScopeApp(App[None]):
         for sid, node in self.nodes.items():
             s = self.index.sessions.get(sid)
             if s is not None:
-                node.set_label(labels.row(s, self.palette, now, self.row_width(sid)))
+                node.set_label(self.row(s, now))
         if self.loaded.is_set():
             self.update_counts()
             self.show_alerts()
@@ -255,31 +268,58 @@ class ScopeApp(App[None]):
     # -- loading and watching ----------------------------------------------------------------------
     @work(group="load")
     async def load_all(self) -> None:
-        """Arm the watcher first, then read everything: a change in between is seen by one or the other."""
-        if self.watch_on:
-            self.watch_files()
-            await self.armed.wait()
+        """Arm the watcher first, then read everything: a change in between is seen by one or the other.
+
+        Both off the UI thread, while Textual lays out the empty room. The events of finished sessions
+        (their alerts) are read after the first full frame; `settled` is set once they are in.
+        """
+        from scope_tui.substrate.watch import Inotify
 
         def scan() -> Change:
             with self.lock:
-                return self.index.scan()
+                return self.index.scan(defer_finished=True)
 
-        ch = await asyncio.to_thread(scan)
+        def arm_and_scan() -> tuple[Inotify | None, Change | None]:
+            try:
+                ino = Inotify(self.project.root)
+            except OSError:
+                return None, None  # watchfiles must be armed first, on the loop
+            return ino, scan()
+
+        ch: Change | None = None
+        if self.watch_on:
+            ino, ch = await asyncio.to_thread(arm_and_scan)
+            self.watch_files(ino)
+            await self.armed.wait()
+        if ch is None:
+            ch = await asyncio.to_thread(scan)
         self.palette = labels.Palette.from_variables(self.get_css_variables())
         self.apply(ch, initial=True)
         self.loaded.set()
+        if self.index.deferred:
+
+            def rest() -> Change:
+                with self.lock:
+                    return self.index.read_deferred()
+
+            self.call_after_refresh(self._load_rest, rest)
+        else:
+            self.settled.set()
+
+    @work(group="load")
+    async def _load_rest(self, rest: Callable[[], Change]) -> None:
+        ch = await asyncio.to_thread(rest)
+        if ch:
+            self.apply(ch)
+        self.settled.set()
 
     @work(group="watch", exclusive=True)
-    async def watch_files(self) -> None:
+    async def watch_files(self, ino: Inotify | None) -> None:
         """Post FilesChanged for what changes under `.scope/`: inotify on the event loop where it can (no
         cost while idle), else watchfiles (which polls when inotify is exhausted)."""
-        from scope_tui.substrate.watch import Inotify
-
         stop = asyncio.Event()
         self._astop = stop
-        try:
-            ino = Inotify(self.project.root)
-        except OSError:
+        if ino is None:
             await self.watch_files_polling(stop)
             return
         loop = asyncio.get_running_loop()
@@ -403,7 +443,7 @@ class ScopeApp(App[None]):
             node = self.nodes.get(sid)
             s = self.index.sessions.get(sid)
             if node is not None and s is not None:
-                node.set_label(labels.row(s, self.palette, now, self.row_width(sid)))
+                node.set_label(self.row(s, now))
         self.sync_tree(initial=initial)
         self.update_counts()
         if ch.alerts or initial:
@@ -484,7 +524,7 @@ class ScopeApp(App[None]):
             if pnode.children and ids.sort_key(pnode.children[-1].data or "0") > key:
                 before = next((c for c in pnode.children if ids.sort_key(c.data or "0") > key), None)
             node = pnode.add(
-                labels.row(s, self.palette, now, self.row_width(sid)),
+                self.row(s, now),
                 data=sid,
                 before=before,
                 allow_expand=False,
@@ -497,18 +537,20 @@ class ScopeApp(App[None]):
         if initial and tree.cursor_line < 0 and self.nodes:
             tree.cursor_line = 0
 
+    def row(self, s: sessions.Session, now: float) -> Text:
+        """The tree label of `s`, remembering the age it shows so the ticker relabels only when that moves."""
+        if not s.terminal:
+            self._ages[s.id] = labels.age(labels.elapsed(s, now))
+        return labels.row(s, self.palette, now, self.row_width(s.id))
+
     def tick_ages(self) -> None:
         """Once a second: relabel the live sessions whose shown age moved; finished ones are still."""
         now = self.clock()
         shown = self._ages
         for s in self.index.live():
             node = self.nodes.get(s.id)
-            if node is None:
-                continue
-            a = labels.age(labels.elapsed(s, now))
-            if shown.get(s.id) != a:
-                shown[s.id] = a
-                node.set_label(labels.row(s, self.palette, now, self.row_width(s.id)))
+            if node is not None and shown.get(s.id) != labels.age(labels.elapsed(s, now)):
+                node.set_label(self.row(s, now))
 
     def selected(self) -> str | None:
         tree = self._tree  # absent while the app starts or shuts down; timers may still fire

@@ -91,15 +91,20 @@ class Index:
         self.alerts: list[Alert] = []
         self.patches: dict[str, Patch] = {}
         self._readers: dict[str, events.EventReader] = {}
+        self.deferred: list[str] = []  # finished sessions whose events are not read yet
 
     # -- whole scans -------------------------------------------------------------------------------
-    def scan(self) -> Change:
-        """Read every session folder and patch; the first full load, or a resync."""
+    def scan(self, defer_finished: bool = False) -> Change:
+        """Read every session folder and patch; the first full load, or a resync.
+
+        defer_finished: leave the events (alerts) of finished sessions to `read_deferred`, so the tree can
+        be shown sooner; they are most of the files and seldom have an alert not seen before.
+        """
         ch = Change()
         found = set(sessions.list_ids(self.project))
         work = dict(self.sessions)  # filled privately, published at once
         for sid in sorted(found, key=ids.sort_key):
-            self._load(sid, ch, work)
+            self._load(sid, ch, work, defer_finished)
         for sid in set(work) - found:
             self._drop(sid, ch, work)
         self.sessions = work
@@ -147,7 +152,7 @@ class Index:
         self.sessions = work
         return ch
 
-    def _load(self, sid: str, ch: Change, work: dict[str, sessions.Session]) -> None:
+    def _load(self, sid: str, ch: Change, work: dict[str, sessions.Session], defer: bool = False) -> None:
         """Read `sid` into `work`. The app's thread iterates `self.sessions` meanwhile, so changes go into
         a copy that replaces it in one assignment (copy-on-write), never into the dict being read."""
         old = work.get(sid)
@@ -164,8 +169,19 @@ class Index:
             ch.changed.append(sid)
         if old is not None and old.status != new.status and new.status in ("needs_input", "escalated"):
             ch.attention.append(sid)
-        if self._read_events(sid):
+        if defer and new.terminal and sid not in self._readers:
+            self.deferred.append(sid)
+        elif self._read_events(sid):
             ch.alerts = True
+
+    def read_deferred(self) -> Change:
+        """Read the events `scan(defer_finished=True)` left; ch.alerts when they held any."""
+        ch = Change()
+        todo, self.deferred = self.deferred, []
+        for sid in todo:
+            if sid in self.sessions and self._read_events(sid):
+                ch.alerts = True
+        return ch
 
     def _drop(self, sid: str, ch: Change, work: dict[str, sessions.Session]) -> None:
         work.pop(sid, None)
