@@ -9,6 +9,7 @@ tools cost), so a slow machine shows as a slow floor rather than a failed goal.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -113,6 +114,56 @@ def bench_idle_tmux(tmp: Path, n: int, seconds: float) -> float:
     return count / seconds
 
 
+def _worker_pid(root: Path, sid: str) -> int | None:
+    """The pid of session `sid`'s worker (the child of its window's shell that runs `scope.worker(`)."""
+    meta = json.loads((root / "sessions" / sid / "meta.json").read_text())
+    pane = (meta.get("tmux") or {}).get("pane")
+    if not pane:
+        return None
+    from scope_tui.tmux import socket_for
+
+    shell = subprocess.run(
+        ["tmux", "-L", socket_for(root.parent), "display", "-p", "-t", pane, "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    for proc in Path("/proc").iterdir():
+        try:
+            ppid = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[1]
+            cmd = (proc / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == shell and b"scope.worker(" in cmd:
+            return int(proc.name)
+    return None
+
+
+def bench_crash(tmp: Path, n: int) -> tuple[float, float]:
+    """kill -9 of a running worker -> its state.json says failed: median and worst over n sessions."""
+    env, home = project(tmp, "crash")
+    root = home / ".scope"
+    ids = [scope(env, "spawn", "--cmd", "sleep 120", f"crash {i}").stdout.decode().strip() for i in range(n)]
+    times = []
+    for sid in ids:
+        state = root / "sessions" / sid / "state.json"
+        deadline = time.monotonic() + 20
+        pid = None
+        while pid is None or b'"running"' not in state.read_bytes():
+            pid = _worker_pid(root, sid)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"session {sid} never ran")
+            time.sleep(0.02)
+        t0 = time.perf_counter()
+        os.kill(pid, 9)
+        while b'"failed"' not in state.read_bytes():  # the file, not `scope poll` (which reconciles)
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit(f"session {sid}: kill -9 not detected in 10 s")
+            time.sleep(0.005)
+        times.append(time.perf_counter() - t0)
+    kill_server(home)
+    return statistics.median(times), max(times)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spawns", type=int, default=100)
@@ -142,6 +193,16 @@ def main() -> int:
                 f"{pfloor * 1000:.0f} ms",
                 "<= 150 ms",
                 med <= 0.150,
+            )
+        )
+        med_c, worst_c = bench_crash(tmp, 10)
+        rows.append(
+            (
+                "kill -9 of a worker -> failed (median of 10)",
+                f"{med_c:.2f} s",
+                f"worst {worst_c:.2f} s",
+                "<= 2 s",
+                worst_c <= 2,
             )
         )
         small = bench_idle_tmux(tmp, 20, a.idle_seconds)
