@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, RichLog, Static, TabbedContent, TabPane, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
@@ -70,6 +71,26 @@ class OodaTree(Tree[str]):
             app.tree_resized(self.size.width)
 
     ICON_NODE_EXPANDED = "▾ "
+
+
+class KeysFooter(Footer):
+    """Textual's footer, rebuilt only when the keys it shows change. Textual's rebuilds itself (a dozen
+    widgets, each styled anew) on every focus change, several times while the room starts: about a
+    fifth of a second before the first frame."""
+
+    _shown: tuple[tuple[str, str, str, bool, str], ...] | None = None
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            shown = tuple(
+                (b.key, b.description, b.action, enabled, tooltip)
+                for _node, b, enabled, tooltip in screen.active_bindings.values()
+                if b.show
+            )
+            if shown == self._shown:
+                return
+            self._shown = shown
+        super().bindings_changed(screen)
 
 
 class ScopeCommands(Provider):
@@ -227,7 +248,7 @@ class ScopeApp(App[None]):
         with Horizontal(id="bottom"):
             yield OptionList(id="alerts")
             yield RichLog(id="patch", wrap=True, auto_scroll=False, min_width=20)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         keymap = self.settings.get("keymap") or {}
