@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -56,6 +57,30 @@ def scripted(*replies: Any):
 
 def agent_requests(stub) -> list[Any]:
     return [r for r in stub.requests if r.body.get("tools")]
+
+
+def choose(scope, pane: str, choice: str) -> None:
+    """Pick `choice` in the list Claude Code shows, as a person does: arrows until the cursor is on it, Enter.
+    Versions differ in the order, the default and the numbers (2.1.197: "❯ 1. Yes, I trust this folder"
+    first; 2.1.332: "❯ No, exit" first, no numbers), so neither Enter alone nor a digit will do."""
+
+    def lines() -> list[str]:
+        return scope.tmux("capture-pane", "-p", "-t", pane).stdout.splitlines()
+
+    def label(line: str) -> str:
+        return re.sub(r"^\d+\.\s+", "", line.strip().lstrip("\u276f").strip())
+
+    def where() -> tuple[int, int] | None:
+        ls = lines()
+        cursor = [i for i, ln in enumerate(ls) if ln.strip().startswith("\u276f")]
+        target = [i for i, ln in enumerate(ls) if label(ln) == choice]
+        return (cursor[-1], target[-1]) if cursor and target else None
+
+    cursor, target = wait_until(where, 30, what=f"the choice {choice!r} on the screen")
+    if target != cursor:
+        scope.tmux("send-keys", "-t", pane, *["Down" if target > cursor else "Up"] * abs(target - cursor))
+        wait_until(lambda: (w := where()) and w[0] == w[1], 30, what=f"the cursor on {choice!r}")
+    scope.tmux("send-keys", "-t", pane, "Enter")
 
 
 def test_claude_session_runs_the_task_to_done(scope, claude_home, stub):
@@ -161,10 +186,10 @@ def test_a_first_use_question_is_needs_input_not_a_hang(scope, claude_home, stub
     sid = scope.spawn("--driver", "claude", "Say done.")
     st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
     assert st["status"] == "needs_input" and "first-use" in st["reason"], st
+    assert f"scope attach {sid} and choose 'Yes, I trust this folder'" in st["reason"], st
     assert not agent_requests(stub)  # nothing was typed into the question
-    # the person answers it (Enter picks "Yes, I trust this folder"); the task then goes in by itself
-    pane = scope.meta(sid)["tmux"]["pane"]
-    scope.tmux("send-keys", "-t", pane, "Enter")
+    # the person answers it as the reason says; the task then goes in by itself
+    choose(scope, scope.meta(sid)["tmux"]["pane"], "Yes, I trust this folder")
     st = scope.wait_status(sid, "done", "failed", timeout=90)
     assert st["status"] == "done"
     assert (scope.session(sid) / "result.md").read_text() == "Trusted and done.\n"
@@ -259,8 +284,8 @@ def test_a_permission_prompt_is_needs_input(scope, claude_home, stub):
     st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
     assert st["status"] == "needs_input" and "permission" in st["reason"].lower(), st
     assert not (scope.root / "made-by-claude").exists()
-    # the person allows it in the pane (Enter on "Yes"): the call runs and the session finishes
-    scope.tmux("send-keys", "-t", scope.meta(sid)["tmux"]["pane"], "Enter")
+    # the person allows it in the pane: the call runs and the session finishes
+    choose(scope, scope.meta(sid)["tmux"]["pane"], "Yes")
     st = scope.wait_status(sid, "done", "failed", timeout=60)
     assert st["status"] == "done" and (scope.root / "made-by-claude").exists()
 
@@ -272,12 +297,10 @@ def test_the_api_key_question_is_needs_input_and_no_part_of_the_key_is_logged(sc
     stub.respond_with(scripted({"text": "Key approved, done."}))
     sid = scope.spawn("--driver", "claude", "Say done.")
     st = scope.wait_status(sid, "needs_input", "done", "failed", timeout=90)
-    assert st["status"] == "needs_input" and "API key" in st["reason"], st
+    assert st["status"] == "needs_input" and "choose 'Yes' to use ANTHROPIC_API_KEY" in st["reason"], st
     pane = scope.meta(sid)["tmux"]["pane"]
     wait_until(lambda: stub.key[-20:] in scope.tmux("capture-pane", "-p", "-t", pane).stdout, 30)
-    scope.tmux("send-keys", "-t", pane, "Up")  # "1. Yes" (the default is "No")
-    wait_until(lambda: "\u276f 1. Yes" in scope.tmux("capture-pane", "-p", "-t", pane).stdout, 30)
-    scope.tmux("send-keys", "-t", pane, "Enter")
+    choose(scope, pane, "Yes")  # the default is "No (recommended)"
     st = scope.wait_status(sid, "done", "failed", timeout=90)
     assert st["status"] == "done"
     log = scope.session(sid) / "pane.log"

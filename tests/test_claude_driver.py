@@ -17,7 +17,16 @@ from scope_tui.workers import claude
 from scope_tui.workers.claude_settings import DEFAULTS
 
 READY = "\u256d\u2500\u2500\u2500 Claude Code\n\u276f \n  ? for shortcuts"
+# the trust question as Claude Code 2.1.197 and 2.1.332 show it (the newer: "No, exit" first and the default)
 TRUST = " Quick safety check: Is this a project you created or one you trust?\n \u276f 1. Yes, I trust this folder"
+TRUST_NEW = (
+    " Accessing workspace:\n Quick safety check: Is this a project you created or one you trust?\n"
+    " \u276f No, exit\n   Yes, I trust this folder\n Enter to confirm \u00b7 Esc to cancel"
+)
+API_KEY = (
+    "  Detected a custom API key in your environment\n  Do you want to use this API key?\n"
+    "    Yes\n  \u276f No (recommended)\n  Enter to confirm \u00b7 Esc to cancel"
+)
 
 
 @dataclass
@@ -128,6 +137,36 @@ def test_a_first_use_question_is_needs_input_and_nothing_is_typed(rig):
     events.append(d, "claude_session", claude_session_id="abc")
     tick()
     assert fake.pasted and status(d) == "running"
+
+
+def test_each_first_use_question_says_which_choice_to_make(rig):
+    sup, fake, tick, d = rig
+    fake.screen = TRUST_NEW
+    tick(1.0, n=3)
+    st = sessions.load_dir(d).state
+    assert st["status"] == "needs_input"
+    assert f"scope attach {d.name} and choose 'Yes, I trust this folder'" in st["reason"], st
+    # trusted: the API key question comes next (the trust text may linger above it); the reason follows
+    fake.screen = TRUST_NEW + "\n" + API_KEY
+    tick(1.0, n=3)
+    st = sessions.load_dir(d).state
+    assert st["status"] == "needs_input" and "choose 'Yes' to use ANTHROPIC_API_KEY" in st["reason"], st
+    evs = events.EventReader(d / events.EVENTS).read_new()
+    asked = [e["screen"] for e in evs if e["type"] == "first_use"]
+    assert len(asked) == 2 and "trust" in asked[0] and "API key" in asked[1], asked
+    assert fake.pasted == [] and fake.keys == []
+
+
+def test_a_question_not_known_to_the_driver_is_still_not_typed_into(rig):
+    # a choice a newer Claude Code puts up before it takes input: its cursor looks like the prompt mark
+    sup, fake, tick, d = rig
+    fake.screen = (
+        " Pick a colour for your terminal\n \u276f Blue\n   Red\n Enter to confirm \u00b7 Esc to cancel"
+    )
+    tick(1.0, n=int(claude.HOOKLESS_S) + 5)
+    st = sessions.load_dir(d).state
+    assert st["status"] == "needs_input" and "first-use" in st["reason"] and "answer it" in st["reason"], st
+    assert fake.pasted == [] and fake.keys == []
 
 
 def test_wakes_claude_when_the_children_it_waits_for_finish(rig):

@@ -32,20 +32,28 @@ from scope_tui.workers import claude_settings as cs
 from scope_tui.workers.process import die_with_parent
 
 POLL_S = 0.2
-# Text Claude Code shows before it will take a prompt, on first use or in a new folder.
-FIRST_USE = (
-    "Do you trust the files in this folder",
-    "trust this folder",
-    "Is this a project you",
-    "Choose the text style",
-    "Select login method",
-    "Detected a custom API key",
-    "Do you want to use this API key",
-    "Press Enter to continue",
-    "Security notes",
-    "Browser didn't open",
-    "Invalid API key",
-)
+# Text Claude Code shows before it will take a prompt, on first use or in a new folder, and what the
+# person does about it. Versions order and number the choices differently (2.1.332 lists "No, exit"
+# first, as the default, and numbers none), so the advice names the choice, never a key.
+_TRUST = "choose 'Yes, I trust this folder' (Enter alone may pick 'No, exit')"
+_KEY = "choose 'Yes' to use ANTHROPIC_API_KEY"
+_SETUP = "finish Claude Code's first-run setup"
+FIRST_USE: dict[str, str] = {
+    "Do you trust the files in this folder": _TRUST,
+    "trust this folder": _TRUST,
+    "Is this a project you": _TRUST,
+    "Detected a custom API key": _KEY,
+    "Do you want to use this API key": _KEY,
+    "Invalid API key": "set a valid ANTHROPIC_API_KEY and restart the session",
+    "Choose the text style": _SETUP,
+    "Select login method": _SETUP,
+    "Press Enter to continue": _SETUP,
+    "Security notes": _SETUP,
+    "Browser didn't open": _SETUP,
+}
+# Any other choice Claude Code puts up before it takes input (a question newer than this list):
+# still a question for the person, never a prompt to type the task into.
+CHOICE = "Enter to confirm"
 READY = ("? for shortcuts", "\u276f ")  # the input box's hint line, the prompt mark
 CHILDREN_DONE = "finished"
 HOOKLESS_S = 20.0  # paste on the prompt alone when no SessionStart came in this long
@@ -80,13 +88,15 @@ class Supervisor:
         self.pane = os.environ.get("TMUX_PANE") or ""
         self.reader = events.EventReader(d / events.EVENTS)
         self.reader.read_new()  # only what happens from here on counts
-        self.task = sessions.load_dir(d).task()
+        s = sessions.load_dir(d)
+        self.sid, self.task = s.id, s.task()
         self.t0 = time.monotonic()
         self.started = False  # SessionStart seen
         self.typing: Typing | None = None  # what is being typed into claude now
         self.queue: list[Typing] = []  # what waits to be typed after it
         self.delivered = False  # the task itself was submitted
         self.asked = False  # said needs_input for a first-use screen
+        self.asked_about: str | None = None  # the first-use question said last
         self.next_look = 0.0
         self.ending = False
         self.log_paused = False
@@ -103,8 +113,12 @@ class Supervisor:
 
     @staticmethod
     def first_use(text: str) -> str | None:
+        """The first-use question on the screen (the lowest one: an answered one may linger above), or None."""
         low = text.lower()
-        return next((m for m in FIRST_USE if m.lower() in low), None)
+        found = [(low.rfind(m.lower()), m) for m in FIRST_USE if m.lower() in low]
+        if found:
+            return max(found)[1]
+        return CHOICE if CHOICE.lower() in low else None
 
     # -- one tick -------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -153,13 +167,16 @@ class Supervisor:
         # SessionStart fires only once those questions are answered; their text may linger above
         blocker = None if self.started else self.first_use(text)
         if blocker:
-            if not self.asked:
+            if blocker != self.asked_about:  # a new question (the API key after the trust): say which
                 self.asked = True
+                self.asked_about = blocker
                 events.append(self.d, "first_use", screen=blocker)
+                todo = FIRST_USE.get(blocker, "answer it")
                 sessions.set_status(
                     self.d,
                     "needs_input",
-                    reason=f"Claude Code asks a first-use question ({blocker!r}): attach and answer it",
+                    reason=f"Claude Code asks a first-use question ({blocker!r}): "
+                    f"scope attach {self.sid} and {todo}",
                 )
             return
         ready = any(m in text for m in READY)
