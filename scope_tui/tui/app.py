@@ -46,6 +46,7 @@ LOG_TAIL_BYTES = 64_000
 RECHECK_S = (0.1, 0.4, 1.5)
 INLINE_PATHS = 24
 DEBOUNCE_S = 0.004
+DEFER_S = 0.3  # the events of finished sessions are read this long after the tree is shown
 
 
 class OodaTree(Tree[str]):
@@ -195,6 +196,7 @@ class ScopeApp(App[None]):
         self.banner_text = ""
         self.loaded = asyncio.Event()  # the tree is on screen
         self.settled = asyncio.Event()  # and the alerts of finished sessions too
+        self._sized = asyncio.Event()  # the tree has had its first size
         self.armed = asyncio.Event()
         self._pane_key: tuple[str, str] | None = None
         self._tree: OodaTree | None = None
@@ -291,8 +293,8 @@ class ScopeApp(App[None]):
     async def load_all(self) -> None:
         """Arm the watcher first, then read everything: a change in between is seen by one or the other.
 
-        Both off the UI thread, while Textual lays out the empty room. The events of finished sessions
-        (their alerts) are read after the first full frame; `settled` is set once they are in.
+        The events of finished sessions (their alerts) are read after the first full frame, in a thread;
+        `settled` is set once they are in.
         """
         from scope_tui.substrate.watch import Inotify
 
@@ -309,11 +311,16 @@ class ScopeApp(App[None]):
 
         ch: Change | None = None
         if self.watch_on:
-            ino, ch = await asyncio.to_thread(arm_and_scan)
+            # Here, not in a thread: on the UI thread this is ~0.2 s for 1,000 sessions, while a thread
+            # competing with Textual's start for the GIL took twice that. Nothing is on screen yet anyway.
+            ino, ch = arm_and_scan()
             self.watch_files(ino)
-            await self.armed.wait()
+            if ino is None:
+                await self.armed.wait()  # watchfiles first, then the scan
+            # else the kernel keeps the events until the watcher reads them: no need to wait for it
         if ch is None:
             ch = await asyncio.to_thread(scan)
+        await self._sized.wait()  # rows are made once, at the width the tree has on screen
         self.palette = labels.Palette.from_variables(self.get_css_variables())
         self.apply(ch, initial=True)
         self.loaded.set()
@@ -323,7 +330,8 @@ class ScopeApp(App[None]):
                 with self.lock:
                     return self.index.read_deferred()
 
-            self.call_after_refresh(self._load_rest, rest)
+            # Once the first frame is out: a thread reading files while Textual paints slows both (the GIL).
+            self.set_timer(DEFER_S, partial(self._load_rest, rest))
         else:
             self.settled.set()
 
@@ -598,6 +606,7 @@ class ScopeApp(App[None]):
         return self.tree_width - 3 * ids.depth(sid) - 3
 
     def tree_resized(self, tree_width: int) -> None:
+        self._sized.set()
         if tree_width != self.tree_width:
             self.tree_width = tree_width
             self.watch_theme(self.theme)  # relabel every row at the new width
