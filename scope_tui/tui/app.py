@@ -320,7 +320,10 @@ class ScopeApp(App[None]):
             # else the kernel keeps the events until the watcher reads them: no need to wait for it
         if ch is None:
             ch = await asyncio.to_thread(scan)
-        await self._sized.wait()  # rows are made once, at the width the tree has on screen
+        try:  # rows are made once, at the width the tree has on screen
+            await asyncio.wait_for(self._sized.wait(), 2.0)
+        except TimeoutError:
+            pass  # never laid out (hidden?): the rows are relabelled if it ever is
         self.palette = labels.Palette.from_variables(self.get_css_variables())
         self.apply(ch, initial=True)
         self.loaded.set()
