@@ -270,7 +270,11 @@ class Tmux:
     def new_window(
         self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path
     ) -> tuple[str, str]:
-        """Open a window named `name` running `command`, its output appended to `log`; returns (window_id, pane_id).
+        """Open a window named `name` running the shell line `command`, its output appended to `log`;
+        returns (window_id, pane_id).
+
+        The line is run by /bin/sh, handed to tmux as an argv so that tmux starts no shell of its own (its
+        default-shell is the person's $SHELL, often bash: a few milliseconds more for every window).
 
         Ids are dotted (3.1) and tmux reads a dot in a target as window.pane, so the pipe is attached by pane
         id in a second call; workers wait until their meta.json names their pane before printing anything,
@@ -291,7 +295,7 @@ class Tmux:
         ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
-        args.append(command)
+        args += ["/bin/sh", "-c", command]
         proc = self.run(*args)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
