@@ -461,6 +461,8 @@ class ScopeApp(App[None]):
 
     def apply(self, ch: Change, initial: bool = False) -> None:
         """Put what changed on screen: tree nodes in place, counts, alerts, patches, the open tabs."""
+        if not self.room.query(OodaTree):
+            return  # quitting: the room's widgets are gone, and a late file event has nowhere to go
         now = self.clock()
         if not initial:
             # inotify watches a new folder only once it has seen it: files written in that first
