@@ -35,7 +35,7 @@ async def shoot(out: Path) -> list[Path]:
     async def run(theme: str, steps: list[tuple[str, list[str]]]) -> None:
         app = ScopeApp(project, clock=lambda: now, live_pane=False, sweep=False)
         async with app.run_test(size=SIZE) as pilot:
-            await asyncio.wait_for(app.loaded.wait(), 20)
+            await asyncio.wait_for(app.settled.wait(), 20)  # finished sessions' alerts too
             app.theme = theme
             app.select("1.1.2")
             await pilot.pause()
