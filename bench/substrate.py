@@ -99,19 +99,33 @@ def bench_poll(tmp: Path, n: int) -> tuple[float, float]:
     return statistics.median(times), statistics.median(floors)
 
 
-def bench_idle_tmux(tmp: Path, n: int, seconds: float) -> float:
-    """tmux processes per second started by Scope while n sessions sit idle and a `scope wait` watches them."""
+def bench_idle_tmux(tmp: Path, n: int, seconds: float) -> tuple[float, float]:
+    """tmux processes per second started by Scope while n sessions sit idle and a `scope wait` watches
+    them, and that wait's CPU (% of a core)."""
     env, home = project(tmp, f"idle{n}")
     ids = [scope(env, "spawn", "--cmd", "sleep 120", f"idle {i}").stdout.decode().strip() for i in range(n)]
     counter = tmp / f"counter{n}"
     counter.write_text("")
     wenv = dict(env, SCOPE_TMUX_COUNTER=str(counter))
-    subprocess.run(
-        [PY, "-m", "scope_tui", "wait", *ids, "--timeout", str(seconds)], env=wenv, capture_output=True
+    proc = subprocess.Popen(
+        [*SCOPE_ARGV, "wait", *ids, "--timeout", str(seconds + 1)],
+        env=wenv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    count = len(counter.read_text().splitlines())
+    time.sleep(1)  # past its start-up
+    count0, cpu0, t0 = len(counter.read_text().splitlines()), _cpu_s(proc.pid), time.perf_counter()
+    time.sleep(seconds)
+    count1, cpu1, t1 = len(counter.read_text().splitlines()), _cpu_s(proc.pid), time.perf_counter()
+    proc.wait()
     kill_server(home)
-    return count / seconds
+    return (count1 - count0) / (t1 - t0), 100 * (cpu1 - cpu0) / (t1 - t0)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _worker_pid(root: Path, sid: str) -> int | None:
@@ -205,8 +219,8 @@ def main() -> int:
                 worst_c <= 2,
             )
         )
-        small = bench_idle_tmux(tmp, 20, a.idle_seconds)
-        big = bench_idle_tmux(tmp, a.poll_sessions, a.idle_seconds)
+        small, _ = bench_idle_tmux(tmp, 20, a.idle_seconds)
+        big, wait_cpu = bench_idle_tmux(tmp, a.poll_sessions, a.idle_seconds)
         rows.append(
             (
                 f"tmux processes/s, {a.poll_sessions} idle sessions + scope wait",
@@ -214,6 +228,15 @@ def main() -> int:
                 f"{small:.1f}/s at 20",
                 "<= 2/s",
                 big <= 2,
+            )
+        )
+        rows.append(
+            (
+                f"CPU of that scope wait, {a.poll_sessions} idle sessions",
+                f"{wait_cpu:.2f} %",
+                "",
+                "",
+                True,
             )
         )
     w = max(len(r[0]) for r in rows)

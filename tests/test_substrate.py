@@ -8,9 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from tests.support.helpers import wait_until
 
 
 def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
@@ -285,3 +288,21 @@ def test_tmux_runner_feeds_and_collects_megabytes_both_ways_without_a_deadlock()
     assert (ran.returncode, ran.stdout == data, ran.stderr) == (3, True, b"done\n")
     quiet = run_captured(["/bin/sh", "-c", "kill -9 $$"])
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (-9, b"", b"")
+
+
+@pytest.mark.parametrize("inotify", [True, False])
+def test_ticks_say_a_change_at_once_and_tick_when_nothing_changes(tmp_path, monkeypatch, inotify):
+    from scope_tui.substrate import watch
+
+    if not inotify:  # no inotify here: the watchfiles path must behave the same
+        monkeypatch.setattr(watch, "Inotify", lambda root: (_ for _ in ()).throw(OSError(38, "no inotify")))
+    (tmp_path / "s1").mkdir()
+    gen = watch.ticks(tmp_path, tick_ms=200)
+    assert next(gen) is False  # nothing happened within a tick
+    (tmp_path / "s2").mkdir()  # a folder made after the watch began...
+    assert next(gen) is True
+    t0 = time.monotonic()
+    (tmp_path / "s2" / "state.json").write_text("{}")  # ...and a file in it
+    assert wait_until(lambda: next(gen), 5, interval=0) is True
+    assert time.monotonic() - t0 < 3
+    gen.close()

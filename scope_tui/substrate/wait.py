@@ -28,6 +28,9 @@ class WaitResult:
         return 0 if all(s.status == "done" for s in self.sessions if s.terminal) else 1
 
 
+RECONCILE_S = 2.0  # how often a wait sweeps tmux for sessions whose pane or server is gone
+
+
 def resolve(project: Project, targets: list[str]) -> Callable[[], list[sessions.Session]]:
     """Turn `3`, `3.1` and subtree patterns `3.*` into a function listing the sessions they name now."""
     if not targets:
@@ -69,23 +72,29 @@ def wait(
     deadline = None if timeout is None else time.monotonic() + timeout
     last_reconcile = 0.0
     try:
-        gen = ticks(project.sessions, tick_ms=500)
+        # A change wakes this at once and the sessions are read again; between changes a tick only
+        # checks the deadline, and every RECONCILE_S a sweep finds what writes no file (a server gone).
+        gen = ticks(project.sessions, tick_ms=250)
+        changed = True
+        now_list: list[sessions.Session] = []
         while True:
-            now_list = current()
-            if time.monotonic() - last_reconcile > 1.0:
-                last_reconcile = time.monotonic()
-                if reconcile(project, now_list):
-                    now_list = current()
-            for s in now_list:
-                if s.status == "needs_input" and s.id not in told:
-                    told.add(s.id)
-                    (on_needs_input or _tell_needs_input)(s)
-            finished = [s for s in now_list if s.terminal or s.corrupt]
-            if now_list and (len(finished) == len(now_list) or (any_ and finished)):
-                return WaitResult(finished if any_ else now_list, False)
+            sweep = time.monotonic() - last_reconcile >= RECONCILE_S
+            if changed or sweep:
+                now_list = current()
+                if sweep:
+                    last_reconcile = time.monotonic()
+                    if reconcile(project, now_list):
+                        now_list = current()
+                for s in now_list:
+                    if s.status == "needs_input" and s.id not in told:
+                        told.add(s.id)
+                        (on_needs_input or _tell_needs_input)(s)
+                finished = [s for s in now_list if s.terminal or s.corrupt]
+                if now_list and (len(finished) == len(now_list) or (any_ and finished)):
+                    return WaitResult(finished if any_ else now_list, False)
             if deadline is not None and time.monotonic() >= deadline:
                 return WaitResult(now_list, True)
-            next(gen)
+            changed = next(gen)
     finally:
         if me is not None:
             sessions.update_state(project.session_dir(me), status="running", reason=None)

@@ -34,8 +34,38 @@ def _say_polling(why: str) -> None:
 def ticks(path: Path, *, tick_ms: int = 1000, stop: threading.Event | None = None) -> Iterator[bool]:
     """Yield True when something under `path` changed, False every `tick_ms` without a change.
 
-    Runs until the caller stops iterating (or `stop` is set).
+    Runs until the caller stops iterating (or `stop` is set). Waits in select() on an inotify descriptor,
+    so a `scope wait` or a supervisor that waits for hours costs nothing while nothing changes (watchfiles
+    wakes every few milliseconds); watchfiles, and polling after it, when inotify is unavailable.
     """
+    import select
+
+    try:
+        watcher = Inotify(path)
+    except OSError:
+        yield from _watchfiles_ticks(path, tick_ms=tick_ms, stop=stop)
+        return
+    try:
+        while not (stop is not None and stop.is_set()):
+            ready, _, _ = select.select([watcher.fd], [], [], tick_ms / 1000)
+            if not ready:
+                yield False
+                continue
+            changed = [p for p in watcher.read() if _keep(None, p)]
+            if watcher.error is not None:  # a new folder could not be watched (the watch limit)
+                break
+            if changed or watcher.overflowed:
+                watcher.overflowed = False
+                yield True
+        else:
+            return
+    finally:
+        watcher.close()
+    yield True  # what the unwatched folder held is news to the caller
+    yield from _watchfiles_ticks(path, tick_ms=tick_ms, stop=stop)
+
+
+def _watchfiles_ticks(path: Path, *, tick_ms: int, stop: threading.Event | None) -> Iterator[bool]:
     import watchfiles
 
     stop = stop or threading.Event()
