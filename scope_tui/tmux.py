@@ -14,6 +14,7 @@ import shlex
 import time
 from pathlib import Path
 
+from scope_tui.procs import Ran, run_captured
 from scope_tui.store.errors import ScopeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
@@ -85,76 +86,6 @@ def _count() -> None:
     if SPAWN_COUNTER is not None:
         with open(SPAWN_COUNTER, "a") as fh:
             fh.write("1\n")
-
-
-class Ran:
-    """What `run_captured` returns: the exit code and both outputs, as subprocess.run would."""
-
-    __slots__ = ("returncode", "stdout", "stderr")
-
-    def __init__(self, returncode: int, stdout: bytes, stderr: bytes) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-def run_captured(argv: list[str], input: bytes | None = None) -> Ran:
-    """Run `argv` to its end, feeding it `input` and collecting stdout and stderr.
-
-    subprocess.run's job, done with posix_spawn and poll: importing subprocess (signal, threading,
-    selectors, ...) cost every `scope spawn` about 10 ms, more than the spawn's own work.
-    """
-    import select
-
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    in_r, in_w = os.pipe() if input is not None else (-1, -1)
-    actions = [(os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
-    if input is not None:
-        actions.append((os.POSIX_SPAWN_DUP2, in_r, 0))
-    try:
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
-    except BaseException:
-        for fd in (out_r, err_r, in_w):
-            if fd >= 0:
-                os.close(fd)
-        raise
-    finally:
-        for fd in (out_w, err_w, in_r):  # the child's ends (os.pipe's fds are not inherited)
-            if fd >= 0:
-                os.close(fd)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    pending = memoryview(input or b"")
-    poller = select.poll()
-    for fd in chunks:
-        poller.register(fd, select.POLLIN)
-    if in_w >= 0:
-        os.set_blocking(in_w, False)  # write what fits, read meanwhile: neither side waits on the other
-        poller.register(in_w, select.POLLOUT)
-    open_fds = len(chunks) + (in_w >= 0)
-    try:
-        while open_fds:
-            for fd, _ in poller.poll():
-                if fd == in_w:
-                    try:
-                        pending = pending[os.write(in_w, pending) :]
-                    except BrokenPipeError:
-                        pending = pending[:0]
-                    if not pending:
-                        poller.unregister(in_w)
-                        os.close(in_w)
-                        in_w, open_fds = -1, open_fds - 1
-                    continue
-                data = os.read(fd, 65536)
-                if data:
-                    chunks[fd].append(data)
-                else:
-                    poller.unregister(fd)
-                    open_fds -= 1
-    finally:
-        for fd in (out_r, err_r, in_w):
-            if fd >= 0:
-                os.close(fd)
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    return Ran(code, b"".join(chunks[out_r]), b"".join(chunks[err_r]))
 
 
 class Tmux:

@@ -236,3 +236,23 @@ def test_a_message_typed_while_claude_works_is_left_queued_in_claude(rig):
     tick(n=2)
     tick(1.0, n=30)  # claude takes it when its turn ends; nothing to press again, nobody to ask
     assert fake.keys == ["Enter"] and status(d) == "running"
+
+
+def test_someone_elses_prompt_does_not_count_as_the_message_going_in(rig):
+    sup, fake, tick, d = rig
+    sup.delivered = True
+    sessions.set_status(d, "needs_input", reason="asks: which file?")
+    sessions.put_message(d, "redirect", "parser.py, please")
+    tick()
+    assert fake.pasted == ["parser.py, please"] and fake.keys == []
+    events.append(d, "prompt", chars=9, text="something")  # typed by the person before our Enter
+    fake.screen = READY + "\n\u276f parser.py, please"
+    tick()
+    assert fake.keys == ["Enter"]  # still ours to submit
+    events.append(d, "prompt", chars=12, text="another one")  # after our Enter, but not our text
+    tick(1.0, n=9)
+    assert fake.keys == ["Enter", "Enter"]  # so it is pressed again, not taken as delivered
+    events.append(d, "prompt", chars=17, text="parser.py, please")
+    tick(1.0, n=20)
+    assert fake.keys == ["Enter", "Enter"]  # delivered: nothing pressed again
+    assert "press Enter" not in str(sessions.load_dir(d).state.get("reason"))  # nobody is asked to

@@ -280,8 +280,8 @@ def test_doctor_never_prints_the_key(scope):
     assert "secret-value" not in out.stdout + out.stderr
 
 
-def test_tmux_runner_feeds_and_collects_megabytes_both_ways_without_a_deadlock():
-    from scope_tui.tmux import run_captured
+def test_process_runner_feeds_and_collects_megabytes_both_ways_without_a_deadlock():
+    from scope_tui.procs import run_captured
 
     data = bytes(range(256)) * 8192  # 2 MiB: far past a pipe's buffer in each direction
     ran = run_captured(["/bin/sh", "-c", "cat; echo done >&2; exit 3"], data)
@@ -306,3 +306,58 @@ def test_ticks_say_a_change_at_once_and_tick_when_nothing_changes(tmp_path, monk
     assert wait_until(lambda: next(gen), 5, interval=0) is True
     assert time.monotonic() - t0 < 3
     gen.close()
+
+
+def test_started_processes_get_what_subprocess_would_give_them(tmp_path):
+    """Default SIGPIPE (a pipeline's early reader ends the writer quietly) and none of our inherited fds."""
+    from scope_tui.procs import run_captured
+
+    r, w = os.pipe()
+    os.set_inheritable(w, True)  # as a CI step's pipe would be
+    try:
+        ran = run_captured(
+            [
+                "/bin/sh",
+                "-c",
+                f"yes | head -1; ls /proc/$$/fd; if [ -e /proc/$$/fd/{w} ]; then echo LEAKED; fi",
+            ]
+        )
+    finally:
+        os.close(r)
+        os.close(w)
+    assert ran.returncode == 0 and ran.stdout.startswith(b"y\n"), ran
+    assert b"LEAKED" not in ran.stdout and b"Broken pipe" not in ran.stderr, ran
+
+
+def test_a_command_session_runs_with_default_sigpipe(scope):
+    sid = scope.spawn("--cmd", "yes | head -2", "pipeline")
+    st = scope.wait_status(sid, "done", "failed")
+    assert st["status"] == "done", st
+    assert (scope.session(sid) / "result.md").read_text() == "y\ny\n"
+
+
+def test_ticks_keep_time_while_only_ignored_files_change(tmp_path):
+    """Lock and temp files churning must not keep a waiter from its deadline."""
+    import threading
+
+    from scope_tui.substrate import watch
+
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            (tmp_path / ".lock").write_text("x")
+            stop.wait(0.02)
+
+    gen = watch.ticks(tmp_path, tick_ms=200)
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        t0 = time.monotonic()
+        assert next(gen) is False
+        assert next(gen) is False
+        assert time.monotonic() - t0 < 3
+    finally:
+        stop.set()
+        t.join()
+        gen.close()

@@ -32,31 +32,44 @@ def _say_polling(why: str) -> None:
 
 
 def ticks(path: Path, *, tick_ms: int = 1000, stop: threading.Event | None = None) -> Iterator[bool]:
-    """Yield True when something under `path` changed, False every `tick_ms` without a change.
+    """Yield True when something under `path` changed, False when `tick_ms` passed without a change.
 
-    Runs until the caller stops iterating (or `stop` is set). Waits in select() on an inotify descriptor,
-    so a `scope wait` or a supervisor that waits for hours costs nothing while nothing changes (watchfiles
-    wakes every few milliseconds); watchfiles, and polling after it, when inotify is unavailable.
+    The watch begins at this call, before the caller reads anything, so nothing that happens between
+    its first read and its first `next()` is missed. Runs until the caller stops iterating (or `stop` is
+    set). It waits in select() on an inotify descriptor, so a `scope wait` or a supervisor that waits
+    for hours costs nothing while nothing changes (watchfiles wakes every few milliseconds); watchfiles,
+    and polling after it, when inotify is unavailable.
     """
-    import select
-
     try:
         watcher = Inotify(path)
     except OSError:
-        yield from _watchfiles_ticks(path, tick_ms=tick_ms, stop=stop)
-        return
+        return _watchfiles_ticks(path, tick_ms=tick_ms, stop=stop)
+    return _inotify_ticks(watcher, path, tick_ms=tick_ms, stop=stop)
+
+
+def _inotify_ticks(
+    watcher: Inotify, path: Path, *, tick_ms: int, stop: threading.Event | None
+) -> Iterator[bool]:
+    import select
+    import time
+
+    tick = tick_ms / 1000
+    last = time.monotonic()
     try:
         while not (stop is not None and stop.is_set()):
-            ready, _, _ = select.select([watcher.fd], [], [], tick_ms / 1000)
-            if not ready:
-                yield False
-                continue
-            changed = [p for p in watcher.read() if _keep(None, p)]
+            # the tick is counted from the last yield: files nobody cares about (temp files, locks)
+            # changing all the time must not keep the caller from its deadline
+            ready, _, _ = select.select([watcher.fd], [], [], max(0.0, last + tick - time.monotonic()))
+            changed = [p for p in watcher.read() if _keep(None, p)] if ready else []
             if watcher.error is not None:  # a new folder could not be watched (the watch limit)
                 break
             if changed or watcher.overflowed:
                 watcher.overflowed = False
+                last = time.monotonic()
                 yield True
+            elif time.monotonic() >= last + tick:
+                last = time.monotonic()
+                yield False
         else:
             return
     finally:
@@ -198,3 +211,6 @@ class Inotify:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def __del__(self) -> None:  # a ticks() the caller never iterated still gives its descriptor back
+        self.close()

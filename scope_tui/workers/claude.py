@@ -131,7 +131,7 @@ class Supervisor:
                     self.log_paused = not _pipe(self.project, self.pane, self.d / sessions.PANE_LOG)
                     if not self.log_paused:
                         events.append(self.d, "pane_log_resumed")
-            elif kind == "prompt" and self.typing is not None and self.typing.pasted_at is not None:
+            elif kind == "prompt" and self.typing is not None and self._submitted(self.typing, ev):
                 if self.typing.kind == "task":
                     self.delivered = True
                 self.typing = None
@@ -153,10 +153,12 @@ class Supervisor:
         if waiting and now >= self.next_kids:  # reading the children costs a folder scan: once a second
             self.next_kids = now + 1.0
             self._wake_when_children_done(s)
-        self._forward_inbox()
         if self.typing is not None:
             self._type(now, busy=s.status == "running")
-        elif self.queue:
+            return
+        if not self.queue:  # the inbox is read only when there is nothing left to type: what a session
+            self._forward_inbox()  # ends with still unread stays in its inbox, not in this memory
+        if self.queue:
             self._start_typing(self.queue.pop(0), now)
 
     def _wait_ready(self, now: float) -> None:
@@ -198,10 +200,23 @@ class Supervisor:
 
     # -- typing: paste, Enter once the paste shows, confirmed by the UserPromptSubmit hook -----------
     def _start_typing(self, t: Typing, now: float) -> None:
+        first = t.pasted_at is None
         self.typing = t
         t.pasted_at, t.entered_at = now, None
         if self.pane:
             self.tmux.paste(self.pane, t.text, enter=False)
+        if first and t.kind != "task":
+            events.append(self.d, "message_pasted", kind=t.kind, chars=len(t.text))
+
+    @staticmethod
+    def _submitted(t: Typing, ev: dict[str, Any]) -> bool:
+        """Whether a UserPromptSubmit (`ev`) is `t` going in: after its Enter, and its text when the
+        event has one (a person typing in the pane, or a message claude had queued, is not `t`)."""
+        if t.entered_at is None:
+            return False
+        said = str(ev.get("text") or "")
+        head = next((ln.strip() for ln in t.text.splitlines() if ln.strip()), "")[:20]
+        return not said or not head or head in said
 
     def _type(self, now: float, busy: bool = False) -> None:
         t = self.typing
@@ -263,7 +278,6 @@ class Supervisor:
         for msg in sessions.take_messages(self.d):
             if msg.get("text") and self.pane:
                 self.queue.append(Typing(str(msg.get("kind") or "message"), str(msg["text"])))
-                events.append(self.d, "message_pasted", kind=msg.get("kind"), chars=len(str(msg["text"])))
 
     def _end_claude(self) -> None:
         try:

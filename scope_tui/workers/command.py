@@ -8,6 +8,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
+from scope_tui.procs import spawn
 from scope_tui.store import events, sessions
 from scope_tui.workers.process import dying_with_parent
 
@@ -17,14 +18,13 @@ TAIL_LINES = 200
 def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
     """Start `argv` with stdout and stderr into one pipe; returns (pid, the pipe's read end).
 
-    posix_spawn, not subprocess: importing subprocess is a cost every command window would pay.
+    procs.spawn, not subprocess: importing subprocess is a cost every command window would pay.
     """
     if cwd:
         os.chdir(cwd)  # a --worktree session works in its own; a missing folder fails the session here
     r, w = os.pipe()
     try:
-        actions = [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2), (os.POSIX_SPAWN_CLOSE, r)]
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        pid = spawn(argv, [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2)])
     except BaseException:
         os.close(r)
         raise

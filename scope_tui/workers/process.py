@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Callable
 
+
 # util-linux's setpriv sets the parent-death signal and execs the command: no Python runs between fork
 # and exec, so the child can be started the fast way (a preexec_fn forces a full fork of the worker).
-SETPRIV = next((p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(p, os.X_OK)), None)
+def _setpriv() -> str | None:
+    for path in ("/usr/bin/setpriv", "/bin/setpriv"):
+        try:
+            with open(path, "rb") as fh:
+                # util-linux before 2.33 has no --pdeathsig: its binary does not contain the word
+                if b"pdeathsig" in fh.read():
+                    return path
+        except OSError:
+            continue
+    return None
+
+
+SETPRIV = _setpriv()
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
@@ -31,7 +43,10 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
 # Without setpriv: a Python that sets the signal and execs the command (Linux only; elsewhere the pane's
 # hangup has to do)
-_PRCTL = "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
+_PRCTL = (
+    "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, int(sys.argv[1])); "
+    "signal.signal(signal.SIGPIPE, signal.SIG_DFL); os.execv(sys.argv[2], sys.argv[2:])"
+)
 
 
 def dying_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
