@@ -104,7 +104,7 @@ def run_worker(session_dir: Path) -> int:
     else:
         from scope_tui import workers
 
-        code = workers.run(session_dir)
+        code = workers.run(s)
     project = Project(session_dir.parent.parent)
     end = sessions.load_dir(session_dir)
     if end.terminal:

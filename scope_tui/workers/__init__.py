@@ -26,12 +26,12 @@ def wait_for_launch(session_dir: Path, timeout: float = 5.0) -> sessions.Session
         time.sleep(0.005)
 
 
-def run(session_dir: Path) -> int:
-    """Run the worker of the session in `session_dir` to its end; returns the process exit code.
+def run(s: sessions.Session) -> int:
+    """Run the worker of session `s` (as wait_for_launch read it) to its end; returns the exit code.
 
     Whatever happens, the session ends in a terminal or waiting state with an event saying why.
     """
-    s = wait_for_launch(session_dir)
+    session_dir = s.dir
     if s.corrupt:
         print(f"scope: session {s.id} is corrupt: {s.corrupt}")
         return 2

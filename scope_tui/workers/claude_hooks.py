@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,25 +97,31 @@ def _last_text(transcript: str | None) -> str:
         return ""
     last = ""
     try:
-        with open(transcript, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                msg = rec.get("message") if isinstance(rec, dict) else None
-                if rec.get("type") != "assistant" or not isinstance(msg, dict):
-                    continue
-                texts = [
-                    b.get("text", "")
-                    for b in msg.get("content") or []
-                    if isinstance(b, dict) and b.get("type") == "text"
-                ]
-                if any(t.strip() for t in texts):
-                    last = "\n".join(texts)
+        for msg in _assistant_messages(transcript):
+            texts = [
+                b.get("text", "")
+                for b in msg.get("content") or []
+                if isinstance(b, dict) and b.get("type") == "text"
+            ]
+            if any(t.strip() for t in texts):
+                last = "\n".join(texts)
     except OSError:
         return ""
     return last
+
+
+def _assistant_messages(transcript: str) -> Iterator[dict[str, Any]]:
+    """The assistant messages of a Claude Code transcript (JSONL), in order; lines that are not JSON are
+    skipped. Raises OSError when the file cannot be read."""
+    with open(transcript, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            msg = rec.get("message") if isinstance(rec, dict) else None
+            if isinstance(msg, dict) and rec.get("type") == "assistant":
+                yield msg
 
 
 def usage(transcript: str | None) -> dict[str, Any] | None:
@@ -124,15 +131,8 @@ def usage(transcript: str | None) -> dict[str, Any] | None:
     seen: dict[str, dict[str, Any]] = {}
     model = None
     try:
-        with open(transcript, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                msg = rec.get("message") if isinstance(rec, dict) else None
-                if rec.get("type") != "assistant" or not isinstance(msg, dict) or not msg.get("usage"):
-                    continue
+        for msg in _assistant_messages(transcript):
+            if msg.get("usage"):
                 seen[str(msg.get("id") or len(seen))] = msg["usage"]
                 model = msg.get("model") or model
     except OSError:
