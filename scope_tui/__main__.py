@@ -9,11 +9,9 @@ import sys
 
 def worker(argv: list[str]) -> int:
     """`worker SESSION_DIR`: run that session's worker to its end (api.run_worker)."""
-    from pathlib import Path
-
     from scope_tui.api import run_worker
 
-    return run_worker(Path(argv[0]))
+    return run_worker(argv[0])
 
 
 if __name__ == "__main__":

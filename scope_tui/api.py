@@ -6,14 +6,18 @@ control room and a command on the shell take exactly the same path.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
 
 from scope_tui.store import sessions
 from scope_tui.store.project import Project
 
-TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+TYPE_CHECKING = False  # typing and pathlib are not imported at run time: every process would pay for them
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
+
+    from _typeshed import StrPath
 
 # Skills that run as a pattern instance: a tactical session whose worker is the pattern's engine.
 PATTERN_SKILLS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
@@ -81,42 +85,45 @@ def _choose_skill_version(
             opts["skill_version"] = version
 
 
-def run_worker(session_dir: Path) -> int:
+def run_worker(session_dir: StrPath) -> int:
     """What `scope worker DIR` does inside a tmux window: run the session's driver to its end, then let
     the layers that learn from outcomes (skill scores, the agent's memory) see how it ended.
 
     Returns 0 exactly when the session's end is recorded (the driver's own exit code is in state.json);
     anything else sends the window's shell to the reaper (substrate.server.worker_command).
     """
-    from scope_tui.store.project import Project
     from scope_tui.workers import wait_for_launch
 
     s = wait_for_launch(session_dir)
     driver = s.meta.get("driver")
+    if driver != "command" and sys.flags.no_site:
+        import site
+
+        site.main()  # a window's Python starts without site-packages (substrate.server.WORKER_CODE)
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
-        code = run_tactical(session_dir)
+        code = run_tactical(s.dir)
     elif driver == "orchestrator":
         from scope_tui.ooda.orchestrator import run_strategic
 
-        code = run_strategic(session_dir)
+        code = run_strategic(s.dir)
     else:
         from scope_tui import workers
 
         code = workers.run(s)
-    project = Project(session_dir.parent.parent)
-    end = sessions.load_dir(session_dir)
+    end = sessions.load_dir(s.path)
     if end.terminal:
         # only sessions that used a skill or an agent have anything to learn from (keeps plain workers lean)
+        project = Project(os.path.dirname(os.path.dirname(end.path)))
         if end.meta.get("skill"):
             from scope_tui.gepa.scores import record_outcome
 
-            record_outcome(project, session_dir)
+            record_outcome(project, end.dir)
         if end.meta.get("agent"):
             from scope_tui.agents.lifecycle import after_terminal
 
-            after_terminal(project, session_dir)
+            after_terminal(project, end.dir)
         return 0
     return code or 1
 

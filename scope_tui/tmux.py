@@ -10,21 +10,19 @@ socket. Targets are always tmux ids (`@3`, `%7`), never names (a dotted session 
 from __future__ import annotations
 
 import os
-import shlex
 import time
-from pathlib import Path
 
-from scope_tui.procs import Ran, run_captured
+from scope_tui.procs import Ran, quote, run_captured
 from scope_tui.store.errors import ScopeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
     from typing import Any
 
+    from _typeshed import StrPath
+
 BASE_SESSION = "_scope"
-SPAWN_COUNTER = (
-    Path(os.environ.get("SCOPE_TMUX_COUNTER", "")) if os.environ.get("SCOPE_TMUX_COUNTER") else None
-)
+SPAWN_COUNTER = os.environ.get("SCOPE_TMUX_COUNTER") or None
 
 
 class TmuxError(ScopeError):
@@ -50,13 +48,13 @@ def tmux_exe() -> str | None:
     return _exe
 
 
-def socket_for(project_home: Path) -> str:
+def socket_for(project_home: StrPath) -> str:
     """The private socket name of a project: `scope-` and a hash of its path."""
     try:  # CPython's own SHA-1: hashlib would load OpenSSL first, a cost every `scope spawn` paid
         from _sha1 import sha1
     except ImportError:
         from hashlib import sha1
-    digest = sha1(str(project_home.resolve()).encode()).hexdigest()[:12]
+    digest = sha1(os.path.realpath(project_home).encode()).hexdigest()[:12]
     return f"scope-{digest}"
 
 
@@ -130,7 +128,7 @@ class Tmux:
         """Start the server with its base session and options, unless another process already has."""
         if self.alive():
             return
-        idle = f"printf '%s\\n' {shlex.quote(banner)}; exec tail -f /dev/null"
+        idle = f"printf '%s\\n' {quote(banner)}; exec tail -f /dev/null"
         cmds: list[str] = [
             "new-session",
             "-d",
@@ -171,7 +169,7 @@ class Tmux:
         ]
         if pane_died_hook:
             # a pane whose process exited 0 needs nothing: tmux tests that itself, without starting a shell
-            hook = f"run-shell -b {shlex.quote(pane_died_hook)}"
+            hook = f"run-shell -b {quote(pane_died_hook)}"
             cmds += [
                 ";",
                 "set-hook",
@@ -199,7 +197,7 @@ class Tmux:
 
     # -- windows --------------------------------------------------------------------------------
     def new_window(
-        self, name: str, command: str, *, env: dict[str, str], cwd: Path, log: Path
+        self, name: str, command: str, *, env: dict[str, str], cwd: StrPath, log: StrPath
     ) -> tuple[str, str]:
         """Open a window named `name` running the shell line `command`, its output appended to `log`;
         returns (window_id, pane_id).
@@ -222,7 +220,7 @@ class Tmux:
             "-F",
             "#{window_id} #{pane_id}",
             "-c",
-            str(cwd),
+            os.fspath(cwd),
         ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
@@ -233,7 +231,7 @@ class Tmux:
             gone = any(m in err for m in ("no server running", "error connecting", "can't find session"))
             raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
-        self.run("pipe-pane", "-o", "-t", pane, f"cat >> {shlex.quote(str(log))}", check=True)
+        self.run("pipe-pane", "-o", "-t", pane, f"cat >> {quote(os.fspath(log))}", check=True)
         return window, pane
 
     def list_panes(self) -> dict[str, Pane] | None:
@@ -290,6 +288,6 @@ class Tmux:
         """The command that shows `window_id` to a person: switch-client inside this server, else attach."""
         exe = tmux_exe() or "tmux"
         inside = os.environ.get("TMUX", "")
-        if inside and Path(inside.split(",")[0]).name == self.socket:
+        if inside and os.path.basename(inside.split(",")[0]) == self.socket:
             return [exe, "-L", self.socket, "switch-client", "-t", window_id]
         return [exe, "-L", self.socket, "attach-session", "-t", window_id]

@@ -206,7 +206,11 @@ _BAD_TEXTS += ["\ufeff{}", "[1] [2]", "NaNx", "1" * 5000, "[" * 5000, b"", b"\x0
 _BAD_TEXTS += [memoryview(b"1"), b"\xef\xbb\xbf", '{"a": "\\ud80"}', '{"a" 1}', "[1}"]
 
 
-@pytest.mark.parametrize("data", _ODD_TEXTS + _BAD_TEXTS, ids=repr)
+def _case_id(data: object) -> str:
+    return f"memoryview({bytes(data)!r})" if isinstance(data, memoryview) else repr(data)  # no address
+
+
+@pytest.mark.parametrize("data", _ODD_TEXTS + _BAD_TEXTS, ids=_case_id)
 def test_unusual_and_invalid_input_is_read_or_refused_as_json_does(data):
     assert _outcome(jsontext.loads, data) == _outcome(json.loads, data)
 

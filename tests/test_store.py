@@ -15,7 +15,27 @@ from scope_tui.store.errors import NoProject, UsageError
 from scope_tui.store.project import Project, find
 
 
-@pytest.mark.parametrize("bad", ["", "../x", "3..1", "/etc", "0", "3.", ".3", "a", "3.0", "3/1", "3 1", "-1"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "../x",
+        "3..1",
+        "/etc",
+        "0",
+        "3.",
+        ".3",
+        "a",
+        "3.0",
+        "3/1",
+        "3 1",
+        "-1",
+        "3\n",
+        "٣",
+        "1" + ".1" * 32,
+        "1234567890",
+    ],
+)
 def test_bad_ids_are_refused(bad):
     with pytest.raises(UsageError, match="bad session id"):
         ids.validate(bad)
@@ -118,9 +138,9 @@ def test_project_is_found_walking_up_but_never_home_scope(tmp_path, monkeypatch)
     with pytest.raises(NoProject):
         Project.open(deep)
     (home / "work" / ".scope").mkdir()
-    assert find(deep) == (home / "work" / ".scope").resolve()
+    assert find(deep) == str((home / "work" / ".scope").resolve())
     monkeypatch.setenv("SCOPE_DIR", str(home / "work" / ".scope"))
-    assert find(Path("/")) == (home / "work" / ".scope").resolve()
+    assert find(Path("/")) == str((home / "work" / ".scope").resolve())
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
-from pathlib import Path
+
+from scope_tui.store import jsontext
 
 TYPE_CHECKING = False  # typing stays unimported: every `scope` process pays for what it imports
 if TYPE_CHECKING:
     from typing import Any
 
+    from _typeshed import StrPath
+
 TEMP_PREFIX = ".tmp-"
 _serial = itertools.count()
 
 
-def _open_temp(folder: Path, name: str) -> tuple[int, str]:
+def _open_temp(folder: str, name: str) -> tuple[int, str]:
     """A new file beside `name`, unique to this process and call (no other writer can open it)."""
     while True:
         tmp = os.path.join(folder, f"{TEMP_PREFIX}{name}.{os.getpid()}.{next(_serial)}")
@@ -25,10 +27,11 @@ def _open_temp(folder: Path, name: str) -> tuple[int, str]:
             continue
 
 
-def write_text(path: Path, text: str | bytes) -> None:
+def write_text(path: StrPath, text: str | bytes) -> None:
     """Write `text` to `path` so that a reader sees either the old file or the whole new one."""
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = _open_temp(path.parent, path.name)
+    folder, name = os.path.split(os.fspath(path))
+    fd, tmp = _open_temp(folder or ".", name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -41,8 +44,8 @@ def write_text(path: Path, text: str | bytes) -> None:
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+def write_json(path: StrPath, obj: Any) -> None:
+    write_text(path, jsontext.dumps(obj, indent=2) + "\n")
 
 
 def is_temp(name: str) -> bool:

@@ -7,15 +7,17 @@ under an exclusive flock on the file itself and the line goes out in one O_APPEN
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
+
+from scope_tui.store import jsontext
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
+
+    from _typeshed import StrPath
 
 EVENTS = "events.jsonl"
 
@@ -36,7 +38,7 @@ def _last_seq(fd: int) -> int:
         if len(lines) > 1 or pos == 0:
             for line in reversed(lines):
                 try:
-                    return int(json.loads(line)["seq"])
+                    return int(jsontext.loads(line)["seq"])
                 except (ValueError, KeyError, TypeError):
                     continue
             if pos == 0:
@@ -45,9 +47,9 @@ def _last_seq(fd: int) -> int:
     return 0
 
 
-def append(session_dir: Path, type: str, **fields: Any) -> dict[str, Any]:
+def append(session_dir: StrPath, type: str, **fields: Any) -> dict[str, Any]:
     """Append one event to the session's stream and return it (with its seq and time)."""
-    path = session_dir / EVENTS
+    path = os.path.join(session_dir, EVENTS)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -57,7 +59,7 @@ def append(session_dir: Path, type: str, **fields: Any) -> dict[str, Any]:
         finally:
             os.close(rfd)
         event = {"seq": seq, "t": round(time.time(), 3), "type": type, **fields}
-        line = (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode()
+        line = (jsontext.dumps(event) + "\n").encode()
         os.write(fd, line)
         return event
     finally:
@@ -73,7 +75,7 @@ class EventReader:
 
     __slots__ = ("path", "offset", "_partial")
 
-    def __init__(self, path: Path, offset: int = 0) -> None:
+    def __init__(self, path: StrPath, offset: int = 0) -> None:
         self.path, self.offset, self._partial = path, offset, b""
 
     def __repr__(self) -> str:
@@ -99,7 +101,7 @@ class EventReader:
             if not raw.strip():
                 continue
             try:
-                ev = json.loads(raw)
+                ev = jsontext.loads(raw)
                 if not isinstance(ev, dict):
                     raise ValueError("not an object")
                 out.append(ev)
@@ -116,8 +118,8 @@ class EventReader:
         return out
 
 
-def read_all(session_dir: Path) -> list[dict[str, Any]]:
-    return EventReader(session_dir / EVENTS).read_new()
+def read_all(session_dir: StrPath) -> list[dict[str, Any]]:
+    return EventReader(os.path.join(session_dir, EVENTS)).read_new()
 
 
 def iter_type(events: list[dict[str, Any]], *types: str) -> Iterator[dict[str, Any]]:

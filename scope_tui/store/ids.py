@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 from scope_tui.store.errors import UsageError
 
-_ID = re.compile(r"^[1-9][0-9]{0,8}(\.[1-9][0-9]{0,8}){0,31}$")
+MAX_DEPTH = 32  # parts in an id
+MAX_DIGITS = 9  # in each part
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
+
+def _well_formed(sid: object) -> bool:
+    # checked by hand: `re` would cost every `scope` process its import (with enum) for this one pattern
+    if not isinstance(sid, str):
+        return False
+    parts = sid.split(".")
+    return len(parts) <= MAX_DEPTH and all(
+        0 < len(p) <= MAX_DIGITS and p.isascii() and p.isdigit() and p[0] != "0" for p in parts
+    )
 
 
 def validate(sid: str) -> str:
-    """Return `sid` when it is a well-formed dotted id; raise UsageError otherwise."""
-    if not isinstance(sid, str) or not _ID.match(sid):
+    """Return `sid` when it is a well-formed dotted id (3, 3.1, 3.1.2); raise UsageError otherwise."""
+    if not _well_formed(sid):
         shown = sid if sid else "(empty)"
         raise UsageError(f"bad session id {shown!r}: ids look like 3, 3.1 or 3.1.2")
     return sid
@@ -35,12 +48,12 @@ def is_descendant(sid: str, ancestor: str) -> bool:
     return sid == ancestor or sid.startswith(ancestor + ".")
 
 
-def allocate(sessions_dir: Path, parent: str | None) -> tuple[str, Path]:
+def allocate(sessions_dir: StrPath, parent: str | None) -> tuple[str, str]:
     """Create the folder of the next free child id of `parent` (top level when None).
 
     mkdir is atomic: when two processes race for the same number, one gets EEXIST and tries the next.
     """
-    sessions_dir.mkdir(parents=True, exist_ok=True)
+    os.makedirs(sessions_dir, exist_ok=True)
     prefix = f"{parent}." if parent else ""
     taken = [
         int(name[len(prefix) :])
@@ -50,9 +63,9 @@ def allocate(sessions_dir: Path, parent: str | None) -> tuple[str, Path]:
     n = max(taken, default=0) + 1
     while True:
         sid = f"{prefix}{n}"
-        path = sessions_dir / sid
+        path = os.path.join(sessions_dir, sid)
         try:
-            path.mkdir()
+            os.mkdir(path)
             return sid, path
         except FileExistsError:
             n += 1

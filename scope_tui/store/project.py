@@ -1,39 +1,59 @@
-"""Finding and creating the `.scope/` folder of a project, like git finds `.git`."""
+"""Finding and creating the `.scope/` folder of a project, like git finds `.git`.
+
+The store keeps its paths as `str` and offers `pathlib.Path` views on demand: `scope spawn` and a
+window's worker start by the hundred, and importing pathlib (with re, fnmatch, urllib.parse) cost each
+of them about 7 ms, more than its own work. Only those start-up paths use the str forms (`path`,
+`session_path`); everything else may use the Path properties.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from scope_tui.store.errors import NoProject
+
+TYPE_CHECKING = False  # typing and pathlib are not imported at run time: see above
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from _typeshed import StrPath
 
 SCOPE = ".scope"
 
 
-def _home_scope() -> Path | None:
+def _Path(p: str) -> Path:
+    from pathlib import Path
+
+    return Path(p)
+
+
+def _home_scope() -> str | None:
     home = os.environ.get("HOME")
-    return (Path(home) / SCOPE).resolve() if home else None
+    return os.path.realpath(os.path.join(home, SCOPE)) if home else None
 
 
-def find(start: Path | None = None) -> Path | None:
+def find(start: StrPath | None = None) -> str | None:
     """The `.scope` folder governing `start` (default: cwd), or None. `SCOPE_DIR` overrides.
 
     `$HOME/.scope` is never a project: it is the parent of the agents home.
     """
     env = os.environ.get("SCOPE_DIR")
     if env:
-        p = Path(env).expanduser().resolve()
-        return p if p.is_dir() else None
-    here = (start or Path.cwd()).resolve()
+        p = os.path.realpath(os.path.expanduser(env))
+        return p if os.path.isdir(p) else None
+    here = os.path.realpath(os.fspath(start) if start is not None else os.getcwd())
     skip = _home_scope()
-    for d in (here, *here.parents):
-        cand = d / SCOPE
-        if cand.is_dir() and cand.resolve() != skip:
+    while True:
+        cand = os.path.join(here, SCOPE)
+        if os.path.isdir(cand) and os.path.realpath(cand) != skip:
             return cand
-    return None
+        up = os.path.dirname(here)
+        if up == here:
+            return None
+        here = up
 
 
-def _git_root(start: Path) -> Path | None:
+def _git_root(start: str) -> str | None:
     import subprocess
 
     try:
@@ -42,37 +62,50 @@ def _git_root(start: Path) -> Path | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
 class Project:
-    """A project's state folder; `root` is the `.scope` folder itself, `home` the folder it sits in.
+    """A project's state folder: `root` is the `.scope` folder itself (`path`, the same as a str), `home`
+    the folder it sits in.
 
     The store's records are plain classes, not dataclasses: `dataclasses` imports `inspect` (and `ast`,
     `dis`, `tokenize`), which every `scope spawn` and every worker would pay for at start-up.
     """
 
-    __slots__ = ("root",)
+    __slots__ = ("path",)
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: StrPath) -> None:
+        self.path = os.fspath(root)
 
     def __repr__(self) -> str:
-        return f"Project({self.root!r})"
+        return f"Project({self.path!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Project) and other.root == self.root
+        return isinstance(other, Project) and other.path == self.path
 
     def __hash__(self) -> int:
-        return hash(self.root)
+        return hash(self.path)
+
+    @property
+    def root(self) -> Path:
+        return _Path(self.path)
 
     @property
     def home(self) -> Path:
         return self.root.parent
 
     @property
+    def home_path(self) -> str:
+        return os.path.dirname(self.path)
+
+    @property
     def sessions(self) -> Path:
         return self.root / "sessions"
+
+    @property
+    def sessions_path(self) -> str:
+        return os.path.join(self.path, "sessions")
 
     @property
     def patches(self) -> Path:
@@ -89,8 +122,11 @@ class Project:
     def session_dir(self, sid: str) -> Path:
         return self.sessions / sid
 
+    def session_path(self, sid: str) -> str:
+        return os.path.join(self.path, "sessions", sid)
+
     @classmethod
-    def open(cls, start: Path | None = None) -> Project:
+    def open(cls, start: StrPath | None = None) -> Project:
         """The project governing `start`; raises NoProject (exit 2) when there is none."""
         found = find(start)
         if found is None:
@@ -98,22 +134,22 @@ class Project:
         return cls(found)
 
     @classmethod
-    def open_or_create(cls, start: Path | None = None) -> Project:
+    def open_or_create(cls, start: StrPath | None = None) -> Project:
         """The project governing `start`, or a new one at the git root (else at `start`)."""
         found = find(start)
         if found is not None:
             return cls(found)
         env = os.environ.get("SCOPE_DIR")
         if env:
-            root = Path(env).expanduser().resolve()
+            root = os.path.expanduser(env)
         else:
-            here = (start or Path.cwd()).resolve()
-            root = (_git_root(here) or here) / SCOPE
+            here = os.path.realpath(os.fspath(start) if start is not None else os.getcwd())
+            root = os.path.join(_git_root(here) or here, SCOPE)
         return cls.create(root)
 
     @classmethod
-    def create(cls, root: Path) -> Project:
-        root = root.resolve()
+    def create(cls, root: StrPath) -> Project:
+        path = os.path.realpath(root)
         for sub in ("sessions", "patches", "skills"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        return cls(root)
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+        return cls(path)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
-from pathlib import Path
 
-from scope_tui.store import events, ids
+from scope_tui.store import events, ids, jsontext
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UnknownSession
 from scope_tui.store.project import Project
 
-TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+TYPE_CHECKING = False  # typing and pathlib are not imported at run time (see store/project.py)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
+
+    from _typeshed import StrPath
 
 STATUSES = ("pending", "running", "waiting", "needs_input", "done", "failed", "killed", "escalated")
 TERMINAL = frozenset({"done", "failed", "killed", "escalated"})
@@ -43,36 +44,41 @@ META, TASK, STATE, INBOX, PROMPT, PANE_LOG, RESULT = (
 )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: str) -> dict[str, Any]:
+    name = os.path.basename(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
-        raise CorruptFile(path.name, "missing") from None
+        raise CorruptFile(name, "missing") from None
     if not raw.strip():
-        raise CorruptFile(path.name, "empty (half-written?)")
+        raise CorruptFile(name, "empty (half-written?)")
     try:
-        obj = json.loads(raw)
+        obj = jsontext.loads(raw)
     except ValueError as exc:
-        raise CorruptFile(path.name, f"not valid JSON ({exc.args[0].split(':')[0]})") from None
+        raise CorruptFile(name, f"not valid JSON ({exc.args[0].split(':')[0]})") from None
     if not isinstance(obj, dict):
-        raise CorruptFile(path.name, "not a JSON object")
+        raise CorruptFile(name, "not a JSON object")
     return obj
 
 
 class Session:
-    """A session as read from disk. `corrupt` holds the reason when its files cannot be read."""
+    """A session as read from disk. `corrupt` holds the reason when its files cannot be read.
 
-    __slots__ = ("id", "dir", "meta", "state", "corrupt")
+    `path` is its folder as a str, `dir` the same as a Path (see store/project.py for why both).
+    """
+
+    __slots__ = ("id", "path", "meta", "state", "corrupt")
 
     def __init__(
         self,
         id: str,
-        dir: Path,
+        dir: StrPath,
         meta: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
         corrupt: str | None = None,
     ) -> None:
-        self.id, self.dir, self.corrupt = id, dir, corrupt
+        self.id, self.path, self.corrupt = id, os.fspath(dir), corrupt
         self.meta: dict[str, Any] = {} if meta is None else meta
         self.state: dict[str, Any] = {} if state is None else state
 
@@ -80,15 +86,21 @@ class Session:
         return f"Session({self.id!r}, status={self.status!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Session) and (self.id, self.dir, self.meta, self.state, self.corrupt) == (
+        return isinstance(other, Session) and (self.id, self.path, self.meta, self.state, self.corrupt) == (
             other.id,
-            other.dir,
+            other.path,
             other.meta,
             other.state,
             other.corrupt,
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    @property
+    def dir(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.path)
 
     @property
     def parent(self) -> str | None:
@@ -112,13 +124,15 @@ class Session:
 
     def task(self) -> str:
         try:
-            return (self.dir / TASK).read_text()
+            with open(os.path.join(self.path, TASK), encoding="utf-8") as fh:
+                return fh.read()
         except FileNotFoundError:
             return ""
 
     def result(self) -> str | None:
         try:
-            return (self.dir / RESULT).read_text()
+            with open(os.path.join(self.path, RESULT), encoding="utf-8") as fh:
+                return fh.read()
         except FileNotFoundError:
             return None
 
@@ -138,9 +152,9 @@ def create(
     **meta_fields: Any,
 ) -> Session:
     """Allocate an id under `parent`, write meta.json, task.md, state.json (pending) and a spawn event."""
-    sid, d = ids.allocate(project.sessions, parent)
-    (d / INBOX).mkdir()
-    write_text(d / TASK, task)
+    sid, d = ids.allocate(project.sessions_path, parent)
+    os.mkdir(os.path.join(d, INBOX))
+    write_text(os.path.join(d, TASK), task)
     meta = {
         "id": sid,
         "parent": parent,
@@ -150,7 +164,7 @@ def create(
         "created_at": round(time.time(), 3),
         **meta_fields,
     }
-    write_json(d / META, meta)
+    write_json(os.path.join(d, META), meta)
     state = {
         "status": "pending",
         "phase": None,
@@ -160,11 +174,11 @@ def create(
         "cost": 0.0,
         "updated_at": meta["created_at"],
     }
-    write_json(d / STATE, state)
+    write_json(os.path.join(d, STATE), state)
     events.append(d, "spawn", id=sid, parent=parent, level=level, driver=driver, title=meta["title"])
     if parent:
-        pdir = project.session_dir(parent)
-        if pdir.is_dir():
+        pdir = project.session_path(parent)
+        if os.path.isdir(pdir):
             events.append(pdir, "spawn", child=sid, level=level, driver=driver, title=meta["title"])
     return Session(sid, d, meta, state)
 
@@ -172,17 +186,18 @@ def create(
 def load(project: Project, sid: str) -> Session:
     """Read one session; raises UnknownSession when there is no such folder. Corruption is reported, not raised."""
     ids.validate(sid)
-    d = project.session_dir(sid)
-    if not d.is_dir():
+    d = project.session_path(sid)
+    if not os.path.isdir(d):
         raise UnknownSession(sid)
     return load_dir(d)
 
 
-def load_dir(d: Path) -> Session:
-    s = Session(d.name, d)
+def load_dir(d: StrPath) -> Session:
+    path = os.fspath(d).rstrip("/") or "/"
+    s = Session(os.path.basename(path), path)
     try:
-        s.meta = _read_json(d / META)
-        s.state = _read_json(d / STATE)
+        s.meta = _read_json(os.path.join(path, META))
+        s.state = _read_json(os.path.join(path, STATE))
         if s.state.get("status") not in STATUSES:
             raise CorruptFile(STATE, f"unknown status {s.state.get('status')!r}")
     except CorruptFile as exc:
@@ -192,7 +207,7 @@ def load_dir(d: Path) -> Session:
 
 def list_ids(project: Project) -> list[str]:
     try:
-        names = os.listdir(project.sessions)
+        names = os.listdir(project.sessions_path)
     except FileNotFoundError:
         return []
     out = []
@@ -212,7 +227,7 @@ def being_created(s: Session) -> bool:
     if not s.corrupt or not s.corrupt.endswith(": missing"):
         return False
     try:
-        return time.time() - s.dir.stat().st_mtime < CREATING_S
+        return time.time() - os.stat(s.path).st_mtime < CREATING_S
     except OSError:
         return False
 
@@ -221,7 +236,7 @@ def list_all(project: Project) -> list[Session]:
     """Every session, in id order; one whose spawn is still writing its first files is left out."""
     out = []
     for sid in list_ids(project):
-        s = load_dir(project.session_dir(sid))
+        s = load_dir(project.session_path(sid))
         if not being_created(s):
             out.append(s)
     return out
@@ -230,16 +245,16 @@ def list_all(project: Project) -> list[Session]:
 def subtree(project: Project, root: str) -> list[Session]:
     """`root` and all its descendants, parents before children."""
     ids.validate(root)
-    if not project.session_dir(root).is_dir():
+    if not os.path.isdir(project.session_path(root)):
         raise UnknownSession(root)
-    return [load_dir(project.session_dir(s)) for s in list_ids(project) if ids.is_descendant(s, root)]
+    return [load_dir(project.session_path(s)) for s in list_ids(project) if ids.is_descendant(s, root)]
 
 
 class _Lock:
     """An exclusive flock on the session's `.lock` file, for read-modify-write of state.json."""
 
-    def __init__(self, d: Path) -> None:
-        self.path = d / ".lock"
+    def __init__(self, d: StrPath) -> None:
+        self.path = os.path.join(d, ".lock")
 
     def __enter__(self) -> None:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -249,7 +264,7 @@ class _Lock:
         os.close(self.fd)
 
 
-def update_state(d: Path, *, force: bool = False, **changes: Any) -> dict[str, Any] | None:
+def update_state(d: StrPath, *, force: bool = False, **changes: Any) -> dict[str, Any] | None:
     """Merge `changes` into state.json atomically and return the new state.
 
     A terminal status is sticky: unless `force` (a restart), an update to a session that is already
@@ -259,7 +274,7 @@ def update_state(d: Path, *, force: bool = False, **changes: Any) -> dict[str, A
     """
     with _Lock(d):
         try:
-            state = _read_json(d / STATE)
+            state = _read_json(os.path.join(d, STATE))
         except CorruptFile:
             if not force:
                 return None
@@ -268,11 +283,13 @@ def update_state(d: Path, *, force: bool = False, **changes: Any) -> dict[str, A
             return None
         state.update(changes)
         state["updated_at"] = round(time.time(), 3)
-        write_json(d / STATE, state)
+        write_json(os.path.join(d, STATE), state)
         return state
 
 
-def set_status(d: Path, status: str, *, reason: str | None = None, force: bool = False, **extra: Any) -> bool:
+def set_status(
+    d: StrPath, status: str, *, reason: str | None = None, force: bool = False, **extra: Any
+) -> bool:
     """Set status (and reason) and record a `status` event; False when the session was already terminal."""
     assert status in STATUSES, status
     new = update_state(d, force=force, status=status, reason=reason, **extra)
@@ -284,40 +301,41 @@ def set_status(d: Path, status: str, *, reason: str | None = None, force: bool =
     return True
 
 
-def set_phase(d: Path, phase: str, why: str = "") -> None:
+def set_phase(d: StrPath, phase: str, why: str = "") -> None:
     assert phase in PHASES, phase
     if update_state(d, phase=phase) is not None:
         events.append(d, "phase", phase=phase, why=why)
 
 
-def write_result(d: Path, text: str) -> None:
-    write_text(d / RESULT, text)
+def write_result(d: StrPath, text: str) -> None:
+    write_text(os.path.join(d, RESULT), text)
 
 
-def put_message(d: Path, kind: str, text: str, **fields: Any) -> Path:
-    """Drop a message into the session's inbox; names sort in arrival order."""
-    inbox = d / INBOX
-    inbox.mkdir(exist_ok=True)
+def put_message(d: StrPath, kind: str, text: str, **fields: Any) -> str:
+    """Drop a message into the session's inbox; names sort in arrival order. Returns its path."""
+    inbox = os.path.join(d, INBOX)
+    os.makedirs(inbox, exist_ok=True)
     name = f"{time.time_ns():020d}-{os.getpid()}-{kind}.json"
-    path = inbox / name
+    path = os.path.join(inbox, name)
     write_json(path, {"kind": kind, "text": text, "t": round(time.time(), 3), **fields})
     return path
 
 
-def take_messages(d: Path) -> list[dict[str, Any]]:
+def take_messages(d: StrPath) -> list[dict[str, Any]]:
     """Consume the inbox in order: each message is moved to inbox/read/ and returned."""
-    inbox = d / INBOX
+    inbox = os.path.join(d, INBOX)
     try:
         names = sorted(n for n in os.listdir(inbox) if n.endswith(".json") and not n.startswith("."))
     except FileNotFoundError:
         return []
-    done = inbox / "read"
-    done.mkdir(exist_ok=True)
+    done = os.path.join(inbox, "read")
+    os.makedirs(done, exist_ok=True)
     out = []
     for n in names:
         try:
-            msg = json.loads((inbox / n).read_text())
-            os.replace(inbox / n, done / n)
+            with open(os.path.join(inbox, n), "rb") as fh:
+                msg = jsontext.loads(fh.read())
+            os.replace(os.path.join(inbox, n), os.path.join(done, n))
         except (OSError, ValueError):
             continue
         out.append(msg)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
+import os
 import sys
-from pathlib import Path
 
+import scope_tui
+from scope_tui.procs import quote
 from scope_tui.store.project import Project
 from scope_tui.tmux import Tmux, socket_for
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
 
 def tmux_for(project: Project) -> Tmux:
-    return Tmux(socket_for(project.home))
+    return Tmux(socket_for(project.home_path))
 
 
 def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str) -> str:
@@ -24,16 +29,16 @@ def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str) 
     """
     reap = " ".join(
         [
-            shlex.quote(sys.executable),
+            quote(sys.executable),
             "-m",
             "scope_tui",
             "reap",  # hidden CLI command -> api.reap: substrate.reaper, then the session's agent update
-            shlex.quote(str(project.root)),
+            quote(project.path),
             sid,
             status,
             signal,
             pane,  # a report for a pane the session has left (a restart) is stale
-            "2>>" + shlex.quote(str(project.root / "reaper.log")),  # nobody sees these errors otherwise
+            "2>>" + quote(os.path.join(project.path, "reaper.log")),  # nobody sees these errors otherwise
         ]
     )
     return f"[ {status} = 0 ] || {reap}"
@@ -46,23 +51,33 @@ def reaper_command(project: Project) -> str:
     )
 
 
-# `python -c`, not `-m scope_tui worker`: runpy's imports would cost every window a few milliseconds
-WORKER_CODE = "import sys, scope_tui.__main__ as scope; sys.exit(scope.worker(sys.argv[1:]))"
+# The worker's Python starts with -S and finds scope_tui where this process found it (argv[1]): site's
+# set-up (site-packages, .pth files) cost every window ~4 ms, and a command session needs none of it; the
+# other drivers run site.main() once they know they need it (api.run_worker). `python -c`, not
+# `-m scope_tui worker`: runpy's imports would cost a few milliseconds more.
+WORKER_CODE = (
+    "import sys; sys.path[:0] = sys.argv[1:2]; "
+    "import scope_tui.__main__ as scope; sys.exit(scope.worker(sys.argv[2:]))"
+)
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(scope_tui.__file__)))
 
 
-def worker_command(project: Project, sid: str, session_dir: Path) -> str:
+def worker_command(project: Project, sid: str, session_dir: StrPath) -> str:
     """The shell line a session's window runs: the worker, then (it was killed, even with kill -9) the
     reaper. tmux's pane-died hook alone is not enough: it sometimes never fires for a killed process."""
-    py = shlex.quote(sys.executable)
+    py = quote(sys.executable)
     return (
-        f"{py} -c {shlex.quote(WORKER_CODE)} {shlex.quote(str(session_dir))}; rc=$?; sig=; "
+        f"{py} -S -c {quote(WORKER_CODE)} {quote(PACKAGE_ROOT)} {quote(os.fspath(session_dir))}; "
+        "rc=$?; sig=; "
         f'[ "$rc" -gt 128 ] && sig=$((rc - 128)); '
-        + reap_shell(project, shlex.quote(sid), '"$rc"', '"$sig"', '"$TMUX_PANE"')
+        + reap_shell(project, quote(sid), '"$rc"', '"$sig"', '"$TMUX_PANE"')
         + '; exit "$rc"'
     )
 
 
 def ensure(project: Project) -> Tmux:
     t = tmux_for(project)
-    t.ensure_server(pane_died_hook=reaper_command(project), banner=f"Scope tmux server for {project.home}")
+    t.ensure_server(
+        pane_died_hook=reaper_command(project), banner=f"Scope tmux server for {project.home_path}"
+    )
     return t

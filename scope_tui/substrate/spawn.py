@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from scope_tui.store import ids, sessions
 from scope_tui.store.atomic import write_json
@@ -15,6 +14,8 @@ from scope_tui.tmux import NoServer
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
     from typing import Any
+
+    from _typeshed import StrPath
 
 DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
@@ -28,19 +29,19 @@ def current_session(project: Project) -> str | None:
     if not sid or not here:
         return None
     try:
-        if Path(here).resolve() != project.root.resolve():
+        if os.path.realpath(here) != os.path.realpath(project.path):
             return None
         ids.validate(sid)
     except (OSError, UsageError):
         return None
-    return sid if project.session_dir(sid).is_dir() else None
+    return sid if os.path.isdir(project.session_path(sid)) else None
 
 
 def window_env(project: Project, sid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment a worker's window gets: the spawner's, never the tmux server's stale one."""
     env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith(_PASS_ENV_PREFIXES)}
     env.pop("TMUX", None)
-    env["SCOPE_DIR"] = str(project.root)
+    env["SCOPE_DIR"] = project.path
     env["SCOPE_SESSION_ID"] = sid
     env.update(extra or {})
     return env
@@ -58,7 +59,7 @@ def spawn(
     model: str | None = None,
     budget: float | None = None,
     agent: str | None = None,
-    cwd: Path | None = None,
+    cwd: StrPath | None = None,
     launch_now: bool = True,
     **extra: Any,
 ) -> sessions.Session:
@@ -73,7 +74,7 @@ def spawn(
         parent = None
     if parent is not None:
         ids.validate(parent)
-        if not project.session_dir(parent).is_dir():
+        if not os.path.isdir(project.session_path(parent)):
             raise UnknownSession(parent)
     if level not in sessions.LEVELS:
         raise UsageError(f"bad level {level!r}: use one of {', '.join(sessions.LEVELS)}")
@@ -95,14 +96,14 @@ def spawn(
         raise UsageError("the command driver needs --cmd COMMAND")
     if model is not None and not model.strip():
         raise UsageError("--model needs a model name (or 'offline')")
-    if budget is not None and budget < 0:
-        raise UsageError("--budget must be a positive number of dollars")
+    if budget is not None and not 0 <= budget < float("inf"):  # nan and inf too
+        raise UsageError(f"--budget must be a number of dollars, 0 or more (not {budget})")
     meta: dict[str, Any] = {
         "skill": skill,
         "model": model,
         "agent": agent,
         "budget": budget,
-        "cwd": str((cwd or Path.cwd()).resolve()),
+        "cwd": os.path.realpath(cwd if cwd is not None else os.getcwd()),
     }
     if cmd is not None:
         meta["cmd"] = cmd
@@ -119,17 +120,17 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
     old = (s.meta.get("tmux") or {}).get("window")
     if old:  # a restart: the dead window of the previous run would share the name
         t.kill_window(old)
-    cwd = Path(s.meta.get("worktree") or s.meta.get("cwd") or project.home)
-    if not cwd.is_dir():
-        cwd = project.home
+    cwd = str(s.meta.get("worktree") or s.meta.get("cwd") or project.home_path)
+    if not os.path.isdir(cwd):
+        cwd = project.home_path
 
     def open_window() -> tuple[str, str]:
         return t.new_window(
             s.id,
-            worker_command(project, s.id, s.dir),
+            worker_command(project, s.id, s.path),
             env=window_env(project, s.id, env),
             cwd=cwd,
-            log=s.dir / sessions.PANE_LOG,
+            log=os.path.join(s.path, sessions.PANE_LOG),
         )
 
     try:  # the server is nearly always up: asking first would cost every spawn one more tmux process
@@ -138,5 +139,5 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
         ensure(project)  # not started yet (or gone): start it with its options and hook, then again
         window, pane = open_window()
     s.meta["tmux"] = {"socket": t.socket, "window": window, "pane": pane}
-    write_json(s.dir / sessions.META, s.meta)
+    write_json(os.path.join(s.path, sessions.META), s.meta)
     return s

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import time
-from pathlib import Path
 
 from scope_tui.store import events, sessions
 
-# driver name -> module with `run(session_dir: Path) -> int`
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
+# driver name -> module with `run(session_dir) -> int`
 DRIVERS = {
     "command": "scope_tui.workers.command",
     "builtin": "scope_tui.workers.builtin",
@@ -16,7 +18,7 @@ DRIVERS = {
 }
 
 
-def wait_for_launch(session_dir: Path, timeout: float = 5.0) -> sessions.Session:
+def wait_for_launch(session_dir: StrPath, timeout: float = 5.0) -> sessions.Session:
     """The session once its spawner has recorded the tmux target (so the pane log is attached)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -31,7 +33,7 @@ def run(s: sessions.Session) -> int:
 
     Whatever happens, the session ends in a terminal or waiting state with an event saying why.
     """
-    session_dir = s.dir
+    session_dir = s.path
     if s.corrupt:
         print(f"scope: session {s.id} is corrupt: {s.corrupt}")
         return 2
@@ -41,7 +43,7 @@ def run(s: sessions.Session) -> int:
         sessions.set_status(session_dir, "failed", reason=f"unknown driver {driver!r}")
         return 2
     try:
-        mod = importlib.import_module(modname)
+        mod = __import__(modname, fromlist=["run"])  # importlib.import_module's job, without its import
         return int(mod.run(session_dir))
     except KeyboardInterrupt:
         sessions.set_status(session_dir, "killed", reason="interrupted")

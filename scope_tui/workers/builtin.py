@@ -393,7 +393,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def run(session_dir: Path, model: Model | None = None) -> int:
+def run(session_dir: str | Path, model: Model | None = None) -> int:
     """Run the session in `session_dir` to its end; the process exit code (0 done, 1 otherwise)."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:

@@ -368,9 +368,9 @@ def finish(d: Path, code: int, last_words: str = "") -> int:
     return 1
 
 
-def run(session_dir: Path) -> int:
+def run(session_dir: str | Path) -> int:
     """Run Claude Code for the session in `session_dir` until it exits; returns the worker's exit code."""
-    d = session_dir
+    d = Path(session_dir)
     project = Project(d.parent.parent)
     s = sessions.load_dir(d)
     opts = cs.options(project)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from collections import deque
-from pathlib import Path
 
 from scope_tui.procs import spawn
 from scope_tui.store import events, sessions
 from scope_tui.workers.process import dying_with_parent
 
 TAIL_LINES = 200
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 
 def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
@@ -33,7 +34,7 @@ def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
     return pid, r
 
 
-def run(session_dir: Path) -> int:
+def run(session_dir: StrPath) -> int:
     s = sessions.load_dir(session_dir)
     cmd = str(s.meta.get("cmd") or "")
     print(f"\x1b[2mscope · session {s.id} · command driver\x1b[0m", flush=True)
@@ -42,9 +43,11 @@ def run(session_dir: Path) -> int:
     sessions.set_phase(session_dir, "act", "running the command")
     events.append(session_dir, "exec", cmd=cmd)
     # a killed worker takes its command with it (the death signal), even with kill -9
-    argv = dying_with_parent(["/bin/sh", "-c", cmd], signal.SIGHUP)
+    argv = dying_with_parent(["/bin/sh", "-c", cmd], "HUP")
     pid, fd = _start(argv, s.meta.get("worktree") or s.meta.get("cwd") or None)
-    tail: deque[bytes] = deque(maxlen=TAIL_LINES)
+    tail: list[
+        bytes
+    ] = []  # the last TAIL_LINES lines (a list trimmed now and then: collections costs an import)
     partial = b""
     out = sys.stdout.buffer
     try:
@@ -54,12 +57,14 @@ def run(session_dir: Path) -> int:
             lines = (partial + chunk).split(b"\n")
             partial = lines.pop()
             tail.extend(lines)
+            if len(tail) > 2 * TAIL_LINES:
+                del tail[:-TAIL_LINES]
     finally:
         os.close(fd)
     if partial:
         tail.append(partial)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    result = b"\n".join(tail).decode(errors="replace")
+    result = b"\n".join(tail[-TAIL_LINES:]).decode(errors="replace")
     sessions.write_result(session_dir, result + ("\n" if result and not result.endswith("\n") else ""))
     events.append(session_dir, "result", exit_code=code, chars=len(result))
     if code == 0:

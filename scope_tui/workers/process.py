@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 # util-linux's setpriv sets the parent-death signal and execs the command: no Python runs between fork
@@ -24,8 +26,9 @@ def _setpriv() -> str | None:
 SETPRIV = _setpriv()
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
-    """A `preexec_fn` that asks Linux to send `sig` to the child when its worker dies (kill -9 included).
+def die_with_parent(sig: int = 15) -> Callable[[], None]:
+    """A `preexec_fn` that asks Linux to send `sig` (default SIGTERM) to the child when its worker dies
+    (kill -9 included).
 
     Elsewhere it does nothing and the pane's hangup has to do.
     """
@@ -49,11 +52,13 @@ _PRCTL = (
 )
 
 
-def dying_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
-    """`argv` wrapped so that the process gets `sig` when its worker dies, kill -9 included, and needs
-    no preexec_fn (so it can be started with posix_spawn)."""
+def dying_with_parent(argv: list[str], sig: str = "TERM") -> list[str]:
+    """`argv` wrapped so that the process gets signal `sig` (a name: TERM, HUP) when its worker dies,
+    kill -9 included, and needs no preexec_fn (so it can be started with posix_spawn)."""
     if SETPRIV:
-        return [SETPRIV, f"--pdeathsig={signal.Signals(sig).name.removeprefix('SIG')}", "--", *argv]
+        return [SETPRIV, f"--pdeathsig={sig}", "--", *argv]
     if sys.platform.startswith("linux"):
-        return [sys.executable, "-c", _PRCTL, str(int(sig)), *argv]
+        import signal  # only here: its enums cost every worker a few milliseconds
+
+        return [sys.executable, "-c", _PRCTL, str(int(signal.Signals[f"SIG{sig}"])), *argv]
     return argv
