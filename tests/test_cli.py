@@ -51,3 +51,53 @@ def test_an_os_error_is_one_line_not_a_traceback(scope, tmp_path):
     out = scope.run("demo", "--dir", str(blocker / "demo"), "--headless")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_plain_spawn_lines_are_read_as_argparse_reads_them(capsys):
+    """`scope spawn` reads its plain command lines without argparse (cli/options.py): whatever it
+    accepts, argparse must read the same way; the rest goes to argparse."""
+    import random
+
+    from scope_tui.cli import options
+    from scope_tui.cli.core import SPAWN_OPTIONS
+    from scope_tui.cli.parser import build_parser
+
+    parser = build_parser("spawn")
+
+    def both(argv: list[str]) -> tuple[str | None, str | None]:
+        plain = options.read(argv, SPAWN_OPTIONS, "task", command="spawn")
+        try:
+            ns = vars(parser.parse_args(["spawn", *argv]))
+            ns.pop("func")
+        except SystemExit:
+            ns = None
+        capsys.readouterr()
+        # compared as sorted reprs: nan != nan, and the order of the keys does not matter
+        return (None if plain is None else repr(sorted(vars(plain).items()))), ns and repr(sorted(ns.items()))
+
+    common = [
+        ["count the ERROR lines"],
+        ["--cmd", "echo 1", "bench 1"],
+        ["--cmd=make test", "--json", "t"],
+        ["t", "--level", "tactical", "--parallel", "3", "--budget", "1.5"],
+        ["--context", "a", "--context=b", "--worktree", "-"],
+        ["--", "-starts with a dash"],
+        [],
+    ]
+    for argv in common:
+        plain, ns = both(argv)
+        assert plain is not None, argv  # the common forms never need argparse
+        assert plain == ns, argv
+    pool = ["TASK", "-", "--", "--cmd", "echo hi", "--cmd=x", "--cmd=", "--json", "--json=1", "--worktree",
+            "--level", "tactical", "bogus", "--parallel", "3", "x3", "--budget", "1.5", "nan", "--context",
+            "a", "--context=-", "-h", "--par", "--max-iter", "-1", "--driver", "claude", "", "--task-file",
+            "f", "ø", "--parent", "3.1", "--promise=--done"]  # fmt: skip
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(3000):
+        argv = [rng.choice(pool) for _ in range(rng.randint(0, 6))]
+        plain, ns = both(argv)
+        if plain is not None:
+            accepted += 1
+            assert plain == ns, argv
+    assert accepted > 300  # the corpus really exercises the plain reader

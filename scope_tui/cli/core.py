@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
+from scope_tui.cli.options import Option
 from scope_tui.store.errors import UsageError
 
-TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
+TYPE_CHECKING = False  # typing and argparse are not imported at run time: every process would pay for them
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 
@@ -29,7 +28,8 @@ def read_task(args: argparse.Namespace, *, stdin_taken: bool = False) -> str:
         raise UsageError("give the task as TASK, '-' for stdin, or --task-file FILE (exactly one)")
     if args.task_file is not None:
         try:
-            return Path(args.task_file).read_text()
+            with open(args.task_file, encoding="utf-8") as fh:
+                return fh.read()
         except OSError as exc:
             raise UsageError(f"cannot read task file {args.task_file}: {exc.strerror}") from None
     if args.task == "-":
@@ -45,42 +45,39 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-file", metavar="FILE", help="read the task from FILE")
 
 
-def add_spawn_args(p: argparse.ArgumentParser) -> None:
-    add_task_args(p)
-    p.add_argument(
-        "--parent", metavar="ID", help="parent session (default: the session this runs in, if any)"
-    )
-    p.add_argument("--driver", choices=["builtin", "claude", "command"], help="what runs in the window")
-    p.add_argument(
+SPAWN_OPTIONS = (
+    Option("--task-file", metavar="FILE", help="read the task from FILE"),
+    Option("--parent", metavar="ID", help="parent session (default: the session this runs in, if any)"),
+    Option("--driver", choices=("builtin", "claude", "command"), help="what runs in the window"),
+    Option(
         "--cmd", metavar="COMMAND", help="a shell command to run as the worker (implies --driver command)"
-    )
-    p.add_argument("--skill", metavar="NAME", help="the skill (orchestration pattern) to follow")
-    p.add_argument(
-        "--level", choices=["strategic", "tactical", "operational"], help="OODA level (default operational)"
-    )
-    p.add_argument("--model", metavar="NAME", help="model name, or 'offline'")
-    p.add_argument(
-        "--budget", type=float, metavar="DOLLARS", help="spending limit for this session and its subtree"
-    )
-    p.add_argument("--agent", metavar="NAME", help="give the task to this persistent agent")
-    p.add_argument("--worktree", action="store_true", help="run in a git worktree and branch of its own")
-    p.add_argument(
-        "--context", action="append", metavar="PATH", help="RLM context: a file, a folder, or '-' for stdin"
-    )
-    p.add_argument("--parallel", type=int, metavar="N", help="map-reduce / DAG: at most N workers at once")
-    p.add_argument(
-        "--chunk-tokens", type=int, metavar="N", help="map-reduce: partition into chunks of N tokens"
-    )
-    p.add_argument("--rubric", metavar="FILE", help="maker-checker: the checker's rubric (TOML)")
-    p.add_argument("--max-iter", type=int, metavar="N", help="ralph / maker-checker / RLM: iteration limit")
-    p.add_argument(
-        "--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"
-    )
-    p.add_argument("--dag", metavar="FILE", help="dag: the TOML file of tasks")
-    p.add_argument(
+    ),
+    Option("--skill", metavar="NAME", help="the skill (orchestration pattern) to follow"),
+    Option(
+        "--level", choices=("strategic", "tactical", "operational"), help="OODA level (default operational)"
+    ),
+    Option("--model", metavar="NAME", help="model name, or 'offline'"),
+    Option("--budget", "float", metavar="DOLLARS", help="spending limit for this session and its subtree"),
+    Option("--agent", metavar="NAME", help="give the task to this persistent agent"),
+    Option("--worktree", "flag", help="run in a git worktree and branch of its own"),
+    Option("--context", "append", metavar="PATH", help="RLM context: a file, a folder, or '-' for stdin"),
+    Option("--parallel", "int", metavar="N", help="map-reduce / DAG: at most N workers at once"),
+    Option("--chunk-tokens", "int", metavar="N", help="map-reduce: partition into chunks of N tokens"),
+    Option("--rubric", metavar="FILE", help="maker-checker: the checker's rubric (TOML)"),
+    Option("--max-iter", "int", metavar="N", help="ralph / maker-checker / RLM: iteration limit"),
+    Option("--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"),
+    Option("--dag", metavar="FILE", help="dag: the TOML file of tasks"),
+    Option(
         "--reduce-cmd", metavar="COMMAND", help="map-reduce: reducer command ({results} = the mappers' JSON)"
-    )
-    p.add_argument("--json", action="store_true", help="print the new session as JSON")
+    ),
+    Option("--json", "flag", help="print the new session as JSON"),
+)
+
+
+def add_spawn_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", nargs="?", metavar="TASK", help="the task text, or '-' to read it from stdin")
+    for o in SPAWN_OPTIONS:
+        o.add_to(p)
 
 
 PATTERN_PARAMS = ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag", "reduce_cmd")
@@ -94,14 +91,13 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
         if v is None:
             continue
         if k in ("rubric", "dag"):
-            path = Path(v)
-            if not path.is_file():
+            if not os.path.isfile(v):
                 raise UsageError(f"--{k} {v}: no such file")
-            v = str(path.resolve())
+            v = os.path.realpath(v)
         if k == "context":
-            v = [x if x == "-" else str(Path(x).resolve()) for x in v]
+            v = [x if x == "-" else os.path.realpath(x) for x in v]
             for x in v:
-                if x != "-" and not Path(x).exists():
+                if x != "-" and not os.path.exists(x):
                     raise UsageError(f"--context {x}: no such file or folder")
         if k in ("parallel", "chunk_tokens", "max_iter") and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be at least 1")
@@ -141,6 +137,8 @@ def cmd_spawn(args: argparse.Namespace) -> int:
         worktree=args.worktree,
     )
     if args.json:
+        import json
+
         print(
             json.dumps(
                 {
@@ -159,6 +157,8 @@ def cmd_spawn(args: argparse.Namespace) -> int:
 
 # --- wait / poll / tree ----------------------------------------------------------------------------
 def cmd_wait(args: argparse.Namespace) -> int:
+    import json
+
     from scope_tui.substrate.wait import wait
 
     if args.timeout is not None and args.timeout < 0:
@@ -213,6 +213,8 @@ def _session_row(s: Any, now: float) -> dict[str, Any]:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    import json
+
     from scope_tui.cli.render import GLYPH, age, money, table
     from scope_tui.store import sessions
     from scope_tui.substrate.reconcile import reconcile
@@ -336,6 +338,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
+    import json
+
     from scope_tui.store import sessions
     from scope_tui.store.events import EventReader
 
@@ -385,7 +389,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from scope_tui import api
 
-    return api.run_worker(Path(args.session_dir))
+    return api.run_worker(args.session_dir)
 
 
 def register(sub: Any) -> None:
@@ -443,3 +447,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("worker")  # internal: what a tmux window runs
     p.add_argument("session_dir")
     p.set_defaults(func=cmd_worker)
+
+
+# `scope spawn`'s plain command lines are read without argparse (cli/__init__.py, cli/options.py)
+PLAIN = {"spawn": (SPAWN_OPTIONS, "task", cmd_spawn)}
