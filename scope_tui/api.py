@@ -96,10 +96,12 @@ def run_worker(session_dir: StrPath) -> int:
 
     s = wait_for_launch(session_dir)
     driver = s.meta.get("driver")
-    if driver != "command" and sys.flags.no_site:
+    # a window's Python starts without site-packages (substrate.server.WORKER_CODE): a plain command
+    # session needs only the standard library; models, skills and agents need what is installed
+    if sys.flags.no_site and (driver != "command" or s.meta.get("skill") or s.meta.get("agent")):
         import site
 
-        site.main()  # a window's Python starts without site-packages (substrate.server.WORKER_CODE)
+        site.main()
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
