@@ -31,6 +31,18 @@ def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
     )
 
 
+def test_result_is_the_tail_of_the_output_however_long_its_lines(scope):
+    """result.md keeps the last 200 lines, each cut to its last 64 KiB: a command that prints megabytes
+    without a newline (a progress bar) leaves a bounded result that ends as its output ended."""
+    script = "seq 1 300; head -c 3000000 /dev/zero | tr '\\0' x; echo END"
+    sid = scope.spawn("--cmd", script, "long lines")
+    assert scope.wait_status(sid, "done", "failed")["status"] == "done"
+    result = (scope.session(sid) / "result.md").read_text()
+    lines = result.splitlines()
+    assert len(lines) == 200 and lines[0] == "102" and lines[-2] == "300", lines[:2]
+    assert lines[-1].endswith("xEND") and len(lines[-1]) == 64 * 1024
+
+
 def test_failing_command_is_failed_with_exit_code(scope):
     sid = scope.spawn("--cmd", "echo oops; exit 7", "fail")
     out = scope.run("wait", sid, "--timeout", "30")

@@ -10,6 +10,7 @@ from scope_tui.store import events, sessions
 from scope_tui.workers.process import dying_with_parent
 
 TAIL_LINES = 200
+LINE_MAX = 64 * 1024  # bytes kept of one line (the end of it): a progress bar that never prints a newline
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +35,30 @@ def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
     return pid, r
 
 
+class Tail:
+    """The last TAIL_LINES lines of a byte stream, each cut to its last LINE_MAX bytes: memory and work stay
+    bounded whatever the command prints (a list trimmed now and then: collections costs an import)."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.partial = b""
+
+    def feed(self, chunk: bytes) -> None:
+        *done, rest = chunk.split(b"\n")
+        if done:
+            done[0] = self.partial + done[0]
+            self.lines.extend(line[-LINE_MAX:] for line in done)
+            if len(self.lines) > 2 * TAIL_LINES:
+                del self.lines[:-TAIL_LINES]
+            self.partial = rest[-LINE_MAX:]
+        else:
+            self.partial = (self.partial + rest)[-LINE_MAX:]
+
+    def text(self) -> str:
+        lines = self.lines + ([self.partial] if self.partial else [])
+        return b"\n".join(lines[-TAIL_LINES:]).decode(errors="replace")
+
+
 def run(session_dir: StrPath) -> int:
     s = sessions.load_dir(session_dir)
     cmd = str(s.meta.get("cmd") or "")
@@ -45,26 +70,17 @@ def run(session_dir: StrPath) -> int:
     # a killed worker takes its command with it (the death signal), even with kill -9
     argv = dying_with_parent(["/bin/sh", "-c", cmd], "HUP")
     pid, fd = _start(argv, s.meta.get("worktree") or s.meta.get("cwd") or None)
-    tail: list[
-        bytes
-    ] = []  # the last TAIL_LINES lines (a list trimmed now and then: collections costs an import)
-    partial = b""
+    tail = Tail()
     out = sys.stdout.buffer
     try:
         while chunk := os.read(fd, 65536):
             out.write(chunk)
             out.flush()
-            lines = (partial + chunk).split(b"\n")
-            partial = lines.pop()
-            tail.extend(lines)
-            if len(tail) > 2 * TAIL_LINES:
-                del tail[:-TAIL_LINES]
+            tail.feed(chunk)
     finally:
         os.close(fd)
-    if partial:
-        tail.append(partial)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    result = b"\n".join(tail[-TAIL_LINES:]).decode(errors="replace")
+    result = tail.text()
     sessions.write_result(session_dir, result + ("\n" if result and not result.endswith("\n") else ""))
     events.append(session_dir, "result", exit_code=code, chars=len(result))
     if code == 0:
