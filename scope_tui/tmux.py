@@ -58,6 +58,12 @@ def socket_for(project_home: StrPath) -> str:
     return f"scope-{digest}"
 
 
+def literal(text: str) -> str:
+    """`text` in an argument tmux expands as a format (a pipe-pane or run-shell command, a start directory):
+    a `#` in a project's path would otherwise read as the start of one."""
+    return text.replace("#", "##")
+
+
 class Pane:
     """One line of `list-panes -a`."""
 
@@ -220,7 +226,7 @@ class Tmux:
             "-F",
             "#{window_id} #{pane_id}",
             "-c",
-            os.fspath(cwd),
+            literal(os.fspath(cwd)),
         ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
@@ -231,7 +237,7 @@ class Tmux:
             gone = any(m in err for m in ("no server running", "error connecting", "can't find session"))
             raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
-        self.run("pipe-pane", "-o", "-t", pane, f"cat >> {quote(os.fspath(log))}", check=True)
+        self.run("pipe-pane", "-o", "-t", pane, literal(f"cat >> {quote(os.fspath(log))}"), check=True)
         return window, pane
 
     def list_panes(self) -> dict[str, Pane] | None:

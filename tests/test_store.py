@@ -149,3 +149,11 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     for i in range(20):
         write_json(tmp_path / "x.json", {"i": i})
     assert os.listdir(tmp_path) == ["x.json"]
+
+
+def test_a_project_is_the_same_given_as_str_or_path(tmp_path):
+    from scope_tui.substrate.server import tmux_for
+
+    a, b = Project(f"{tmp_path}/.scope/"), Project(tmp_path / ".scope")
+    assert a == b and a.home_path == str(tmp_path) and a.home == tmp_path
+    assert tmux_for(a).socket == tmux_for(b).socket  # one tmux server per project, however it is named

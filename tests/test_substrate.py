@@ -32,15 +32,20 @@ def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
 
 
 def test_result_is_the_tail_of_the_output_however_long_its_lines(scope):
-    """result.md keeps the last 200 lines, each cut to its last 64 KiB: a command that prints megabytes
-    without a newline (a progress bar) leaves a bounded result that ends as its output ended."""
-    script = "seq 1 300; head -c 3000000 /dev/zero | tr '\\0' x; echo END"
-    sid = scope.spawn("--cmd", script, "long lines")
-    assert scope.wait_status(sid, "done", "failed")["status"] == "done"
-    result = (scope.session(sid) / "result.md").read_text()
-    lines = result.splitlines()
+    """result.md keeps the last 200 lines and at most 4 MiB: one long line (a mapper's JSON) stays whole,
+    and a command that prints megabytes without a newline leaves a bounded result that ends as its
+    output ended."""
+    json_line = "seq 1 300; printf '[%s]\\n' \"$(seq -s, 1 40000)\""  # ~230 kB of JSON on one line
+    endless = "head -c 5000000 /dev/zero | tr '\\0' x; echo END"
+    a = scope.spawn("--cmd", json_line, "one long line")
+    b = scope.spawn("--cmd", endless, "no newline")
+    assert scope.wait_status(a, "done", "failed")["status"] == "done"
+    lines = (scope.session(a) / "result.md").read_text().splitlines()
     assert len(lines) == 200 and lines[0] == "102" and lines[-2] == "300", lines[:2]
-    assert lines[-1].endswith("xEND") and len(lines[-1]) == 64 * 1024
+    assert json.loads(lines[-1]) == list(range(1, 40001))
+    assert scope.wait_status(b, "done", "failed")["status"] == "done"
+    result = (scope.session(b) / "result.md").read_text()
+    assert result.endswith("xxEND\n") and len(result) == 4 * 1024 * 1024 + 1, len(result)
 
 
 def test_failing_command_is_failed_with_exit_code(scope):
@@ -373,3 +378,45 @@ def test_ticks_keep_time_while_only_ignored_files_change(tmp_path):
         stop.set()
         t.join()
         gen.close()
+
+
+def test_a_project_path_that_tmux_would_read_as_a_format(tmp_path, home, monkeypatch):
+    """tmux expands formats in pipe-pane and run-shell commands: a `#` in the project's path must reach
+    the pane log and the pane-died hook as it is."""
+    from tests.support.helpers import ScopeRunner
+
+    proj = tmp_path / "odd #{window_name} #W 'q' é"
+    proj.mkdir()
+    monkeypatch.chdir(proj)
+    runner = ScopeRunner(proj, python=sys.executable)
+    runner.init()
+    try:
+        sid = runner.spawn("--cmd", "echo printed; sleep 60", "odd path")
+        runner.wait_status(sid, "running")
+        log = runner.session(sid) / "pane.log"
+        wait_until(
+            lambda: log.exists() and "printed" in log.read_text(), 10, what="the pane's output in pane.log"
+        )
+        # the window's shell, then its worker: only tmux's pane-died hook is left to report the crash
+        pane = runner.meta(sid)["tmux"]["pane"]
+        shell = int(runner.tmux("display", "-p", "-t", pane, "#{pane_pid}").stdout)
+        worker = runner.worker_pid(sid)
+        os.kill(shell, signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
+        st = runner.wait_status(sid, "failed", timeout=15)
+        assert st["reason"] == "crashed", st
+    finally:
+        runner.kill_server()
+
+
+def test_a_window_finds_the_standard_library_before_what_sits_beside_scope(tmp_path):
+    """A window's worker starts with -S and is told where scope_tui is: that folder (site-packages, for
+    a regular install) goes after the standard library, as site would put it, so a stray module named
+    like a standard one there does not replace it."""
+    from scope_tui.substrate.server import FIND_SCOPE, PACKAGE_ROOT
+
+    (tmp_path / "json.py").write_text("raise ImportError('the stray json')\n")
+    (tmp_path / "scope_tui").symlink_to(os.path.join(PACKAGE_ROOT, "scope_tui"))
+    code = FIND_SCOPE + "import json, scope_tui.store.sessions; print(json.dumps([1]))"
+    out = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[1]", out.stderr

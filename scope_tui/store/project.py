@@ -76,7 +76,7 @@ class Project:
     __slots__ = ("path",)
 
     def __init__(self, root: StrPath) -> None:
-        self.path = os.fspath(root)
+        self.path = os.path.normpath(root)  # as Path would have it: no trailing slash, no `.` parts
 
     def __repr__(self) -> str:
         return f"Project({self.path!r})"

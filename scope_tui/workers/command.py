@@ -10,7 +10,7 @@ from scope_tui.store import events, sessions
 from scope_tui.workers.process import dying_with_parent
 
 TAIL_LINES = 200
-LINE_MAX = 64 * 1024  # bytes kept of one line (the end of it): a progress bar that never prints a newline
+TAIL_BYTES = 4 * 1024 * 1024
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,27 +36,37 @@ def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
 
 
 class Tail:
-    """The last TAIL_LINES lines of a byte stream, each cut to its last LINE_MAX bytes: memory and work stay
-    bounded whatever the command prints (a list trimmed now and then: collections costs an import)."""
+    """The end of a byte stream: its last TAIL_LINES lines, and at most TAIL_BYTES of it. Memory and work stay
+    bounded whatever the command prints, a line that never ends included; one long line (a mapper's JSON)
+    is kept whole up to TAIL_BYTES. A list trimmed now and then: collections costs an import."""
 
     def __init__(self) -> None:
-        self.lines: list[bytes] = []
-        self.partial = b""
+        self.chunks: list[bytes] = []  # the end of the stream, oldest first
+        self.size = 0  # bytes in chunks
+        self.newlines = 0  # newlines in chunks
 
     def feed(self, chunk: bytes) -> None:
-        *done, rest = chunk.split(b"\n")
-        if done:
-            done[0] = self.partial + done[0]
-            self.lines.extend(line[-LINE_MAX:] for line in done)
-            if len(self.lines) > 2 * TAIL_LINES:
-                del self.lines[:-TAIL_LINES]
-            self.partial = rest[-LINE_MAX:]
-        else:
-            self.partial = (self.partial + rest)[-LINE_MAX:]
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        self.newlines += chunk.count(b"\n")
+        drop = 0  # the oldest chunks that are no longer needed, dropped together
+        while drop < len(self.chunks) - 1:
+            old = self.chunks[drop]
+            n = old.count(b"\n")
+            if self.size - len(old) < TAIL_BYTES and self.newlines - n <= TAIL_LINES:
+                break
+            self.size -= len(old)
+            self.newlines -= n
+            drop += 1
+        if drop:
+            del self.chunks[:drop]
 
     def text(self) -> str:
-        lines = self.lines + ([self.partial] if self.partial else [])
-        return b"\n".join(lines[-TAIL_LINES:]).decode(errors="replace")
+        data = b"".join(self.chunks)
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        return b"\n".join(lines[-TAIL_LINES:])[-TAIL_BYTES:].decode(errors="replace")
 
 
 def run(session_dir: StrPath) -> int:
