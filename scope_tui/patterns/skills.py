@@ -21,7 +21,8 @@ from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
-SHIPPED = Path(scope_tui.__file__).resolve().parent.parent / "skills"
+# The top-level skills/ of a checkout, through a link that a wheel replaces by the files themselves
+SHIPPED = (Path(scope_tui.__file__).parent / "shipped" / "skills").resolve()
 LINEAGE = "lineage.json"
 _VFILE = re.compile(r"^v(\d+)\.md$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")

@@ -873,7 +873,9 @@ class ScopeApp(App[None]):
 
     def skill_names(self) -> list[str]:
         names: set[str] = set()
-        for root in (Path(__file__).resolve().parent.parent.parent / "skills", self.project.skills):
+        from scope_tui.patterns.skills import SHIPPED
+
+        for root in (SHIPPED, self.project.skills):
             if root.is_dir():
                 for p in root.iterdir():
                     if p.is_dir() or p.suffix == ".md":

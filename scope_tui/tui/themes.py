@@ -8,8 +8,9 @@ from typing import Any
 
 from textual.theme import Theme
 
-# The top-level themes/ folder of the checkout; SCOPE_THEMES_DIR may point elsewhere.
-THEMES_DIR = Path(__file__).resolve().parent.parent.parent / "themes"
+# The top-level themes/ of a checkout, through a link that a wheel replaces by the files themselves;
+# SCOPE_THEMES_DIR may point elsewhere.
+THEMES_DIR = (Path(__file__).parent.parent / "shipped" / "themes").resolve()
 FIELDS = (
     "primary",
     "secondary",
