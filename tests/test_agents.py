@@ -154,6 +154,26 @@ def test_killed_and_crashed_sessions_still_update_their_agent(scope):
     assert read(agent_dir("dave") / "stats.json")["failed"] == 1
 
 
+def test_sessions_lost_to_a_dead_tmux_server_are_learned_from_at_the_agents_next_task(scope):
+    """After a reboot (here: the tmux server killed) no worker is left to update the agent; its next
+    task in the project marks the lost session and learns from it first."""
+    scope.ok("agent", "new", "fay")
+    sid = scope.spawn("--agent", "fay", "--cmd", "sleep 60", "watch the queue")
+    scope.wait_status(sid, "running")
+    scope.kill_server()
+    assert (
+        not (agent_dir("fay") / "stats.json").exists() or read(agent_dir("fay") / "stats.json")["tasks"] == 0
+    )
+    nxt = scope.spawn("--agent", "fay", "--cmd", "true", "watch it again")
+    assert scope.state(sid)["reason"] == "lost"
+    up = agent_update(scope, sid)
+    assert up["status"] == "failed" and up["failure_recorded"].startswith("'watch the queue' failed (lost)")
+    scope.wait_status(nxt, "done")
+    agent_update(scope, nxt)
+    stats = read(agent_dir("fay") / "stats.json")
+    assert stats["tasks"] == 2 and stats["failed"] == 1 and stats["done"] == 1, stats
+
+
 def test_retire_edit_and_teach(scope, tmp_path):
     scope.ok("agent", "new", "erin")
     scope.ok("agent", "retire", "erin")

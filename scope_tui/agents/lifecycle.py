@@ -82,12 +82,28 @@ def base_choice(project: Project, task: str, prof: Any) -> list[str]:
 
 
 # --- spawn time ------------------------------------------------------------------------------------
+def catch_up(project: Project, name: str) -> list[str]:
+    """Learn now from the agent's sessions in `project` that ended without it: after a reboot or a killed
+    tmux server no worker is left to run after_terminal, and the reconcile that marks them lost sits in a
+    layer below the agents. Returns their ids."""
+    from scope_tui.substrate.reconcile import reconcile
+
+    listed = sessions.list_all(project)
+    reconcile(project, listed)  # marks sessions whose pane or server is gone, in `listed` too
+    missed = [s for s in listed if s.meta.get("agent") == name and s.terminal and not _marker(s.dir).exists()]
+    for s in missed:
+        after_terminal(project, s.dir)
+    return [s.id for s in missed]
+
+
 def prepare_session(project: Project, session: sessions.Session) -> None:
-    """Before launch: for a session with an agent, write prompt.md and pick the agent's own skill."""
+    """Before launch: for a session with an agent, write prompt.md and pick the agent's own skill; first,
+    the agent learns from any of its sessions here that ended without it (catch_up)."""
     name = session.meta.get("agent")
     if not name:
         return
     check(name)
+    catch_up(project, name)
     d = home.agent_dir(name)
     problems: list[str] = []
     cfg = home.load_config(problems)
@@ -232,10 +248,15 @@ def render_prompt(
 
 
 # --- the end of a task -----------------------------------------------------------------------------
+def _marker(session_dir: Path) -> Path:
+    """The file that says the agent has learned from this run of the session (a restart starts a new run)."""
+    runs = sum(1 for e in events.read_all(session_dir) if e.get("type") == "restart")
+    return session_dir / (MARKER if not runs else f"{MARKER}.{runs}")
+
+
 def _once(session_dir: Path) -> bool:
     """True for the first caller per run of the session (a restart starts a new run: a new attempt)."""
-    runs = sum(1 for e in events.read_all(session_dir) if e.get("type") == "restart")
-    marker = session_dir / (MARKER if not runs else f"{MARKER}.{runs}")
+    marker = _marker(session_dir)
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
