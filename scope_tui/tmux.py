@@ -64,6 +64,11 @@ def literal(text: str) -> str:
     return text.replace("#", "##")
 
 
+# What tmux says when its server or base session is not there (yet): a server that another `scope spawn`
+# started an instant ago may not have made its base session when this one's command arrives
+_NOT_STARTED = ("no server running", "error connecting", "can't find session", "no current target")
+
+
 class Pane:
     """One line of `list-panes -a`."""
 
@@ -234,7 +239,7 @@ class Tmux:
         proc = self.run(*args)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
-            gone = any(m in err for m in ("no server running", "error connecting", "can't find session"))
+            gone = any(m in err for m in _NOT_STARTED)
             raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
         self.run("pipe-pane", "-o", "-t", pane, literal(f"cat >> {quote(os.fspath(log))}"), check=True)
