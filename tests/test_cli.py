@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+import pytest
+
 from scope_tui import cli
 
 
@@ -53,29 +55,8 @@ def test_an_os_error_is_one_line_not_a_traceback(scope, tmp_path):
     assert out.stderr.startswith("scope: ") and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-def test_plain_spawn_lines_are_read_as_argparse_reads_them(capsys):
-    """`scope spawn` reads its plain command lines without argparse (cli/options.py): whatever it
-    accepts, argparse must read the same way; the rest goes to argparse."""
-    import random
-
-    from scope_tui.cli import options
-    from scope_tui.cli.core import SPAWN_OPTIONS
-    from scope_tui.cli.parser import build_parser
-
-    parser = build_parser("spawn")
-
-    def both(argv: list[str]) -> tuple[str | None, str | None]:
-        plain = options.read(argv, SPAWN_OPTIONS, "task", command="spawn")
-        try:
-            ns = vars(parser.parse_args(["spawn", *argv]))
-            ns.pop("func")
-        except SystemExit:
-            ns = None
-        capsys.readouterr()
-        # compared as sorted reprs: nan != nan, and the order of the keys does not matter
-        return (None if plain is None else repr(sorted(vars(plain).items()))), ns and repr(sorted(ns.items()))
-
-    common = [
+PLAIN_COMMON = {
+    "spawn": [
         ["count the ERROR lines"],
         ["--cmd", "echo 1", "bench 1"],
         ["--cmd=make test", "--json", "t"],
@@ -83,15 +64,41 @@ def test_plain_spawn_lines_are_read_as_argparse_reads_them(capsys):
         ["--context", "a", "--context=b", "--worktree", "-"],
         ["--", "-starts with a dash"],
         [],
-    ]
-    for argv in common:
+    ],
+    "hook": [["PreToolUse"], ["Stop", "--session-dir", "/p/.scope/sessions/1"], ["--session-dir=/d", "Stop"]],
+}
+
+
+@pytest.mark.parametrize("name", cli.PLAIN)
+def test_plain_command_lines_are_read_as_argparse_reads_them(name, capsys):
+    """The commands in cli.PLAIN read their plain command lines without argparse (cli/options.py):
+    whatever the plain reader accepts, argparse must read the same way; the rest goes to argparse."""
+    import random
+
+    from scope_tui.cli import options
+    from scope_tui.cli.parser import build_parser
+
+    opts, positional, required, _ = importlib.import_module(f"scope_tui.cli.{cli.COMMANDS[name]}").PLAIN[name]
+    parser = build_parser(name)
+
+    def both(argv: list[str]) -> tuple[str | None, str | None]:
+        plain = options.read(argv, opts, positional, required=required, command=name)
+        try:
+            ns = vars(parser.parse_args([name, *argv]))
+            ns.pop("func")
+        except SystemExit:
+            ns = None
+        capsys.readouterr()
+        # compared as sorted reprs: nan != nan, and the order of the keys does not matter
+        return (None if plain is None else repr(sorted(vars(plain).items()))), ns and repr(sorted(ns.items()))
+
+    for argv in PLAIN_COMMON[name]:
         plain, ns = both(argv)
         assert plain is not None, argv  # the common forms never need argparse
         assert plain == ns, argv
-    pool = ["TASK", "-", "--", "--cmd", "echo hi", "--cmd=x", "--cmd=", "--json", "--json=1", "--worktree",
-            "--level", "tactical", "bogus", "--parallel", "3", "x3", "--budget", "1.5", "nan", "--context",
-            "a", "--context=-", "-h", "--par", "--max-iter", "-1", "--driver", "claude", "", "--task-file",
-            "f", "ø", "--parent", "3.1", "--promise=--done"]  # fmt: skip
+    pool = ["TASK", "-", "--", "", "ø", "-h", "-x", "--=x", "3", "x3", "nan", "-1", "a b", "--json x"]
+    for o in opts:
+        pool += [o.flag, o.flag, f"{o.flag}=v", f"{o.flag}=", o.flag[:5], *(o.choices or ())]
     rng = random.Random(7)
     accepted = 0
     for _ in range(3000):
@@ -100,4 +107,4 @@ def test_plain_spawn_lines_are_read_as_argparse_reads_them(capsys):
         if plain is not None:
             accepted += 1
             assert plain == ns, argv
-    assert accepted > 300  # the corpus really exercises the plain reader
+    assert accepted > 150  # the corpus really exercises the plain reader

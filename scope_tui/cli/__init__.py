@@ -37,8 +37,9 @@ COMMANDS = {
 
 
 # Commands whose plain command lines are read without argparse (cli/options.py): their group module maps
-# each to (its options, its positional's name, its function) in PLAIN.
-PLAIN = ("spawn",)
+# each to (its options, its positional's name, whether that is required, its function) in PLAIN. spawn
+# runs by the hundred; hook on every tool call of every Claude Code session.
+PLAIN = ("spawn", "hook")
 
 
 def _read_plain(argv: list[str]) -> Args | None:
@@ -47,8 +48,8 @@ def _read_plain(argv: list[str]) -> Args | None:
     from scope_tui.cli import options
 
     group = __import__(f"scope_tui.cli.{COMMANDS[argv[0]]}", fromlist=["PLAIN"])
-    opts, positional, func = group.PLAIN[argv[0]]
-    return options.read(argv[1:], opts, positional, command=argv[0], func=func)
+    opts, positional, required, func = group.PLAIN[argv[0]]
+    return options.read(argv[1:], opts, positional, required=required, command=argv[0], func=func)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -450,4 +450,4 @@ def register(sub: Any) -> None:
 
 
 # `scope spawn`'s plain command lines are read without argparse (cli/__init__.py, cli/options.py)
-PLAIN = {"spawn": (SPAWN_OPTIONS, "task", cmd_spawn)}
+PLAIN = {"spawn": (SPAWN_OPTIONS, "task", False, cmd_spawn)}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+
+from scope_tui.cli.options import Option
+
+TYPE_CHECKING = False  # typing and argparse are not imported at run time: Claude Code runs this a lot
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 
 def _session_dir(args: argparse.Namespace) -> Path | None:
@@ -47,6 +52,13 @@ def cmd_hook(args: argparse.Namespace) -> int:
     return 0
 
 
+HOOK_OPTIONS = (
+    Option(
+        "--session-dir", metavar="DIR", help="the session folder (default: from SCOPE_DIR/SCOPE_SESSION_ID)"
+    ),
+)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("hook", help="record a Claude Code hook (run by Claude Code itself; JSON on stdin)")
     p.add_argument(
@@ -54,7 +66,10 @@ def register(sub: Any) -> None:
         metavar="EVENT",
         help="SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Stop or Notification",
     )
-    p.add_argument(
-        "--session-dir", metavar="DIR", help="the session folder (default: from SCOPE_DIR/SCOPE_SESSION_ID)"
-    )
+    for o in HOOK_OPTIONS:
+        o.add_to(p)
     p.set_defaults(func=cmd_hook)
+
+
+# Claude Code runs `scope hook EVENT` on every tool call: its plain lines are read without argparse
+PLAIN = {"hook": (HOOK_OPTIONS, "event", True, cmd_hook)}

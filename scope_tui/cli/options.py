@@ -68,10 +68,12 @@ class Args:
         return f"Args({self.__dict__!r})"
 
 
-def read(argv: list[str], options: tuple[Option, ...], positional: str, **fixed: Any) -> Args | None:
+def read(
+    argv: list[str], options: tuple[Option, ...], positional: str, *, required: bool = False, **fixed: Any
+) -> Args | None:
     """`argv` (after the command's name) read as argparse would read it, when it is in a plain form: at most
-    one positional (stored as `positional`, None when absent) and `options`; `fixed` are set as they are
-    (argparse's set_defaults). None for anything else."""
+    one positional (stored as `positional`; None when absent, unless `required`) and `options`; `fixed` are
+    set as they are (argparse's set_defaults). None for anything else."""
     by_flag = {o.flag: o for o in options}
     values: dict[str, Any] = {o.dest: (False if o.kind == "flag" else None) for o in options}
     values[positional] = None
@@ -111,4 +113,6 @@ def read(argv: list[str], options: tuple[Option, ...], positional: str, **fixed:
         if (tok.startswith("-") and tok != "-") or seen_positional:
             return None
         values[positional], seen_positional = tok, True
+    if required and not seen_positional:
+        return None
     return Args(**values, **fixed)

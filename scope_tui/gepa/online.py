@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scope_tui.gepa import deviation, patches, reflection
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 
@@ -70,6 +69,9 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
     s = sessions.load_dir(session_dir)
     if s.corrupt or not s.meta.get("skill"):
         return None
+    # only here: a session without a skill (most Claude Code hooks) never pays for the detector's imports
+    from scope_tui.gepa import deviation, patches, reflection
+
     rules, skill_text, version = _rules_and_text(project, s.meta)
     evs = events.read_all(session_dir)
     ctx = deviation.context_for(session_dir)
