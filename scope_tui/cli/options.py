@@ -1,8 +1,9 @@
 """A command's options declared once: added to its argparse parser, and read without argparse when the
 command line is in a plain form.
 
-`scope spawn` runs by the hundred (fork-join scripts, map-reduce), and importing argparse (with re,
-gettext and locale) cost each run ~10 ms of CPU, a quarter of its start-up. `read` takes the plain forms
+`scope spawn` runs by the hundred (fork-join scripts, map-reduce) and `scope hook` on every tool call of
+every Claude Code session, and importing argparse (with re, gettext and locale) cost each run ~10 ms of
+CPU, a quarter of a spawn's start-up. `read` takes the plain forms
 only: `--name VALUE`, `--name=VALUE`, flags, and one positional. Anything else (help, an abbreviation, an
 unknown option, a word other than '-' that starts with '-', a bad number or choice) returns None and the caller parses
 with argparse, so every message and every corner stays argparse's own. tests/test_cli.py checks that both
