@@ -92,9 +92,7 @@ def run_worker(session_dir: StrPath) -> int:
     Returns 0 exactly when the session's end is recorded (the driver's own exit code is in state.json);
     anything else sends the window's shell to the reaper (substrate.server.worker_command).
     """
-    from scope_tui.workers import wait_for_launch
-
-    s = wait_for_launch(session_dir)
+    s = sessions.load_dir(session_dir)  # its pane log is attached already (tmux.Tmux.new_window)
     driver = s.meta.get("driver")
     # a window's Python starts without site-packages (substrate.server.WORKER_CODE): a plain command
     # session needs only the standard library; models, skills and agents need what is installed

@@ -208,19 +208,22 @@ class Tmux:
 
     # -- windows --------------------------------------------------------------------------------
     def new_window(
-        self, name: str, command: str, *, env: dict[str, str], cwd: StrPath, log: StrPath
+        self, name: str, command: str, *, env: dict[str, str], cwd: StrPath, logs: StrPath, log_name: str
     ) -> tuple[str, str]:
-        """Open a window named `name` running the shell line `command`, its output appended to `log`;
-        returns (window_id, pane_id).
+        """Open a window named `name` running the shell line `command`, its output appended to
+        `logs/<name>/<log_name>`; returns (window_id, pane_id).
 
         The line is run by /bin/sh, handed to tmux as an argv so that tmux starts no shell of its own (its
         default-shell is the person's $SHELL, often bash: a few milliseconds more for every window).
 
-        Ids are dotted (3.1) and tmux reads a dot in a target as window.pane, so the pipe is attached by pane
-        id in a second call; workers wait until their meta.json names their pane before printing anything,
-        so nothing they print is missed.
+        The pipe is attached by an after-new-window hook set in the same tmux call: it runs before tmux
+        reads the new pane's first output, so nothing is missed, and it needs no second call (a target
+        naming the window would not do: a dotted id reads as window.pane). The hook is the same for every
+        window of the server, so spawns running at once agree on it.
         """
-        args: list[str] = [
+        pipe = literal(f"cat >> {quote(os.path.join(os.fspath(logs), ''))}") + "#{window_name}/" + log_name
+        args: list[str] = ["set-hook", "-g", "after-new-window", f"pipe-pane -o {quote(pipe)}", ";"]
+        args += [
             "new-window",
             "-d",
             "-t",
@@ -242,7 +245,6 @@ class Tmux:
             gone = any(m in err for m in _NOT_STARTED)
             raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
-        self.run("pipe-pane", "-o", "-t", pane, literal(f"cat >> {quote(os.fspath(log))}"), check=True)
         return window, pane
 
     def list_panes(self) -> dict[str, Pane] | None:

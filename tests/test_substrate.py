@@ -23,7 +23,9 @@ def test_spawn_runs_a_command_and_wait_prints_its_result(scope):
     assert out.returncode == 0, out.stderr
     assert "== 1 done ==" in out.stdout and "hello from 1" in out.stdout
     assert (scope.session(sid) / "result.md").read_text().strip() == "hello from 1"
-    assert "hello from 1" in (scope.session(sid) / "pane.log").read_text()
+    log = (scope.session(sid) / "pane.log").read_text()
+    # the pipe is attached before the pane's first output (the worker's header) is read
+    assert "scope · session 1 · command driver" in log.splitlines()[0] and "hello from 1" in log
     types = [e["type"] for e in scope.events(sid)]
     assert types[0] == "spawn" and "exec" in types and types[-1] == "status"
     assert scope.meta(sid)["tmux"]["window"].startswith("@") and scope.meta(sid)["tmux"]["pane"].startswith(

@@ -130,7 +130,8 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
             worker_command(project, s.id, s.path),
             env=window_env(project, s.id, env),
             cwd=cwd,
-            log=os.path.join(s.path, sessions.PANE_LOG),
+            logs=project.sessions_path,  # the window is named by the id: sessions/<id>/pane.log
+            log_name=sessions.PANE_LOG,
         )
 
     try:  # the server is nearly always up: asking first would cost every spawn one more tmux process

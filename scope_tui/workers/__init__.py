@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
 from scope_tui.store import events, sessions
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from _typeshed import StrPath
 
 # driver name -> module with `run(session_dir) -> int`
 DRIVERS = {
@@ -18,18 +12,8 @@ DRIVERS = {
 }
 
 
-def wait_for_launch(session_dir: StrPath, timeout: float = 5.0) -> sessions.Session:
-    """The session once its spawner has recorded the tmux target (so the pane log is attached)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        s = sessions.load_dir(session_dir)
-        if s.corrupt or s.meta.get("tmux") or time.monotonic() > deadline:
-            return s
-        time.sleep(0.005)
-
-
 def run(s: sessions.Session) -> int:
-    """Run the worker of session `s` (as wait_for_launch read it) to its end; returns the exit code.
+    """Run the worker of session `s` (as api.run_worker read it) to its end; returns the exit code.
 
     Whatever happens, the session ends in a terminal or waiting state with an event saying why.
     """
