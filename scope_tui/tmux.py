@@ -64,6 +64,8 @@ def literal(text: str) -> str:
     return text.replace("#", "##")
 
 
+PIPED_MARK = "scope-pane-log"  # a no-op word in the shell line of the windows whose output Scope logs
+
 # What tmux says when its server or base session is not there (yet): a server that another `scope spawn`
 # started an instant ago may not have made its base session when this one's command arrives
 _NOT_STARTED = ("no server running", "error connecting", "can't find session", "no current target")
@@ -221,8 +223,11 @@ class Tmux:
         naming the window would not do: a dotted id reads as window.pane). The hook is the same for every
         window of the server, so spawns running at once agree on it.
         """
-        pipe = literal(f"cat >> {quote(os.path.join(os.fspath(logs), ''))}") + "#{window_name}/" + log_name
-        args: list[str] = ["set-hook", "-g", "after-new-window", f"pipe-pane -o {quote(pipe)}", ";"]
+        pipe = literal(f"cat >> {quote(os.path.join(os.fspath(logs), ''))}") + "#{q:window_name}/" + log_name
+        # only for windows opened here (their shell line carries the mark): a window a person opens on this
+        # server, or one that a Scope from before this hook opens and pipes itself, is left alone
+        hook = f"if-shell -F '#{{m:*{PIPED_MARK}*,#{{pane_start_command}}}}' {{ pipe-pane -o {quote(pipe)} }}"
+        args: list[str] = ["set-hook", "-g", "after-new-window", hook, ";"]
         args += [
             "new-window",
             "-d",
@@ -238,7 +243,7 @@ class Tmux:
         ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
-        args += ["/bin/sh", "-c", command]
+        args += ["/bin/sh", "-c", f": {PIPED_MARK}; {command}"]
         proc = self.run(*args)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()

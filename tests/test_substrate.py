@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -422,3 +423,71 @@ def test_a_window_finds_the_standard_library_before_what_sits_beside_scope(tmp_p
     code = FIND_SCOPE + "import json, scope_tui.store.sessions; print(json.dumps([1]))"
     out = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[1]", out.stderr
+
+
+def test_a_session_working_in_a_folder_with_its_own_scope_tui_runs_the_installed_one(scope, tmp_path):
+    """A session whose folder holds a scope_tui/ (a checkout of Scope being worked on) must not run it."""
+    work = tmp_path / "checkout"
+    (work / "scope_tui").mkdir(parents=True)
+    (work / "scope_tui" / "__init__.py").write_text("raise ImportError('the checkout in the cwd')\n")
+    script = Path(sys.executable).with_name("scope")  # as a person runs it (python -m would take the cwd's)
+    out = subprocess.run(
+        [str(script), "spawn", "--cmd", "echo ran", "in a checkout"],
+        cwd=work,
+        env=scope.environ(),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    sid = out.stdout.strip()
+    assert scope.wait_status(sid, "done", "failed")["status"] == "done", scope.events(sid)
+
+
+def test_a_worker_dying_before_its_pane_is_recorded_is_still_reaped(scope):
+    """Workers do not wait for their spawner to write the pane into meta.json: a report of a worker that
+    died at once (even before it said it runs) waits a moment for it; a report about a pane the session
+    has left (a supervisor's restart) is stale."""
+    import threading
+
+    from scope_tui.store import sessions
+    from scope_tui.store.atomic import write_json
+    from scope_tui.store.project import Project
+    from scope_tui.substrate.reaper import reap
+
+    project = Project(scope.scope_dir)
+
+    def reap_with_pane_recorded_late(s: sessions.Session, recorded: str, reported: str) -> bool:
+        late = threading.Timer(
+            0.3, lambda: write_json(s.dir / "meta.json", {**s.meta, "tmux": {"pane": recorded}})
+        )
+        late.start()
+        try:
+            return reap(project.root, s.id, "137", "9", reported)
+        finally:
+            late.join()
+
+    running = sessions.create(project, "dies at once", driver="command", cmd="true")
+    sessions.set_status(running.dir, "running")
+    assert reap_with_pane_recorded_late(running, "%9", "%9")
+    assert scope.state(running.id)["status"] == "failed" and scope.state(running.id)["reason"] == "crashed"
+    pending = sessions.create(project, "dies before it says it runs", driver="command", cmd="true")
+    assert reap_with_pane_recorded_late(pending, "%10", "%10") and scope.status(pending.id) == "failed"
+    restarted = sessions.create(project, "restarted", driver="command", cmd="true")
+    assert not reap_with_pane_recorded_late(restarted, "%12", "%11")  # the old pane's report
+    assert scope.status(restarted.id) == "pending"
+
+
+def test_only_scopes_own_windows_get_the_pane_log_hook(scope, tmp_path):
+    """The hook that pipes a window's output into its session's pane.log leaves alone a window a person
+    opens on the server (its name is no session, and never reaches a shell line), and a window whose
+    opener attaches its own pipe (a Scope from before the hook)."""
+    sid = scope.spawn("--cmd", "true", "sets the hook")
+    scope.wait_status(sid, "done")
+    odd = f"x;touch {tmp_path / 'ran'}"
+    scope.tmux("new-window", "-d", "-t", "_scope:", "-n", odd, "echo stray; sleep 1")
+    own = scope.tmux("new-window", "-d", "-t", "_scope:", "-n", "77", "-P", "-F", "#{pane_id}",
+                     "sleep 0.3; echo piped by its opener; sleep 1").stdout.strip()  # fmt: skip
+    scope.tmux("pipe-pane", "-o", "-t", own, f"cat >> {tmp_path / 'own.log'}")
+    wait_until(lambda: (tmp_path / "own.log").exists() and "piped" in (tmp_path / "own.log").read_text(), 10)
+    assert not (tmp_path / "ran").exists()
+    assert sorted(p.name for p in (scope.scope_dir / "sessions").iterdir()) == [sid]

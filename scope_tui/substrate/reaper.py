@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from scope_tui.store import events, sessions
+
+RECORD_WAIT_S = 5.0
+
+
+def _pane_of(d: Path) -> str | None:
+    """The pane meta.json names. A worker does not wait for its spawner to record it, so a worker that died
+    at once may be reported before it is there: give the spawner a moment. (A supervisor's restart clears
+    it too: a late report about the old pane then meets the new one, and is stale.)"""
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while True:
+        s = sessions.load_dir(d)
+        pane = (s.meta.get("tmux") or {}).get("pane")
+        if pane or s.corrupt or time.monotonic() > deadline:
+            return pane
+        time.sleep(0.02)
 
 
 def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "") -> bool:
@@ -16,7 +32,7 @@ def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "
     d = root / "sessions" / sid
     if not d.is_dir():
         return False
-    if pane and (sessions.load_dir(d).meta.get("tmux") or {}).get("pane") != pane:
+    if pane and _pane_of(d) != pane:
         return False
     code = int(exit_status) if exit_status.lstrip("-").isdigit() else None
     sig = int(signal) if signal.isdigit() else None

@@ -64,7 +64,9 @@ def reaper_command(project: Project) -> str:
 # The worker's Python starts with -S and finds scope_tui where this process found it (argv[1], after the
 # standard library, where site would put it): site's set-up (site-packages, .pth files) cost every window
 # ~4 ms, and a command session needs none of it; the other drivers run site.main() once they know they
-# need it (api.run_worker). `python -c`, not `-m scope_tui worker`: runpy's imports would cost more.
+# need it (api.run_worker). -P keeps the window's folder off sys.path: a session working in a checkout of
+# Scope runs the installed Scope, not the checkout's. `python -c`, not `-m scope_tui worker`: runpy's
+# imports would cost more.
 FIND_SCOPE = "import sys; sys.path.append(sys.argv[1]); "
 WORKER_CODE = FIND_SCOPE + "import scope_tui.__main__ as scope; sys.exit(scope.worker(sys.argv[2:]))"
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(scope_tui.__file__)))
@@ -75,7 +77,7 @@ def worker_command(project: Project, sid: str, session_dir: StrPath) -> str:
     reaper. tmux's pane-died hook alone is not enough: it sometimes never fires for a killed process."""
     py = quote(sys.executable)
     return (
-        f"{py} -S -c {quote(WORKER_CODE)} {quote(PACKAGE_ROOT)} {quote(os.fspath(session_dir))}; "
+        f"{py} -P -S -c {quote(WORKER_CODE)} {quote(PACKAGE_ROOT)} {quote(os.fspath(session_dir))}; "
         "rc=$?; sig=; "
         f'[ "$rc" -gt 128 ] && sig=$((rc - 128)); '
         + reap_shell(project, quote(sid), '"$rc"', '"$sig"', '"$TMUX_PANE"')
