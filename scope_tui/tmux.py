@@ -58,10 +58,13 @@ def socket_for(project_home: StrPath) -> str:
     return f"scope-{digest}"
 
 
-def literal(text: str) -> str:
+def literal(text: str, *, strftime: bool = False) -> str:
     """`text` in an argument tmux expands as a format (a pipe-pane or run-shell command, a start directory):
-    a `#` in a project's path would otherwise read as the start of one."""
-    return text.replace("#", "##")
+    a `#` in a project's path would otherwise read as the start of one. pipe-pane also expands strftime
+    codes (`strftime`): a `%` is doubled too."""
+    # tmux reads `##` as `#`, but leaves `#[` (a style) as it is, and `##[` too
+    text = "".join("##" if c == "#" and text[i + 1 : i + 2] != "[" else c for i, c in enumerate(text))
+    return text.replace("%", "%%") if strftime else text
 
 
 PIPED_MARK = "scope-pane-log"  # a no-op word in the shell line of the windows whose output Scope logs
@@ -223,7 +226,8 @@ class Tmux:
         naming the window would not do: a dotted id reads as window.pane). The hook is the same for every
         window of the server, so spawns running at once agree on it.
         """
-        pipe = literal(f"cat >> {quote(os.path.join(os.fspath(logs), ''))}") + "#{q:window_name}/" + log_name
+        folder = quote(os.path.join(os.fspath(logs), ""))
+        pipe = literal(f"cat >> {folder}", strftime=True) + "#{q:window_name}/" + log_name
         # only for windows opened here (their shell line carries the mark): a window a person opens on this
         # server, or one that a Scope from before this hook opens and pipes itself, is left alone
         hook = f"if-shell -F '#{{m:*{PIPED_MARK}*,#{{pane_start_command}}}}' {{ pipe-pane -o {quote(pipe)} }}"

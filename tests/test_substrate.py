@@ -384,11 +384,11 @@ def test_ticks_keep_time_while_only_ignored_files_change(tmp_path):
 
 
 def test_a_project_path_that_tmux_would_read_as_a_format(tmp_path, home, monkeypatch):
-    """tmux expands formats in pipe-pane and run-shell commands: a `#` in the project's path must reach
-    the pane log and the pane-died hook as it is."""
+    """tmux expands formats in pipe-pane and run-shell commands (and strftime codes in pipe-pane's): a `#`
+    or `%` in the project's path must reach the pane log and the pane-died hook as it is."""
     from tests.support.helpers import ScopeRunner
 
-    proj = tmp_path / "odd #{window_name} #W 'q' é"
+    proj = tmp_path / "odd #{window_name} #W #[fg=red] %Y 'q' é"
     proj.mkdir()
     monkeypatch.chdir(proj)
     runner = ScopeRunner(proj, python=sys.executable)

@@ -315,7 +315,7 @@ def _pipe(project: Project, pane: str, log: Path | None) -> bool:
     args = (
         ["pipe-pane", "-t", pane]
         if log is None
-        else ["pipe-pane", "-o", "-t", pane, literal(f"cat >> {shlex.quote(str(log))}")]
+        else ["pipe-pane", "-o", "-t", pane, literal(f"cat >> {shlex.quote(str(log))}", strftime=True)]
     )
     try:
         return tmux_for(project).run(*args).returncode == 0
