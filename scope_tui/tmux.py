@@ -67,6 +67,11 @@ def literal(text: str, *, strftime: bool = False) -> str:
     return text.replace("%", "%%") if strftime else text
 
 
+def _argument(text: str) -> str:
+    """`text` as one argument of a tmux command line: one that ends in `;` would end the command."""
+    return text[:-1] + "\\;" if text.endswith(";") else text
+
+
 PIPED_MARK = "scope-pane-log"  # a no-op word in the shell line of the windows whose output Scope logs
 
 # What tmux says when its server or base session is not there (yet): a server that another `scope spawn`
@@ -243,7 +248,7 @@ class Tmux:
             "-F",
             "#{window_id} #{pane_id}",
             "-c",
-            literal(os.fspath(cwd)),
+            _argument(literal(os.fspath(cwd))),
         ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]

@@ -388,7 +388,7 @@ def test_a_project_path_that_tmux_would_read_as_a_format(tmp_path, home, monkeyp
     or `%` in the project's path must reach the pane log and the pane-died hook as it is."""
     from tests.support.helpers import ScopeRunner
 
-    proj = tmp_path / "odd #{window_name} #W #[fg=red] %Y 'q' é"
+    proj = tmp_path / "odd #{window_name} #W #[fg=red] %Y 'q' é;"
     proj.mkdir()
     monkeypatch.chdir(proj)
     runner = ScopeRunner(proj, python=sys.executable)
