@@ -4,8 +4,6 @@ Every tmux window starts its worker through `worker()` below (substrate.server.w
 `python -c`: neither runpy nor the command-line parser is imported for it.
 """
 
-import sys
-
 
 def worker(argv: list[str]) -> int:
     """`worker SESSION_DIR`: run that session's worker to its end (api.run_worker)."""
@@ -15,8 +13,6 @@ def worker(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "worker":
-        raise SystemExit(worker(sys.argv[2:]))
     from scope_tui.cli import main
 
     raise SystemExit(main())

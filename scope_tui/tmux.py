@@ -67,6 +67,11 @@ def literal(text: str, *, strftime: bool = False) -> str:
     return text.replace("%", "%%") if strftime else text
 
 
+def _appending_to(path: str) -> str:
+    """A pipe-pane command that appends the pane's output to `path` (which may end in a tmux format)."""
+    return literal(f"cat >> {quote(path)}", strftime=True)
+
+
 def _argument(text: str) -> str:
     """`text` as one argument of a tmux command line: one that ends in `;` would end the command."""
     return text[:-1] + "\\;" if text.endswith(";") else text
@@ -231,8 +236,7 @@ class Tmux:
         naming the window would not do: a dotted id reads as window.pane). The hook is the same for every
         window of the server, so spawns running at once agree on it.
         """
-        folder = quote(os.path.join(os.fspath(logs), ""))
-        pipe = literal(f"cat >> {folder}", strftime=True) + "#{q:window_name}/" + log_name
+        pipe = _appending_to(os.path.join(os.fspath(logs), "")) + "#{q:window_name}/" + log_name
         # only for windows opened here (their shell line carries the mark): a window a person opens on this
         # server, or one that a Scope from before this hook opens and pipes itself, is left alone
         hook = f"if-shell -F '#{{m:*{PIPED_MARK}*,#{{pane_start_command}}}}' {{ pipe-pane -o {quote(pipe)} }}"
@@ -260,6 +264,14 @@ class Tmux:
             raise (NoServer if gone else TmuxError)(f"cannot open a tmux window: {err}")
         window, pane = proc.stdout.decode().split()[:2]
         return window, pane
+
+    def pipe(self, pane_id: str, log: StrPath | None) -> bool:
+        """Start appending a pane's output to `log` again, or stop (`log` None); True when tmux agreed."""
+        args = ["pipe-pane", "-t", pane_id]
+        if log is not None:
+            args[1:1] = ["-o"]
+            args.append(_appending_to(os.fspath(log)))
+        return self.run(*args).returncode == 0
 
     def list_panes(self) -> dict[str, Pane] | None:
         """Every pane on the server, keyed by window name, in one tmux call; None when the server is gone."""

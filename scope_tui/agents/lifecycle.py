@@ -90,7 +90,16 @@ def catch_up(project: Project, name: str) -> list[str]:
 
     listed = sessions.list_all(project)
     reconcile(project, listed)  # marks sessions whose pane or server is gone, in `listed` too
-    missed = [s for s in listed if s.meta.get("agent") == name and s.terminal and not _marker(s.dir).exists()]
+    # only a reconcile ends a session without the agent (it marks it lost or crashed): those alone are
+    # checked for the marker, which reads their events
+    missed = [
+        s
+        for s in listed
+        if s.meta.get("agent") == name
+        and s.status == "failed"
+        and s.state.get("reason") in ("lost", "crashed")
+        and not _marker(s.dir).exists()
+    ]
     for s in missed:
         after_terminal(project, s.dir)
     return [s.id for s in missed]

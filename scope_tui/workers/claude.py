@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -310,15 +309,9 @@ class Supervisor:
 def _pipe(project: Project, pane: str, log: Path | None) -> bool:
     """Stop the pane's copy to pane.log (`log` None), or start it again; True when tmux agreed."""
     from scope_tui.substrate.server import tmux_for
-    from scope_tui.tmux import literal
 
-    args = (
-        ["pipe-pane", "-t", pane]
-        if log is None
-        else ["pipe-pane", "-o", "-t", pane, literal(f"cat >> {shlex.quote(str(log))}", strftime=True)]
-    )
     try:
-        return tmux_for(project).run(*args).returncode == 0
+        return tmux_for(project).pipe(pane, log)
     except Exception:
         return False
 
