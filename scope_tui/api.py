@@ -41,7 +41,7 @@ def spawn(
         check(opts["agent"])  # an unknown or retired agent is refused before a session folder exists
     worktree = bool(opts.pop("worktree", False))
     if opts.get("skill") and not opts.get("agent"):
-        from scope_tui.patterns.skills import load
+        from scope_tui.patterns.skill_files import load
 
         load(project, str(opts["skill"]))  # an unknown skill is refused (exit 2) with the known ones named
     if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
@@ -154,3 +154,18 @@ def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "
 
         after_terminal(Project(root), d)
     return reaped
+
+
+def approve_patch(project: Project, pid: str, *, by: str = "person", text: str | None = None) -> int:
+    """Approve a pending patch (`text` replaces its proposed text); the version it produced
+    (gepa.patches.approve)."""
+    from scope_tui.gepa import patches
+
+    return patches.approve(project, pid, by=by, text=text)
+
+
+def reject_patch(project: Project, pid: str, reason: str, *, by: str = "person") -> dict[str, Any]:
+    """Reject a pending patch with a reason; the patch (gepa.patches.reject)."""
+    from scope_tui.gepa import patches
+
+    return patches.reject(project, pid, reason, by=by)

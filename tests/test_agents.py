@@ -249,11 +249,11 @@ def test_stage_stays_junior_below_the_success_rate(project):
 
 def test_approved_patch_on_a_used_skill_becomes_a_heuristic(project):
     from scope_tui.gepa.patches import approve, propose
-    from scope_tui.patterns import skills as pskills
+    from scope_tui.patterns import skill_files
 
     identity.create("jo")
     finish(project, "explore the log archive", skill="rlm", agent="jo")
-    base = pskills.load(project, "rlm")
+    base = skill_files.load(project, "rlm")
     rule = "ALWAYS grep for the error code before spawning sub-queries"
     text = base.path.read_text()
     p = propose(
@@ -291,11 +291,11 @@ def test_approved_patch_on_a_used_skill_becomes_a_heuristic(project):
 
 def test_a_patch_on_a_skill_the_agent_never_used_is_not_pulled(project):
     from scope_tui.gepa.patches import approve, propose
-    from scope_tui.patterns import skills as pskills
+    from scope_tui.patterns import skill_files
 
     identity.create("kim")
     finish(project, "explore the log archive", agent="kim")
-    text = pskills.load(project, "ralph").path.read_text()
+    text = skill_files.load(project, "ralph").path.read_text()
     p = propose(
         project,
         target="skill:ralph",

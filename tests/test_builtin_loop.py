@@ -124,9 +124,9 @@ def test_secrets_are_redacted_from_tool_output(project, monkeypatch):
 
 
 def test_the_skill_text_is_in_the_system_prompt(project):
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
-    sk = skills.load(project, "map-reduce")
+    sk = skill_files.load(project, "map-reduce")
     s = session(project, "scan", skill="map-reduce")
     m = Script([use("finish", result="ok")])
     builtin.run(s.dir, model=m)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scope_tui.gepa import consolidate, online, pareto, patches, scores
-from scope_tui.patterns import skills
+from scope_tui.gepa import online, pareto, patches, scores
+from scope_tui.patterns import skill_files
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 
@@ -62,7 +62,7 @@ def test_spawn_without_peek_gives_one_deviation_a_reflection_and_a_patch(project
     assert p["signature"] == "sequence:peek_before_spawn" and p["reflection"] == text
     assert p["deviation"]["kind"] == "sequence"
     assert "+## Learned rules" in p["diff"] and "+- ALWAYS peek" in p["diff"]
-    assert p["new_text"].startswith(skills.load(project, "rlm", 1).path.read_text().rstrip("\n"))
+    assert p["new_text"].startswith(skill_files.load(project, "rlm", 1).path.read_text().rstrip("\n"))
     proposed = _of(s.dir, "patch_proposed")
     assert [e["patch"] for e in proposed] == [p["id"]]
 
@@ -108,9 +108,9 @@ def test_approval_writes_v2_with_lineage_and_the_next_task_gets_it(project):
     online.before_action(project, s.dir, {"kind": "spawn", "task": "everything"})
     (p,) = patches.list_patches(project, "pending")
     assert patches.approve(project, p["id"], by="person", note="good catch") == 2
-    v2 = skills.load(project, "rlm")
+    v2 = skill_files.load(project, "rlm")
     assert v2.version == 2 and "- ALWAYS peek at the context's structure" in v2.body
-    entry = skills.lineage(project, "rlm")["versions"]["2"]
+    entry = skill_files.lineage(project, "rlm")["versions"]["2"]
     assert entry["parent"] == 1 and entry["patches"] == [p["id"]] and entry["origin"] == "patch"
     done = patches.load_patch(project, p["id"])
     assert (
@@ -173,7 +173,7 @@ def test_a_contradicting_or_undoing_patch_is_refused(project):
         is None
     )
     # a hand-made patch that removes the line the first one added
-    v2_text = skills.load(project, "rlm").path.read_text()
+    v2_text = skill_files.load(project, "rlm").path.read_text()
     undo = patches.propose(
         project,
         target="skill:rlm",
@@ -206,10 +206,10 @@ def test_eleven_approved_patches_bring_one_consolidation(project):
     assert "Consolidated from 11 approved patches" in cons["new_text"]
     v = patches.approve(project, cons["id"])
     assert v == 13
-    lin = skills.lineage(project, "ralph")["versions"]["13"]
+    lin = skill_files.lineage(project, "ralph")["versions"]["13"]
     assert lin["origin"] == "consolidation" and lin["patches"] == [*ids, cons["id"]]
-    assert consolidate.since_last(project, "ralph") == []
-    body = skills.load(project, "ralph").body
+    assert patches.since_consolidation(project, "ralph") == []
+    body = skill_files.load(project, "ralph").body
     assert all(f"check item {i} " in body for i in range(11)) and body.count("## Learned rules") == 1
 
 
@@ -219,7 +219,7 @@ def test_auto_approve_applies_at_once(project):
     config.update(project.config_path, {"auto_approve": True})
     p = patches.propose_rule(project, "dag", "NEVER start a task before its inputs exist.", signature="x")
     assert p["status"] == "approved" and p["decided_by"] == "auto"
-    assert skills.load(project, "dag").version == 2
+    assert skill_files.load(project, "dag").version == 2
 
 
 def test_agent_patch_is_only_marked_approved(project):
@@ -240,8 +240,10 @@ def _score(ok: bool, dev: int = 0, cost: float = 1.0) -> dict:
 
 def test_pareto_draw_matches_front_counts(project):
     for i in range(3):  # v2, v3, v4 of map-reduce
-        skills.write_version(
-            project, "map-reduce", skills.load(project, "map-reduce").path.read_text() + f"\n<!-- {i} -->\n"
+        skill_files.write_version(
+            project,
+            "map-reduce",
+            skill_files.load(project, "map-reduce").path.read_text() + f"\n<!-- {i} -->\n",
         )
     table = {  # instance -> scores of v1..v4
         "a": [_score(True), _score(True), _score(False), _score(True)],
@@ -264,9 +266,11 @@ def test_pareto_draw_matches_front_counts(project):
     for v, want in {1: 3 / 7, 2: 2 / 7, 3: 2 / 7, 4: 0.0}.items():
         assert abs(freq[v] - want) < 0.04, (v, freq)
     # the shipped v1's lineage entry keeps its origin when its first score lands in the project
-    assert skills.lineage(project, "map-reduce")["versions"]["1"]["origin"] == "shipped"
+    assert skill_files.lineage(project, "map-reduce")["versions"]["1"]["origin"] == "shipped"
     # a new version with no scores yet gets the next task
-    skills.write_version(project, "map-reduce", skills.load(project, "map-reduce").path.read_text() + "\n")
+    skill_files.write_version(
+        project, "map-reduce", skill_files.load(project, "map-reduce").path.read_text() + "\n"
+    )
     assert pareto.choose_version(project, "map-reduce", "x", rng=rng) == 5
     assert (
         pareto.states(project, "map-reduce")[1] == "stable"
@@ -276,7 +280,7 @@ def test_pareto_draw_matches_front_counts(project):
 
 def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(scope):
     project = Project(scope.scope_dir)
-    skills.write_version(project, "ralph", skills.load(project, "ralph").path.read_text() + "\n")
+    skill_files.write_version(project, "ralph", skill_files.load(project, "ralph").path.read_text() + "\n")
     sid = scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "echo ok", "Fix   the BUILD")
     meta = scope.meta(sid)
     assert meta["skill_version"] == 2 and meta["task_key"] == scores.task_key("fix the build")
@@ -284,7 +288,9 @@ def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(sco
     from tests.support.helpers import wait_until
 
     got = wait_until(
-        lambda: skills.lineage(project, "ralph")["versions"]["2"].get("scores", {}).get(meta["task_key"]),
+        lambda: (
+            skill_files.lineage(project, "ralph")["versions"]["2"].get("scores", {}).get(meta["task_key"])
+        ),
         what="the score of ralph v2",
     )
     assert got["success"] is True and got["deviations"] == 0 and got["session"] == sid
@@ -329,7 +335,7 @@ def test_patches_cli(scope):
     )
     out = scope.ok("patches", "edit", other["id"], env={"EDITOR": f"{sys.executable} {editor}"})
     assert out.strip() == f"approved {other['id']}: dag v2"
-    assert "ALWAYS name each task's inputs and outputs." in skills.load(project, "dag").body
+    assert "ALWAYS name each task's inputs and outputs." in skill_files.load(project, "dag").body
     assert patches.load_patch(project, other["id"])["edited"] is True
     third = patches.propose_rule(project, "dag", "NEVER leave a task without a check.", signature="z")
     assert scope.ok("patches", "reject", third["id"], "--reason", "too strict").startswith(
@@ -434,7 +440,7 @@ def test_a_stale_consolidation_is_superseded_and_proposed_afresh(project):
     (fresh,) = [p for p in patches.list_patches(project, "pending") if p.get("kind") == "consolidation"]
     assert fresh["base_version"] == 13 and late["id"] in fresh["folds"]
     assert patches.approve(project, fresh["id"]) == 14
-    assert "NEVER skip the final check." in skills.load(project, "dag").body
+    assert "NEVER skip the final check." in skill_files.load(project, "dag").body
 
 
 def test_an_agents_own_skill_is_patched_in_the_agents_folder(project, home):

@@ -32,9 +32,9 @@ def test_a_wheel_carries_the_shipped_skills_and_themes(tmp_path):
     code = (
         f"import sys; sys.path.insert(0, {str(site)!r}); import scope_tui\n"
         f"assert scope_tui.__file__.startswith({str(site)!r}), scope_tui.__file__\n"
-        "from scope_tui.patterns import skills\n"
+        "from scope_tui.patterns import skill_files\n"
         "from scope_tui.tui.themes import load_themes\n"
-        "print(sorted(skills.load_all(None)[0]))\n"
+        "print(sorted(skill_files.load_all(None)[0]))\n"
         "print(sorted(t.name for t in load_themes()))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)

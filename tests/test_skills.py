@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from scope_tui.patterns import skills
+from scope_tui.patterns import skill_files
 from scope_tui.patterns.profile import profile
-from scope_tui.patterns.select import is_predicate, predicate, select, selection_event
+from scope_tui.patterns.when import is_predicate, predicate, select, selection_event
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
@@ -24,7 +24,7 @@ Prompt of {name} {desc}.
 
 
 def test_shipped_skills_load_with_rules():
-    loaded, errors = skills.load_all(None)
+    loaded, errors = skill_files.load_all(None)
     assert errors == []
     assert {"rlm", "map-reduce", "maker-checker", "ralph", "dag"} <= set(loaded)
     rlm = loaded["rlm"]
@@ -39,7 +39,7 @@ def test_broken_file_is_reported_with_line_and_the_rest_load(scope):
     (root / "bad").mkdir()
     (root / "bad" / "v1.md").write_text('+++\nname = "bad"\nwhen = ["x"]\nrules = = 3\n+++\nbody\n')
     (root / "worse.md").write_text('---\nname: worse\nrules:\n  max_depth: "deep"\n---\nbody\n')
-    loaded, errors = skills.load_all(Project(scope.scope_dir))
+    loaded, errors = skill_files.load_all(Project(scope.scope_dir))
     assert "good" in loaded and "rlm" in loaded
     assert "bad" not in loaded and "worse" not in loaded
     by_file = {e.file.name if e.file.parent.name != "bad" else "bad/v1.md": e for e in errors}
@@ -54,24 +54,24 @@ def test_broken_file_is_reported_with_line_and_the_rest_load(scope):
 
 def test_project_version_overrides_shipped_and_write_version_adds_lineage(scope):
     project = Project(scope.scope_dir)
-    shipped = skills.load(project, "rlm")
+    shipped = skill_files.load(project, "rlm")
     newer = shipped.version + 1
     d = scope.scope_dir / "skills" / "rlm"
     d.mkdir()
     (d / f"v{newer}.md").write_text(GOOD.format(name="rlm", desc="project copy"))
-    assert skills.load(project, "rlm").version == newer
-    assert "project copy" in skills.load(project, "rlm").body
-    assert skills.load(project, f"rlm@v{shipped.version}").body == shipped.body
-    assert [s.version for s in skills.versions(project, "rlm")] == list(range(1, newer + 1))
+    assert skill_files.load(project, "rlm").version == newer
+    assert "project copy" in skill_files.load(project, "rlm").body
+    assert skill_files.load(project, f"rlm@v{shipped.version}").body == shipped.body
+    assert [s.version for s in skill_files.versions(project, "rlm")] == list(range(1, newer + 1))
 
-    made = skills.write_version(
+    made = skill_files.write_version(
         project, "rlm", GOOD.format(name="rlm", desc="patched"), {"origin": "patch", "patches": ["p1"]}
     )
     assert made.version == newer + 1 and made.path == d / f"v{newer + 1}.md"
     lin = json.loads((d / "lineage.json").read_text())
     assert lin["versions"][str(newer + 1)]["parent"] == newer
     assert lin["versions"][str(newer + 1)]["patches"] == ["p1"]
-    assert skills.load(project, "rlm").body.startswith("Prompt of rlm patched")
+    assert skill_files.load(project, "rlm").body.startswith("Prompt of rlm patched")
 
     lin["versions"][str(newer + 1)]["scores"] = {
         "k1": {"success": True, "deviations": 2, "cost": 0.5, "t": 1.0},
@@ -83,16 +83,16 @@ def test_project_version_overrides_shipped_and_write_version_adds_lineage(scope)
     row = next(ln for ln in out.splitlines() if ln.startswith(f"v{newer + 1} "))
     assert row.split()[:8] == [f"v{newer + 1}", f"v{newer}", "patch", "1", "2", "1", "3", "$0.7500"]
     with pytest.raises(UsageError, match="no v99"):
-        skills.load(project, "rlm@v99")
+        skill_files.load(project, "rlm@v99")
     with pytest.raises(UsageError, match="broken at line"):
-        skills.write_version(project, "rlm", "no front matter", {})
+        skill_files.write_version(project, "rlm", "no front matter", {})
 
 
 def test_agent_root_wins_and_flat_file_is_v1(tmp_path):
     agent = tmp_path / "agent-skills"
     agent.mkdir()
     (agent / "mine.md").write_text(GOOD.format(name="mine", desc="agent's"))
-    loaded, _ = skills.load_all(None, agent)
+    loaded, _ = skill_files.load_all(None, agent)
     assert loaded["mine"].version == 1 and loaded["mine"].root == agent
 
 

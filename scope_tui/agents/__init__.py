@@ -36,7 +36,7 @@ person wrote it, never overwritten and never fatal. The shapes (stable; the cont
 
 Sessions: meta "agent" names the agent; prepare_session adds "agent_skill" {name, version, root} when
 an own skill matched and, when no skill was asked for, "skill", "skill_version" and "skill_root" (the
-folder to pass as `agent_skill_root` to patterns.skills.load). Events: `decision` (by "agent": which
+folder to pass as `agent_skill_root` to patterns.skill_files.load). Events: `decision` (by "agent": which
 own skill or base pattern and why), `agent_update` (what the end of the task changed), `agent_problem`.
 
 Modules: home (the home, config, tolerant reads, lock), identity, skills (own skills), memory,

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scope_tui.agents import growth, home, identity, memory, relationships
-from scope_tui.agents import skills as own_skills
+from scope_tui.agents import growth, home, identity, memory, own_skills, relationships
 from scope_tui.store import events, ids, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
@@ -74,7 +73,7 @@ def base_choice(project: Project, task: str, prof: Any) -> list[str]:
     if prof is None:
         return []
     try:
-        from scope_tui.patterns.select import select
+        from scope_tui.patterns.when import select
 
         return list(select(project, task, prof, use_model=False).composition)
     except Exception:  # the library's own problems are reported by it (scope skills), not here
@@ -207,9 +206,9 @@ def render_prompt(
     if best is not None and not (loads_itself and session.meta.get("driver") in ("builtin", "claude")):
         # the builtin and claude drivers load meta skill themselves (from skill_root): no second copy
         try:
-            from scope_tui.patterns import skills as pskills
+            from scope_tui.patterns import skill_files
 
-            sk = pskills.load(project, best.name, agent_skill_root=own_skills.root(d))
+            sk = skill_files.load(project, best.name, agent_skill_root=own_skills.root(d))
             out += [f"## Your own skill for this task: {best.name} v{best.version}", "", sk.body.strip(), ""]
         except UsageError as exc:
             problems.append(str(exc))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scope_tui.agents import growth, home, identity, memory, relationships
-from scope_tui.agents import skills as own_skills
+from scope_tui.agents import growth, home, identity, memory, own_skills, relationships
 from scope_tui.store.project import Project
 
 

@@ -154,8 +154,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
-    from scope_tui.agents import home, identity
-    from scope_tui.agents import skills as own_skills
+    from scope_tui.agents import home, identity, own_skills
     from scope_tui.agents.summary import summarize
 
     giver = summarize(args.giver, None, pull=False)

@@ -19,7 +19,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
     if args.candidates:
-        from scope_tui.patterns.skills import load
+        from scope_tui.patterns.skill_files import load
 
         params["candidates"] = [{"skill": s.strip()} for s in args.candidates.split(",") if s.strip()]
         for c in params["candidates"]:

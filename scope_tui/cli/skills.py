@@ -65,10 +65,10 @@ def _as_json(s: Any) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
     project = _project()
-    loaded, errors = skills.load_all(project, _agent_root(args.agent))
+    loaded, errors = skill_files.load_all(project, _agent_root(args.agent))
     if args.json:
         for s in loaded.values():
             print(json.dumps(_as_json(s)))
@@ -77,7 +77,7 @@ def _list(args: argparse.Namespace) -> int:
         for s in loaded.values():
             where = (
                 "shipped"
-                if s.root == skills.SHIPPED
+                if s.root == skill_files.SHIPPED
                 else "project"
                 if project and s.root == project.skills
                 else "agent"
@@ -90,7 +90,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from scope_tui.patterns.profile import profile
-    from scope_tui.patterns.select import select, selection_event
+    from scope_tui.patterns.when import select, selection_event
 
     task = args.explain
     if task == "-":
@@ -145,14 +145,14 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace, name: str) -> int:
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
     project = _project()
     root = _agent_root(args.agent)
-    vs = skills.versions(project, name, root)
+    vs = skill_files.versions(project, name, root)
     if not vs:
-        skills.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
-    lin = skills.lineage(project, name, root).get("versions", {})
+        skill_files.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
+    lin = skill_files.lineage(project, name, root).get("versions", {})
     from scope_tui.gepa import pareto
 
     try:  # stable or evolving, and the chance of getting the next task (GEPA's Pareto draw)
@@ -201,10 +201,10 @@ def _versions(args: argparse.Namespace, name: str) -> int:
 
 
 def _show(args: argparse.Namespace, ref: str) -> int:
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
     from scope_tui.patterns.rules import for_skill
 
-    s = skills.load(_project(), ref, agent_skill_root=_agent_root(args.agent))
+    s = skill_files.load(_project(), ref, agent_skill_root=_agent_root(args.agent))
     if args.json:
         print(json.dumps({**_as_json(s), "body": s.body}))
         return 0

@@ -15,16 +15,16 @@ INBOX_DRIVERS = ("builtin",)  # Claude Code gets the reflection as the hook's bl
 def _rules_and_text(project: Project, meta: dict[str, Any]) -> tuple[Any, str, int | None]:
     from scope_tui.gepa.scores import split_ref
     from scope_tui.patterns import rules as rules_mod
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
     name, version = split_ref(str(meta["skill"]), meta.get("skill_version"))
     root = meta.get("skill_root")  # an agent's own skill lives in the agent's folder
     try:
-        sk = skills.load(
+        sk = skill_files.load(
             project, name, int(version) if isinstance(version, int) else None, agent_skill_root=root
         )
     except Exception:
-        sk = skills.load(
+        sk = skill_files.load(
             project, name, agent_skill_root=root
         )  # the version may be gone; the latest has rules too
     text = sk.path.read_text() if sk.path else sk.body

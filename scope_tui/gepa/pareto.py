@@ -18,10 +18,10 @@ STABLE_AFTER = 3  # a version scored on this many instances, with nothing pendin
 
 
 def _scores(project: Project, skill: str) -> tuple[list[int], dict[int, dict[str, Any]]]:
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
-    versions = [s.version for s in skills.versions(project, skill)]
-    lin = skills.lineage(project, skill)["versions"]
+    versions = [s.version for s in skill_files.versions(project, skill)]
+    lin = skill_files.lineage(project, skill)["versions"]
     out: dict[int, dict[str, Any]] = {}
     for v in versions:
         entry = lin.get(str(v)) or {}

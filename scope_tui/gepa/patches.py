@@ -1,7 +1,7 @@
 """Patch proposals for skills (and agents' heuristics), kept as `.scope/patches/<id>.json`, and their approval.
 
 A patch changes nothing until it is approved: approving a skill patch writes the skill's next version
-(`.scope/skills/<name>/vN.md`, through patterns.skills.write_version) with its lineage; approving an
+(`.scope/skills/<name>/vN.md`, through patterns.skill_files.write_version) with its lineage; approving an
 agent patch ("agent:<name>/heuristics") only marks it approved (the agent layer pulls it in).
 A rejected patch is kept, and its deviation signature is never proposed again for that target.
 """
@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scope_tui.gepa.learned import LIMIT, THRESHOLD, add_learned_line, fold
 from scope_tui.store import events
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
 STATUSES = ("pending", "approved", "rejected", "superseded")
-LEARNED = "## Learned rules"
 RECENT = 5  # oscillation is judged against this many recent approved or pending patches
 _PID = re.compile(r"^p?(\d{1,9})$")
 
@@ -88,22 +88,6 @@ def load_patch(project: Project, pid: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- skill text helpers
 
 
-def add_learned_line(text: str, line: str) -> str:
-    """`text` with `line` (a "- ..." bullet) added at the end of its "## Learned rules" section."""
-    bullet = line if line.startswith("- ") else f"- {line}"
-    lines = text.rstrip("\n").split("\n")
-    try:
-        start = next(i for i, ln in enumerate(lines) if ln.strip() == LEARNED)
-    except StopIteration:
-        return "\n".join(lines) + f"\n\n{LEARNED}\n\n{bullet}\n"
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    last = end
-    while last > start + 1 and not lines[last - 1].strip():
-        last -= 1
-    lines[last:last] = [bullet]
-    return "\n".join(lines) + "\n"
-
-
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(
         difflib.unified_diff(
@@ -128,9 +112,9 @@ def diff_lines(diff: str) -> tuple[list[str], list[str]]:
 def _skill_text(
     project: Project, name: str, version: int | None = None, root: str | Path | None = None
 ) -> tuple[int, str]:
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
-    sk = skills.load(project, name, version, agent_skill_root=Path(root) if root else None)
+    sk = skill_files.load(project, name, version, agent_skill_root=Path(root) if root else None)
     assert sk.path is not None
     return sk.version, sk.path.read_text()
 
@@ -140,10 +124,6 @@ def _skill_text(
 
 _POLARITY = re.compile(r"^(?:-\s*)?\**\s*(ALWAYS|NEVER|DO NOT|DON'T)\b[:\s]*", re.IGNORECASE)
 _NUM = re.compile(r"\d+(?:\.\d+)?%?")
-_LIMIT = re.compile(
-    r"\b(?:more|fewer|less|over|under|most|least|max(?:imum)?|min(?:imum)?|limit|up to|deeper|beyond)\b|[<>]",
-    re.I,
-)
 
 
 def _core(line: str) -> tuple[str | None, str]:
@@ -188,7 +168,7 @@ def oscillation(
                 if pa and pb and pa != pb and ca == cb:
                     return f"it contradicts {pid} ({a!r} against {b!r})"
                 ta, tb = _NUM.sub("#", a), _NUM.sub("#", b)
-                if "#" in ta and ta == tb and a != b and _LIMIT.search(a):
+                if "#" in ta and ta == tb and a != b and LIMIT.search(a):
                     return f"it moves a limit {pid} set ({b!r} -> {a!r}): the limit would move back and forth"
     return None
 
@@ -399,7 +379,7 @@ def approve(
         patch["original_text"] = patch.get("new_text")
         patch["new_text"] = text
     if target.startswith("skill:"):
-        from scope_tui.patterns import skills
+        from scope_tui.patterns import skill_files
 
         name = patch.get("skill") or target.split(":", 1)[1]
         root = patch.get("skill_root")
@@ -417,9 +397,7 @@ def approve(
                 )
                 _save(project, patch)
                 _decided_event(project, patch)
-                from scope_tui.gepa.consolidate import maybe_propose
-
-                fresh = maybe_propose(project, name, session=patch.get("session"), root=root)
+                fresh = propose_consolidation(project, name, session=patch.get("session"), root=root)
                 raise UsageError(
                     f"patch {patch['id']} rewrote {name} v{base} but {name} is now at v{latest}: superseded"
                     + (f"; the fresh consolidation is {fresh['id']}" if fresh else "")
@@ -437,7 +415,7 @@ def approve(
             "created_at": now,
             "approved_by": by,
         }
-        written = skills.write_version(
+        written = skill_files.write_version(
             project, name, new_text, entry, agent_skill_root=Path(root) if root else None
         )
         version = int(written.version)
@@ -462,13 +440,64 @@ def approve(
             _save(project, other)
             _decided_event(project, other)
     if target.startswith("skill:") and patch.get("kind") != "consolidation":
-        from scope_tui.gepa.consolidate import maybe_propose
-
         try:  # the approval stands whatever happens to the follow-up proposal
-            maybe_propose(project, name, session=patch.get("session"), root=patch.get("skill_root"))
+            propose_consolidation(project, name, session=patch.get("session"), root=patch.get("skill_root"))
         except Exception as exc:
-            _session_event(project, patch.get("session"), "error", where="gepa.consolidate", error=str(exc))
+            _session_event(
+                project,
+                patch.get("session"),
+                "error",
+                where="gepa.patches.propose_consolidation",
+                error=str(exc),
+            )
     return version
+
+
+# ---------------------------------------------------------------- consolidation
+
+
+def since_consolidation(project: Project, skill: str) -> list[dict[str, Any]]:
+    """The approved (non-consolidation) patches of `skill` decided after its last approved consolidation."""
+    target = f"skill:{skill}"
+    mine = [p for p in list_patches(project, "approved") if p.get("target") == target]
+    cons = [float(p.get("decided_at") or 0) for p in mine if p.get("kind") == "consolidation"]
+    last = max(cons, default=0.0)
+    return [p for p in mine if p.get("kind") != "consolidation" and float(p.get("decided_at") or 0) > last]
+
+
+def propose_consolidation(
+    project: Project, skill: str, session: str | None = None, root: str | None = None
+) -> dict[str, Any] | None:
+    """Propose a consolidation of `skill` when more than THRESHOLD patches were approved since the last
+    one and none is pending; returns the new patch or None."""
+    target = f"skill:{skill}"
+    folded = since_consolidation(project, skill)
+    if len(folded) <= THRESHOLD:
+        return None
+    if any(
+        p.get("target") == target and p.get("kind") == "consolidation"
+        for p in list_patches(project, "pending")
+    ):
+        return None
+    version, text = _skill_text(project, skill, root=root)
+    new_text = fold(text, len(folded))
+    ids = [str(p["id"]) for p in folded]
+    return propose(
+        project,
+        target=target,
+        skill=skill,
+        base_version=version,
+        base_text=text,
+        new_text=new_text if new_text != text else text + "\n",
+        deviation={},
+        reflection=f"{len(folded)} patches approved since the last consolidation ({', '.join(ids)}): "
+        "one rewritten prompt folds them together.",
+        signature=f"consolidation:{'+'.join(ids)}",
+        session=session,
+        kind="consolidation",
+        folds=ids,
+        **({"skill_root": root} if root else {}),
+    )
 
 
 def reject(project: Project, pid: str, reason: str, by: str = "person") -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Per-instance scores of skill versions, recorded when a session ends, kept in the project's lineage.json.
 
-`lineage.json` (patterns.skills' format) holds, per version, `scores`: {task_key: {"success", "deviations",
+`lineage.json` (patterns.skill_files' format) holds, per version, `scores`: {task_key: {"success", "deviations",
 "cost", "t"}}; the latest run of a version on an instance is its score there.
 """
 
@@ -39,11 +39,11 @@ def record(
 ) -> None:
     """Write `score` for `version` of `skill` on instance `key` into the lineage.json of the project's
     skills (or of `root`, an agent's own skills)."""
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
     folder = (Path(root) if root else project.skills) / skill
     folder.mkdir(parents=True, exist_ok=True)
-    lpath = folder / skills.LINEAGE
+    lpath = folder / skill_files.LINEAGE
     fd = os.open(folder / ".scores.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -56,7 +56,7 @@ def record(
         entry = data["versions"].get(str(version))
         if not isinstance(entry, dict):
             # First score of a version that lives in another root (the shipped v1): copy what is known of it.
-            known = skills.lineage(project, skill, agent_skill_root=root)["versions"].get(str(version))
+            known = skill_files.lineage(project, skill, agent_skill_root=root)["versions"].get(str(version))
             entry = (
                 dict(known)
                 if isinstance(known, dict)
@@ -95,9 +95,9 @@ def record_outcome(project: Project, session_dir: Path) -> None:
             return
         skill, version = split_ref(str(skill), s.meta.get("skill_version"))
         if not isinstance(version, int):
-            from scope_tui.patterns import skills
+            from scope_tui.patterns import skill_files
 
-            version = skills.load(project, str(skill), agent_skill_root=s.meta.get("skill_root")).version
+            version = skill_files.load(project, str(skill), agent_skill_root=s.meta.get("skill_root")).version
         key = str(s.meta.get("task_key") or task_key(s.task()))
         devs = sum(1 for e in events.read_all(s.dir) if e.get("type") == "deviation")
         score = {

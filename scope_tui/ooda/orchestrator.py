@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from scope_tui.ooda.acts import guarded
 from scope_tui.ooda.escalation import Escalation, ask_person, escalate, split_inbox
 from scope_tui.ooda.loop import Loop
 from scope_tui.ooda.monitor import Monitor, Observation
@@ -31,8 +32,6 @@ PATTERNS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
 def run_strategic(session_dir: Path) -> int:
     """Run an orchestrator session (driver `orchestrator`); returns the process exit code."""
-    from scope_tui.ooda.supervisor import guarded
-
     session_dir = Path(session_dir).resolve()
     return guarded(session_dir, lambda: Orchestrator(Project(session_dir.parent.parent), session_dir).run())
 
@@ -138,7 +137,7 @@ class Orchestrator:
         score and reason); the task's shape decides when the library cannot. Returns (alternatives, stages)."""
         try:
             from scope_tui.patterns.profile import profile
-            from scope_tui.patterns.select import select, selection_event
+            from scope_tui.patterns.when import select, selection_event
 
             cwd = Path(self.meta.get("cwd") or self.project.home)
             prof = profile(self.task, self.params, cwd=cwd)

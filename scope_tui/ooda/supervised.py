@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.ooda import restart
+from scope_tui.ooda.acts import ANSWER_AFTER, stop, tell_person
 from scope_tui.ooda.escalation import escalate
 from scope_tui.ooda.loop import Loop
 from scope_tui.ooda.monitor import Monitor
@@ -89,8 +90,6 @@ class SupervisedContext(EngineContext):
 
     def _escalate(self, reason: str, details: str, evidence: list[Any]) -> None:
         self.loop.decide("escalate", f"{reason}: {details}", reason=reason)
-        from scope_tui.ooda.supervisor import stop
-
         for sid in reversed(self.started):
             stop(self.project, sid, f"supervisor escalated: {reason}")
         escalate(self.session_dir, reason, details, evidence)
@@ -101,8 +100,6 @@ class SupervisedContext(EngineContext):
     ) -> list[sessions.Session]:
         """Wait as the engine asks, while stopping (failed, reason stuck) a child that stalls and nudging
         one that repeats itself or keeps erroring; a question left unanswered raises an alert."""
-        from scope_tui.ooda.supervisor import ANSWER_AFTER, stop, tell_person
-
         mon = Monitor(
             self.project, stall_after=self.stall_after, answer_after=self.answer_after or ANSWER_AFTER
         )

@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scope_tui.ooda import restart
+from scope_tui.ooda.acts import ANSWER_AFTER, guarded, stop, tell_person
 from scope_tui.ooda.escalation import escalate, split_inbox
 from scope_tui.ooda.loop import Loop
 from scope_tui.ooda.monitor import Monitor, Observation
+from scope_tui.ooda.supervised import SupervisedContext
 from scope_tui.store import events, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 
-# A child waiting this long for a person's answer gets an alert (an `escalation` event to the person).
-ANSWER_AFTER = 120.0
 # Escalation reasons the tactical level handles itself (by restarting); the rest go up.
 HANDLED_HERE = ("stuck",)
 # Troubles that mean "this run is going nowhere": the child is stopped and handled like a failure.
@@ -46,58 +45,12 @@ def run_tactical(session_dir: Path) -> int:
     session_dir = Path(session_dir).resolve()
     s = sessions.load_dir(session_dir)
     if (s.meta.get("params") or {}).get("children"):
-        return guarded(session_dir, lambda: Supervisor(Project(session_dir.parent.parent), session_dir).run())
+        return guarded(
+            session_dir, lambda: OtpSupervisor(Project(session_dir.parent.parent), session_dir).run()
+        )
     from scope_tui.patterns import engines
 
-    try:
-        ctx = make_context(session_dir)
-    except ImportError:  # no engine context yet: the engine runs unsupervised
-        return engines.run(session_dir)
-    return engines.run(session_dir, ctx)
-
-
-def guarded(session_dir: Path, body: Callable[[], int]) -> int:
-    """Run a loop; an unexpected error ends the session failed with the error, never silently."""
-    try:
-        return body()
-    except KeyboardInterrupt:
-        sessions.set_status(session_dir, "killed", reason="interrupted")
-        return 130
-    except Exception as exc:
-        msg = f"{type(exc).__name__}: {exc}"
-        events.append(session_dir, "error", error=msg, source="ooda")
-        sessions.set_status(session_dir, "failed", reason=f"supervision error: {msg}")
-        print(f"scope: supervision error: {msg}", flush=True)
-        return 1
-
-
-def stop(project: Project, sid: str, why: str, status: str = "killed") -> bool:
-    """Stop a live child: mark it `status` first (so a late write from its worker is dropped), then close
-    its window. True when it was live."""
-    d = project.session_dir(sid)
-    s = sessions.load_dir(d)
-    if s.terminal or not sessions.set_status(d, status, reason=why):
-        return False
-    window = (s.meta.get("tmux") or {}).get("window")
-    if window:
-        from scope_tui.substrate.server import tmux_for
-
-        tmux_for(project).kill_window(window)
-    return True
-
-
-def tell_person(loop: Loop, session_dir: Path, o: Observation) -> None:
-    """A child's question has waited too long: an alert for the person; the child is left as it is."""
-    loop.orient(f"{o.child} waits for an answer", o.details, child=o.child)
-    loop.decide("tell_person", f"nobody answered {o.child}: answer with 'scope redirect {o.child} ...'")
-    events.append(
-        session_dir,
-        "escalation",
-        reason="missing_context",
-        details=f"{o.child} asks: {o.details}",
-        evidence=[{"session": o.child}],
-        to="person",
-    )
+    return engines.run(session_dir, SupervisedContext.from_dir(session_dir))
 
 
 @dataclass
@@ -115,7 +68,7 @@ class Child:
         return str(self.spec.get("restart") or "permanent")
 
 
-class Supervisor:
+class OtpSupervisor:
     """An OTP-style supervisor over command / worker / pattern children, thinking out loud as OODA."""
 
     def __init__(self, project: Project, session_dir: Path) -> None:
@@ -349,10 +302,3 @@ class Supervisor:
         bad = ", ".join(f"{c.sid} {c.ended}" for c in needed if c.ended != "done")
         sessions.set_status(self.dir, "failed", reason=f"children did not finish: {bad}", exit_code=1)
         return 1
-
-
-def make_context(session_dir: Path) -> Any:
-    """The supervised engine context for a pattern session (needs patterns.engines.context)."""
-    from scope_tui.ooda.supervised import SupervisedContext
-
-    return SupervisedContext.from_dir(session_dir)

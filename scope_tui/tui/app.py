@@ -873,7 +873,7 @@ class ScopeApp(App[None]):
 
     def skill_names(self) -> list[str]:
         names: set[str] = set()
-        from scope_tui.patterns.skills import SHIPPED
+        from scope_tui.patterns.skill_files import SHIPPED
 
         for root in (SHIPPED, self.project.skills):
             if root.is_dir():
@@ -1041,14 +1041,6 @@ class ScopeApp(App[None]):
         self.patch_idx += 1
         self.show_patch()
 
-    def _patches_api(self) -> Any:
-        try:
-            from scope_tui.gepa import patches
-        except ImportError:
-            self.notify("patch approval is not available yet (scope_tui.gepa.patches)", severity="error")
-            return None
-        return patches
-
     def action_approve(self) -> None:
         patch = self.current_patch()
         if patch is None:
@@ -1088,19 +1080,18 @@ class ScopeApp(App[None]):
 
     @work(thread=True, group="act")
     def do_decide(self, pid: str, how: str, reason: str | None, text: str | None = None) -> None:
-        api = self._patches_api()
-        if api is None:
-            return
+        from scope_tui import api
+
         patch = self.index.patches.get(pid)
         target = patch.target if patch else "?"
         try:
             if how == "approve":
-                version = api.approve(self.project, pid, by="person", text=text)
+                version = api.approve_patch(self.project, pid, by="person", text=text)
                 msg = f"patch {pid} approved: {target.split(':', 1)[-1]} v{version}"
             else:
-                api.reject(self.project, pid, reason or "", by="person")
+                api.reject_patch(self.project, pid, reason or "", by="person")
                 msg = f"patch {pid} rejected"
-        except (ScopeError, AttributeError, NotImplementedError) as exc:
+        except ScopeError as exc:
             self.call_from_thread(self.notify, f"patch {pid}: {exc}", severity="error")
             return
         self.call_from_thread(self.notify, msg, title="Patches")

@@ -203,18 +203,11 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
     """An agent as text: identity, stage, experience, own skills, recent heuristics; read-only.
 
     Uses the agents layer's summary (without pulling patches: the room never writes); broken files
-    are named, never raised. Falls back to reading the files when that layer cannot read the agent.
+    are named, never raised, and an agent that cannot be read at all is shown with the reason.
     """
     t = Text()
     try:
@@ -223,8 +216,7 @@ def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
         info = summarize(name, project, pull=False)
     except Exception as exc:  # a missing or unreadable agent is shown, not raised
         t.append(f"agent {name}\n", style="bold")
-        t.append(f"({exc})\n\n", style="italic")
-        t.append_text(_raw_agent(agents_home, name))
+        t.append(f"({exc})\n", style="italic")
         return t
     t.append(f"@{info['name']}", style="bold")
     t.append(f"  {info['stage']} · {info['status']} · {info['experience']} tasks")
@@ -252,27 +244,6 @@ def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
         t.append("  (none yet)\n")
     for prob in info.get("problems") or []:
         t.append(f"  ⚠ {prob}\n", style="bold")
-    return t
-
-
-def _raw_agent(agents_home: Path, name: str) -> Text:
-    d = agents_home / name
-    t = Text()
-    if not d.is_dir():
-        t.append(f"(no folder {d})\n")
-        return t
-    try:
-        t.append((d / "identity.md").read_text().strip()[:1500] + "\n")
-    except OSError:
-        t.append("(no identity.md)\n")
-    heur = _read_json(d / "memory" / "heuristics.json")
-    items = heur.get("heuristics", heur) if isinstance(heur, dict) else heur
-    if isinstance(items, list):
-        for h in items[-8:]:
-            txt = h.get("text") or json.dumps(h) if isinstance(h, dict) else str(h)
-            t.append(f"  · {txt}\n")
-    elif (d / "memory" / "heuristics.json").exists():
-        t.append("  (heuristics.json is unreadable)\n")
     return t
 
 

@@ -93,13 +93,11 @@ class Loop:
         return "\n\n".join(p.strip() for p in parts if p.strip())
 
     def _skill_text(self, name: str) -> str | None:
-        try:
-            from scope_tui.patterns import skills
-        except ImportError:
-            return None
+        from scope_tui.patterns import skill_files
+
         try:
             version = self.meta.get("skill_version")
-            sk = skills.load(
+            sk = skill_files.load(
                 self.project,
                 name,
                 int(version) if isinstance(version, int) else None,
@@ -327,10 +325,8 @@ class Loop:
 
     @staticmethod
     def kind(name: str, inp: dict[str, Any]) -> str:
-        try:
-            from scope_tui.gepa.deviation import classify
-        except ImportError:
-            return {"read_file": "peek", "spawn": "spawn", "bash": "exec"}.get(name, "tool")
+        from scope_tui.gepa.deviation import classify
+
         return str(classify(name, inp))
 
     def check(self, name: str, inp: dict[str, Any]) -> str | None:

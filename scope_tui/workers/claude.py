@@ -74,7 +74,7 @@ def _say(text: str) -> None:
     print(f"\x1b[2m{text}\x1b[0m", flush=True)
 
 
-class Supervisor:
+class ClaudeRun:
     """Everything the worker does while claude runs; `step()` once per tick, no blocking calls."""
 
     def __init__(
@@ -393,7 +393,7 @@ def run(session_dir: str | Path) -> int:
         events.append(d, "pane_log_paused", why="Claude Code asks about the API key, showing part of it")
     proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
-    sup = Supervisor(project, d, proc, opts)
+    sup = ClaudeRun(project, d, proc, opts)
     sup.log_paused = paused
     code = sup.run()
     if sup.log_paused:

@@ -82,9 +82,9 @@ def _skill_text(project: Project, s: sessions.Session) -> str:
     if not name:
         return ""
     try:
-        from scope_tui.patterns import skills
+        from scope_tui.patterns import skill_files
 
-        sk = skills.load(
+        sk = skill_files.load(
             project, str(name), agent_skill_root=s.meta.get("skill_root")
         )  # an agent's own skill
     except Exception as exc:  # an unreadable skill must not stop the session; say so in its prompt

@@ -1,12 +1,10 @@
 """The offline model: deterministic, no network, the default when no API key is set. Its name is `offline`.
 
 It answers from policies that follow the procedure in front of it over the real data:
-- a system prompt holding the marker "```repl" (the RLM engine) -> `repl_policy.reply(messages, system)`
-  (helper D's module; imported lazily, a plain text reply when it is absent);
-- a call with tools (the built-in worker) -> `tool_policy.decide(...)`: list, read, grep, write, spawn,
-  wait, finish;
-- any other call (llm_query, synthesis, reflection) -> `repl_policy.plain(messages, system)` when that
-  exists, else `text_policy.answer(...)`.
+- a system prompt holding the marker "```repl" (the RLM engine) -> `repl_policy.reply(messages, system)`;
+- a call with tools (the built-in worker) -> `quirks.decide(...)`, which is `tool_policy.decide(...)` (list,
+  read, grep, write, spawn, wait, finish) unless the session is switched to deviate once;
+- any other call (llm_query, synthesis, reflection) -> `repl_policy.plain(messages, system)`.
 Tokens are estimated (about four characters a token) so that accounting shows the size of the work;
 the cost is always zero.
 """
@@ -46,9 +44,9 @@ class OfflineModel:
         if "```repl" in system:
             content = [{"type": "text", "text": self._repl(messages, system)}]
         elif tools:
-            from scope_tui.models.offline import tool_policy
+            from scope_tui.models.offline import quirks
 
-            content = tool_policy.decide(messages, system=system, tools=tools, meta=self.meta)
+            content = quirks.decide(messages, system=system, tools=tools, meta=self.meta)
         else:
             content = [{"type": "text", "text": self._plain(messages, system)}]
         stop = "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
@@ -56,21 +54,11 @@ class OfflineModel:
         return Reply(content, stop, {"input_tokens": _tokens(messages, system), "output_tokens": out}, NAME)
 
     def _repl(self, messages: list[dict[str, Any]], system: str) -> str:
-        try:
-            from scope_tui.models.offline import repl_policy  # type: ignore[attr-defined]
-        except ImportError:
-            return "(offline: no REPL policy is installed)\nFINAL(no answer)"
-        return str(repl_policy.reply(messages, system))
+        from scope_tui.models.offline import repl_policy
+
+        return repl_policy.reply(messages, system)
 
     def _plain(self, messages: list[dict[str, Any]], system: str) -> str:
-        try:
-            from scope_tui.models.offline import repl_policy  # type: ignore[attr-defined]
+        from scope_tui.models.offline import repl_policy
 
-            plain = getattr(repl_policy, "plain", None)
-        except ImportError:
-            plain = None
-        if plain is not None:
-            return str(plain(messages, system))
-        from scope_tui.models.offline import text_policy
-
-        return text_policy.answer(messages, system)
+        return repl_policy.plain(messages, system)

@@ -13,7 +13,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
-Block = dict[str, Any]
+from scope_tui.models.offline import tool_policy
+from scope_tui.models.offline.tool_policy import Block, children, say, tool
+
+
+def decide(
+    messages: list[dict[str, Any]],
+    *,
+    system: str = "",
+    tools: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> list[Block]:
+    """The tool policy's next step, altered once when this session's switch is on."""
+    blocks = tool_policy.decide(messages, system=system, tools=tools)
+    if not switched_on(meta or {}):
+        return blocks
+    texts, steps = tool_policy.history(messages)
+    alt = adjust(blocks, history=steps, task=tool_policy.effective_task(texts), meta=meta or {})
+    return alt if alt is not None else blocks
 
 
 def switched_on(meta: dict[str, Any]) -> bool:
@@ -34,22 +51,20 @@ def adjust(blocks: list[Block], *, history: list[Any], task: str, meta: dict[str
     """The altered step, or None to keep the policy's own `blocks`."""
     if not switched_on(meta):
         return None
-    from scope_tui.models.offline.tool_policy import _say, _tool, children
-
     kids = children(task)
     if not kids:
         return None
     n = len(history)
     if n == 0:  # the deviation: hand a child the whole task, before any look at the context
         return [
-            _say("Act: spawn one child on the whole task (no need to look first)."),
-            _tool("spawn", {"task": task.strip()}, n),
+            say("Act: spawn one child on the whole task (no need to look first)."),
+            tool("spawn", {"task": task.strip()}, n),
         ]
     blocked = [s for s in history if _blocked(s)]
     started = [s for s in history if s.name == "spawn" and not s.is_error]
     looked = any(s.name in ("bash", "read_file") for s in history)
     if blocked and not started and looked:  # it has looked now: spawn the children as the procedure says
-        return [_say(f"Act: spawn {len(kids)} child session(s), now that I have looked.")] + [
-            _tool("spawn", {"task": k}, n, i) for i, k in enumerate(kids)
+        return [say(f"Act: spawn {len(kids)} child session(s), now that I have looked.")] + [
+            tool("spawn", {"task": k}, n, i) for i, k in enumerate(kids)
         ]
     return None

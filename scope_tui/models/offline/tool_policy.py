@@ -16,9 +16,8 @@ does, then tool_use blocks. The procedure:
 7. finish(result) with what it found.
 
 A later user message (a redirect) that asks for something it can act on replaces the task from there on.
-Deterministic: the same conversation gives the same reply. A module `quirks` beside this one, when present,
-may alter a step: `quirks.adjust(blocks, history=..., task=..., meta=...) -> blocks | None` (used by the
-demo to make one worker deviate once).
+Deterministic: the same conversation gives the same reply. `quirks`, above this module, may alter a step
+(the demo makes one worker deviate once).
 """
 
 from __future__ import annotations
@@ -222,11 +221,11 @@ def _first_int(text: str) -> int | None:
     return int(m.group()) if m else None
 
 
-def _tool(name: str, inp: dict[str, Any], n: int, i: int = 0) -> Block:
+def tool(name: str, inp: dict[str, Any], n: int, i: int = 0) -> Block:
     return {"type": "tool_use", "id": f"toolu_offline_{n:03d}_{i}", "name": name, "input": inp}
 
 
-def _say(text: str) -> Block:
+def say(text: str) -> Block:
     return {"type": "text", "text": text}
 
 
@@ -244,18 +243,10 @@ def decide(
     *,
     system: str = "",
     tools: list[dict[str, Any]] | None = None,
-    meta: dict[str, Any] | None = None,
 ) -> list[Block]:
     """The next step of the procedure, as content blocks (text, then tool_use blocks; or finish)."""
     texts, steps = history(messages)
-    task = effective_task(texts)
-    blocks = _decide(task, steps, {str(t.get("name")) for t in tools or []})
-    try:
-        from scope_tui.models.offline import quirks  # type: ignore[attr-defined]
-    except ImportError:
-        return blocks
-    alt = quirks.adjust(blocks, history=steps, task=task, meta=meta or {})
-    return alt if alt is not None else blocks
+    return _decide(effective_task(texts), steps, {str(t.get("name")) for t in tools or []})
 
 
 def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
@@ -266,12 +257,12 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
 
     if reduce_parts(task):  # a reducer: the mappers' results are in the task itself
         return [
-            _say("Reduce: combine the parts' results."),
-            _tool("finish", {"result": reduce_answer(task)}, n),
+            say("Reduce: combine the parts' results."),
+            tool("finish", {"result": reduce_answer(task)}, n),
         ]
 
     if not ran("bash") and not ran("read_file"):
-        return [_say("Observe: list the working folder."), _tool("bash", {"command": "ls -la"}, n)]
+        return [say("Observe: list the working folder."), tool("bash", {"command": "ls -la"}, n)]
     present = _listing(steps)
     notes: list[str] = []
     value: str | None = None
@@ -280,17 +271,17 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
     if kids and "spawn" in have:
         spawned = ran("spawn")
         if not spawned:
-            out: list[Block] = [_say(f"Act: spawn {len(kids)} child session(s), one per item.")]
+            out: list[Block] = [say(f"Act: spawn {len(kids)} child session(s), one per item.")]
             for i, k in enumerate(kids):
                 inp: dict[str, Any] = {"task": k}
                 cmd = _CMD.search(k)
                 if cmd and re.match(r"^\s*(?:run|execute|exec)\b", k, re.I):
                     inp["cmd"] = cmd.group(1)
-                out.append(_tool("spawn", inp, n, i))
+                out.append(tool("spawn", inp, n, i))
             return out
         ids = [m.group(1) for s in spawned if (m := re.search(r"\bsession\s+([\d.]+)", s.result))]
         if not ran("wait") and ids:
-            return [_say(f"Wait for children {', '.join(ids)}."), _tool("wait", {"ids": ids}, n)]
+            return [say(f"Wait for children {', '.join(ids)}."), tool("wait", {"ids": ids}, n)]
         waited = ran("wait")
         value = waited[-1].result.strip() if waited else "(no child started)"
         notes.append(f"Children {', '.join(ids) or '-'}:\n{value}")
@@ -302,14 +293,14 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
         done = ran("bash", lambda s: s.input.get("command") == count_cmd)
         if not done:
             return [
-                _say(f"Orient: count the lines of {file} that contain {word!r}."),
-                _tool("bash", {"command": count_cmd}, n),
+                say(f"Orient: count the lines of {file} that contain {word!r}."),
+                tool("bash", {"command": count_cmd}, n),
             ]
         num = _first_int(done[-1].result)
         if num is None or "No such file" in done[-1].result:
             return [
-                _say(f"{file} cannot be read."),
-                _tool(
+                say(f"{file} cannot be read."),
+                tool(
                     "finish",
                     {"result": f"Could not count {word!r} in {file}: {done[-1].result.strip()[:200]}"},
                     n,
@@ -327,8 +318,8 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
         ]
         unread = [f for f in files[:3] if not ran("read_file", lambda s, f=f: s.input.get("path") == f)]
         if unread:
-            return [_say(f"Observe: read {', '.join(unread)}.")] + [
-                _tool("read_file", {"path": f}, n, i) for i, f in enumerate(unread)
+            return [say(f"Observe: read {', '.join(unread)}.")] + [
+                tool("read_file", {"path": f}, n, i) for i, f in enumerate(unread)
             ]
         for s in ran("read_file"):
             lines = [ln.rstrip() for ln in s.result.splitlines()]
@@ -345,7 +336,7 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
             where = " ".join(shlex.quote(f) for f in files[:3]) or "."
             pat = "|".join(re.escape(w) for w in words)
             search = f"grep -rn -i -E {shlex.quote(pat)} {where} | head -n 40"
-            return [_say(f"Orient: search for {', '.join(words)}."), _tool("bash", {"command": search}, n)]
+            return [say(f"Orient: search for {', '.join(words)}."), tool("bash", {"command": search}, n)]
         for s in ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
             hits = [ln for ln in s.result.splitlines() if ln.strip() and not ln.startswith("[exit")]
             notes.append(f"{len(hits)} matching line(s)" + (":\n" + "\n".join(hits[:10]) if hits else "."))
@@ -362,8 +353,8 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
             content = what
         if not ran("write_file", lambda s: s.input.get("path") == file):
             return [
-                _say(f"Act: write {file}."),
-                _tool("write_file", {"path": file, "content": content.rstrip("\n") + "\n"}, n),
+                say(f"Act: write {file}."),
+                tool("write_file", {"path": file, "content": content.rstrip("\n") + "\n"}, n),
             ]
         w = ran("write_file", lambda s: s.input.get("path") == file)[-1]
         notes.append(
@@ -373,4 +364,4 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
         )
 
     result = "\n".join(notes) or f"Looked at the folder for: {task.strip()[:200]}"
-    return [_say("Done: report what was found."), _tool("finish", {"result": result}, n)]
+    return [say("Done: report what was found."), tool("finish", {"result": result}, n)]

@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from scope_tui.models.base import Model
+from scope_tui.models.select import model_for
 from scope_tui.patterns.rlm import repl as R
-from scope_tui.patterns.rlm.models import model_for, text_of
 from scope_tui.store import config, events, sessions
 from scope_tui.store.project import Project
 
@@ -122,11 +123,11 @@ class RlmRun:
         self.meta = self.ctx.meta
         self.params = self.ctx.params
         cfg = config.load(self.project.config_path).get("rlm", {}) or {}
-        from scope_tui.patterns import skills
+        from scope_tui.patterns import skill_files
 
         try:
             ver = self.meta.get("skill_version")
-            self.skill = skills.load(self.project, "rlm", int(ver) if ver else None)
+            self.skill = skill_files.load(self.project, "rlm", int(ver) if ver else None)
             rules = self.skill.rules
         except Exception:  # a broken or missing skill must not stop the run: use the built-in limits
             self.skill, rules = None, {}  # type: ignore[assignment]
@@ -160,11 +161,11 @@ class RlmRun:
         if refusal:
             return f"[refused] {refusal}"
         meta = dict(self.meta, model=model) if model else self.meta
-        m = model_for(self.project, meta, "operational", self.dir)
+        m = model_for(self.project, meta, "operational", session_dir=self.dir)
         reply = m.complete(
             [{"role": "user", "content": str(prompt)}], system="", max_tokens=2048, purpose="llm_query"
         )
-        return text_of(reply)
+        return reply.text
 
     def llm_query_batched(self, prompts: list[str], model: str | None = None) -> list[str]:
         """Several llm_query calls at once (threads); answers in the order of `prompts`."""
@@ -301,9 +302,8 @@ class RlmRun:
     def first_message(self, task: str, context: Any) -> str:
         return f"TASK:\n{task.strip()}\n\nCONTEXT:\n{R.describe(context)}\n\nStart by looking at the context in a ```repl block."
 
-    def turn(self, model: Any, messages: list[dict[str, Any]], system: str) -> str:
-        reply = model.complete(messages, system=system, max_tokens=4096, purpose="rlm")
-        return text_of(reply)
+    def turn(self, model: Model, messages: list[dict[str, Any]], system: str) -> str:
+        return model.complete(messages, system=system, max_tokens=4096, purpose="rlm").text
 
     def run_blocks(self, repl: R.Repl, text: str, iteration: int) -> list[str]:
         outputs = []
@@ -361,7 +361,7 @@ class RlmRun:
         self.context_size = size_of(context)
         sessions.update_state(self.dir, context_chars=self.context_size, depth=self.depth)
         self.ctx.say(f"rlm: depth {self.depth}, context {R.describe(context)}")
-        model = model_for(self.project, self.meta, "tactical", self.dir)
+        model = model_for(self.project, self.meta, "tactical", session_dir=self.dir)
         system = self.system_prompt()
         messages: list[dict[str, Any]] = [{"role": "user", "content": self.first_message(task, context)}]
         fns: dict[str, Any] = {

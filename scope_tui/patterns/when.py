@@ -228,9 +228,9 @@ def select(
     keyword hunches). A composition is the explore/scan/validate skills that qualify, in that order;
     otherwise the single best skill; none when nothing qualifies.
     """
-    from scope_tui.patterns import skills as skills_mod
+    from scope_tui.patterns import skill_files
 
-    loaded, errs = skills_mod.load_all(project, agent_skill_root)
+    loaded, errs = skill_files.load_all(project, agent_skill_root)
     fields = profile.fields()
     prose: list[tuple[str, str]] = []
     for sk in loaded.values():

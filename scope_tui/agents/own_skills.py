@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.agents import home
-from scope_tui.patterns import skills as pskills
+from scope_tui.patterns import skill_files
 from scope_tui.store import events, ids, sessions
 from scope_tui.store.project import Project
 
@@ -28,17 +28,17 @@ def root(d: Path) -> Path:
     return d / SKILLS
 
 
-def own(d: Path, project: Project | None) -> tuple[dict[str, pskills.Skill], list[str]]:
+def own(d: Path, project: Project | None) -> tuple[dict[str, skill_files.Skill], list[str]]:
     """The agent's own skills (latest version each) and one line per broken file in its root."""
     r = root(d)
-    found, errors = pskills.load_all(project, agent_skill_root=r)
+    found, errors = skill_files.load_all(project, agent_skill_root=r)
     mine = {n: s for n, s in found.items() if s.root is not None and Path(s.root) == r}
     problems = [str(e) for e in errors if r in Path(e.file).parents]
     return mine, problems
 
 
 def read_lineage(d: Path, name: str) -> dict[str, Any]:
-    r = home.read_json(root(d) / name / pskills.LINEAGE, {"name": name, "versions": {}})
+    r = home.read_json(root(d) / name / skill_files.LINEAGE, {"name": name, "versions": {}})
     v = r.value
     v.setdefault("uses", 0)
     v.setdefault("successes", 0)
@@ -47,13 +47,13 @@ def read_lineage(d: Path, name: str) -> dict[str, Any]:
 
 
 def _write_lineage(d: Path, name: str, data: dict[str, Any]) -> None:
-    home.write(root(d) / name / pskills.LINEAGE, data)
+    home.write(root(d) / name / skill_files.LINEAGE, data)
 
 
 # --- matching --------------------------------------------------------------------------------------
 def judge(criterion: str, prof: dict[str, Any]) -> bool | None:
     """True / False for a predicate the profile decides (the patterns layer's safe evaluator); None for prose."""
-    from scope_tui.patterns.select import NotPredicate, predicate
+    from scope_tui.patterns.when import NotPredicate, predicate
 
     try:
         return predicate(criterion, prof)
@@ -77,7 +77,9 @@ class Candidate:
         }
 
 
-def score(sk: pskills.Skill, task: str, prof: dict[str, Any], heuristics: list[dict[str, Any]]) -> Candidate:
+def score(
+    sk: skill_files.Skill, task: str, prof: dict[str, Any], heuristics: list[dict[str, Any]]
+) -> Candidate:
     """How well one own skill fits the task: its keywords and WHEN criteria, nudged by heuristics."""
     words = set(home.keywords(task, limit=64))
     c = Candidate(sk.name, sk.version, 0.0)
@@ -221,7 +223,7 @@ def _action(e: dict[str, Any]) -> str:
 def unique_name(d: Path, project: Project | None, words: list[str]) -> str:
     base = "-".join(words[:2]) or "skill"
     base = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:30] or "skill"
-    known, _ = pskills.load_all(project, agent_skill_root=root(d))
+    known, _ = skill_files.load_all(project, agent_skill_root=root(d))
     name, n = base, 2
     while name in known or (root(d) / name).exists():
         name, n = f"{base}-{n}", n + 1
@@ -274,16 +276,16 @@ def render(
 
 def extract(
     d: Path, agent: str, project: Project, s: sessions.Session, *, model_text: str | None = None
-) -> pskills.Skill:
+) -> skill_files.Skill:
     """Save a new own skill (v1, evolving) made from what the successful session did; returns it."""
     task = s.task()
     words = home.keywords(task, limit=4)  # few, distinctive: half of them must recur to match
-    base = s.meta.get("skill") if s.meta.get("skill") in pskills.load_all(project)[0] else None
+    base = s.meta.get("skill") if s.meta.get("skill") in skill_files.load_all(project)[0] else None
     steps = trajectory(project, s)
     name = unique_name(d, project, words)
     origin = f"created after task {s.id}" + (f", forked from {base}" if base else "")
     text = render(name, agent, task, words, base, steps, origin, body=model_text)
-    skill = pskills.write_version(
+    skill = skill_files.write_version(
         project, name, text, {"origin": "agent", "parent": None}, agent_skill_root=root(d)
     )
     lin = read_lineage(d, name)
@@ -320,7 +322,7 @@ def give(giver_dir: Path, giver: str, to_dir: Path, name: str, project: Project 
     text = sk.path.read_text()
     if target != name:
         text = text.replace(f"name = {json.dumps(name)}", f"name = {json.dumps(target)}", 1)
-    pskills.write_version(  # with an agent root the project only numbers versions; None is fine there
+    skill_files.write_version(  # with an agent root the project only numbers versions; None is fine there
         project,  # type: ignore[arg-type]
         target,
         text,
