@@ -108,3 +108,23 @@ def test_plain_command_lines_are_read_as_argparse_reads_them(name, capsys):
             accepted += 1
             assert plain == ns, argv
     assert accepted > 150  # the corpus really exercises the plain reader
+
+
+def test_poll_and_tree_show_the_rooms_glyph_for_each_status(scope):
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+    from scope_tui.tui.labels import Palette, row
+
+    project = Project(scope.scope_dir)
+    made = {}
+    for status in ("done", "failed", "escalated", "killed"):
+        s = sessions.create(project, f"a task that ended {status}", level="operational")
+        sessions.set_status(s.dir, status)
+        made[status] = sessions.load(project, s.id)
+    poll, tree = scope.run("poll").stdout, scope.run("tree").stdout
+    expected = {"done": "✓", "failed": "✗", "escalated": "▲", "killed": "■"}
+    for status, s in made.items():
+        room = row(s, Palette(), 0.0).plain.split(" ", 1)[0]
+        assert room == expected[status]
+        assert f"{room} {status}" in poll, poll
+        assert f"{room} {s.id}  " in tree, tree

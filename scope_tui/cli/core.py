@@ -215,8 +215,9 @@ def _session_row(s: Any, now: float) -> dict[str, Any]:
 def cmd_poll(args: argparse.Namespace) -> int:
     import json
 
-    from scope_tui.cli.render import GLYPH, age, money, table
+    from scope_tui.cli.render import age, money, table
     from scope_tui.store import sessions
+    from scope_tui.store.glyphs import glyph
     from scope_tui.substrate.reconcile import reconcile
 
     project = _project()
@@ -239,7 +240,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         rows.append(
             [
                 r["id"],
-                f"{GLYPH.get(s.status, ' ')} {s.status}",
+                f"{glyph(s.status)} {s.status}",
                 r["level"] or "-",
                 r["phase"] or "-",
                 r["driver"] or "-",
@@ -261,8 +262,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
-    from scope_tui.cli.render import GLYPH, age
+    from scope_tui.cli.render import age
     from scope_tui.store import ids, sessions
+    from scope_tui.store.glyphs import glyph
     from scope_tui.substrate.reconcile import reconcile
 
     project = _project()
@@ -286,7 +288,7 @@ def cmd_tree(args: argparse.Namespace) -> int:
             bits.append(f"model={model}")
         bits.append(age(s.meta.get("created_at"), now))
         title = s.corrupt or s.title
-        print(f"{pad}{GLYPH.get(s.status, ' ')} {s.id}  {title[:60]}  [{', '.join(bits)}]")
+        print(f"{pad}{glyph(s.status)} {s.id}  {title[:60]}  [{', '.join(bits)}]")
     return 0
 
 

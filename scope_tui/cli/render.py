@@ -5,18 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-GLYPH = {
-    "pending": "·",
-    "running": "▶",
-    "waiting": "◷",
-    "needs_input": "?",
-    "done": "✔",
-    "failed": "✘",
-    "killed": "■",
-    "escalated": "⇑",
-    "corrupt": "!",
-}
-
 
 def age(since: float | None, now: float | None = None) -> str:
     if not since:

@@ -9,19 +9,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from scope_tui.store.glyphs import glyph, words
 from scope_tui.store.sessions import Session, first_line
 
-GLYPHS = {
-    "pending": "○",
-    "running": "●",
-    "waiting": "◔",
-    "needs_input": "◆",
-    "done": "✓",
-    "failed": "✗",
-    "killed": "■",
-    "escalated": "▲",
-    "corrupt": "⚠",
-}
 MIN_TITLE = 28
 LEVEL_SHORT = {"strategic": "strat", "tactical": "tact", "operational": "op"}
 
@@ -94,14 +84,14 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
     """The tree label of session `s` at time `now`, fitted to `width` cells by shortening the title."""
     if s.corrupt:
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append("⚠ ", style=f"bold {p.error}")
+        t.append(glyph("corrupt") + " ", style=f"bold {p.error}")
         t.append(f"{s.id} ", style=f"bold {p.text}")
         t.append("corrupt ", style=f"bold {p.error}")
         t.append(s.corrupt, style=p.error)
         return t
     st = s.status
     bits: list[tuple[str, str, int]] = [  # (text, style, priority: higher goes first when room is short)
-        (st.replace("_", " "), p.status(st), 9),
+        (words(st), p.status(st), 9),
         (LEVEL_SHORT.get(s.level, s.level), p.muted, 1),
     ]
     if s.state.get("phase") and not s.terminal:
@@ -118,7 +108,7 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
     if cost:
         bits.append((f"${cost:.2f}", p.muted, 3))
     head = Text(no_wrap=True, overflow="ellipsis")
-    head.append(GLYPHS.get(st, "?") + " ", style=f"bold {p.status(st)}")
+    head.append(glyph(st) + " ", style=f"bold {p.status(st)}")
     head.append(s.id, style=f"bold {p.text}")
     head.append("  ")
     title = first_line(s.title or s.task(), 200)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from scope_tui.tui.labels import GLYPHS
+from scope_tui.store.glyphs import GLYPHS, words
 
 DRIVERS = ("builtin", "claude", "command")
 
@@ -191,8 +191,8 @@ class HelpScreen(ModalScreen[None]):
             t.append(f"  {key:>10}  ", style="bold")
             t.append(desc + "\n")
         t.append("\n")
-        for status, glyph in GLYPHS.items():
-            t.append(f"  {glyph} {status.replace('_', ' ')}")
+        for status, mark in GLYPHS.items():
+            t.append(f"  {mark} {words(status)}")
         t.append("\n  S strategic · T tactical · O operational\n")
         t.append("\n  q leaves every worker running; `scope attach ID` reaches one from any shell.")
         with Vertical(id="dialog", classes="help"):
