@@ -18,7 +18,7 @@ _TMUX_DIR = tempfile.mkdtemp(prefix="sct-")  # short: socket paths must stay und
 os.environ["TMUX_TMPDIR"] = _TMUX_DIR
 os.environ.pop("TMUX", None)
 os.environ.pop("TMUX_PANE", None)
-for _k in [k for k in os.environ if k.startswith(("SCOPE_", "ANTHROPIC_"))]:
+for _k in [k for k in os.environ if k.startswith(("SCOPE_", "ANTHROPIC_", "OPENAI_", "GEMINI_", "CODEX_"))]:
     os.environ.pop(_k)
 
 
@@ -75,4 +75,13 @@ def stub():
     from tests.support.messages_stub import MessagesStub
 
     with MessagesStub() as s:
+        yield s
+
+
+@pytest.fixture
+def openai_stub():
+    """An OpenAI-API stub on 127.0.0.1 (tests/support/openai_stub.py): Chat Completions and Responses."""
+    from tests.support.openai_stub import OpenAIStub
+
+    with OpenAIStub() as s:
         yield s

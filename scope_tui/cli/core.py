@@ -365,14 +365,37 @@ def cmd_log(args: argparse.Namespace) -> int:
                 f"{t} #{e.get('seq')} {e.get('type'):<14} {body}" + (f"  — {why}" if why else ""), flush=True
             )
 
-    show(reader.read_new())
+    spend: dict[str, list[float]] = {}  # provider -> [calls, tokens, cost]
+
+    def count(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for e in evs:
+            if e.get("type") == "llm_call":
+                row = spend.setdefault(str(e.get("provider") or e.get("model") or "?"), [0, 0, 0.0])
+                row[0] += 1
+                row[1] += int(e.get("input_tokens") or 0) + int(e.get("output_tokens") or 0)
+                row[2] += float(e.get("cost") or 0.0)
+        return evs
+
+    def totals() -> None:
+        if spend and not args.json and not types:
+            print(
+                "cost by provider: "
+                + " · ".join(
+                    f"{p}: {n} calls, {t} tokens, ${c:.4f}" for p, (n, t, c) in sorted(spend.items())
+                )
+            )
+
+    show(count(reader.read_new()))
+    if not args.follow:
+        totals()
     if args.follow:
         from scope_tui.substrate.watch import ticks
 
         for _ in ticks(s.dir):
-            show(reader.read_new())
+            show(count(reader.read_new()))
             if sessions.load_dir(s.dir).terminal:
-                show(reader.read_new())
+                show(count(reader.read_new()))
+                totals()
                 return 0
     return 0
 

@@ -25,19 +25,28 @@ _ACCT_LOCK = ".acct.lock"
 _thread_lock = threading.Lock()
 
 
-def price(cfg: dict[str, Any], model: str) -> tuple[float, float]:
-    """Dollars per million tokens (input, output) for `model`; a dated name matches its undated entry."""
+def price(cfg: dict[str, Any], model: str, provider: str = "") -> tuple[float, float]:
+    """Dollars per million tokens (input, output) for `model`; a dated name matches its undated entry.
+
+    `provider:name` entries come first (the same name served locally and by a vendor can cost apart);
+    a model with no entry costs 0, as a local one does.
+    """
     prices = cfg.get("prices", {})
-    p = prices.get(model)
+    p = prices.get(f"{provider}:{model}") if provider else None
     if p is None:
-        p = next((v for k, v in prices.items() if model.startswith(k)), None)
+        p = prices.get(model)
+    if p is None:
+        longest = max((k for k in prices if model.startswith(k)), key=len, default=None)
+        p = prices[longest] if longest is not None else None
     if not p:
         return (0.0, 0.0)
     return (float(p[0]), float(p[1]))
 
 
-def cost_of(cfg: dict[str, Any], model: str, input_tokens: int, output_tokens: int) -> float:
-    pin, pout = price(cfg, model)
+def cost_of(
+    cfg: dict[str, Any], model: str, input_tokens: int, output_tokens: int, provider: str = ""
+) -> float:
+    pin, pout = price(cfg, model, provider)
     return (input_tokens * pin + output_tokens * pout) / 1_000_000
 
 
@@ -132,6 +141,7 @@ def record(
         d,
         "llm_call",
         model=reply.model,
+        provider=reply.provider or None,
         input_tokens=inp,
         output_tokens=out,
         cost=round(cost, 6),
@@ -169,6 +179,7 @@ class Accounted:
         self.dir = session_dir
         self.cfg = cfg if cfg is not None else config.load(project.config_path)
         self.name = inner.name
+        self.provider = str(getattr(inner, "provider", "") or "")
         # told the details just before a budget escalation (the worker writes its partial result first)
         self.before_escalate: Callable[[str], None] | None = None
 
@@ -183,7 +194,8 @@ class Accounted:
         purpose: str | None = None,
     ) -> Reply:
         est_in = estimate_tokens(messages, system, tools)
-        extra = cost_of(self.cfg, self.inner.name, est_in, 0)
+        provider = str(getattr(self.inner, "provider", "") or "")
+        extra = cost_of(self.cfg, self.inner.name, est_in, 0, provider)
         over = check_budget(self.project, self.dir.name, extra, self.cfg)
         if over is not None:
             which, details = over
@@ -194,11 +206,13 @@ class Accounted:
         reply = self.inner.complete(
             messages, system=system, tools=tools, max_tokens=max_tokens, level=level, purpose=purpose
         )
+        reply.provider = reply.provider or provider
         reply.cost = cost_of(
             self.cfg,
             reply.model or self.inner.name,
             reply.usage.get("input_tokens", 0),
             reply.usage.get("output_tokens", 0),
+            reply.provider,
         )
         record(self.dir, reply, reply.cost, purpose=purpose, level=level)
         return reply

@@ -1,18 +1,16 @@
 """The Anthropic backend: the official SDK's Messages API with tool use, and retries we control.
 
-Retries: 429, 5xx, 529 and connection errors are retried with exponential backoff, honouring the
-server's `retry-after` but never waiting longer than `retry_cap` seconds (tests set it low). A bad key
-(401/403) fails at once with one line that says what to do; the key itself is never put in a message.
+Retries and the one-line errors are models/retry.py's, shared with the OpenAI provider.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
-from scope_tui.models.base import Block, ModelError, Reply
+from scope_tui.models.base import Block, Reply
+from scope_tui.models.retry import with_retries
 
 KEY_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
@@ -27,16 +25,6 @@ def _plain(block: Any) -> Block:
     if block.type == "tool_use":
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     return {"type": block.type}
-
-
-def _server_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error") if isinstance(body.get("error"), dict) else body
-        msg = err.get("message") if isinstance(err, dict) else None
-        if msg:
-            return str(msg).splitlines()[0][:200]
-    return type(exc).__name__
 
 
 class AnthropicModel:
@@ -55,6 +43,7 @@ class AnthropicModel:
         import anthropic
 
         self.name = name
+        self.provider = "anthropic"
         self.max_attempts = max(1, max_attempts)
         self.retry_cap = retry_cap
         self.on_retry = on_retry
@@ -82,44 +71,23 @@ class AnthropicModel:
             kw["system"] = system
         if tools:
             kw["tools"] = tools
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                msg = self._client.messages.create(**kw)
-            except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-                raise ModelError(
-                    f"the API refused the key ({exc.status_code}: {_server_message(exc)}); "
-                    "check ANTHROPIC_API_KEY or use --model offline"
-                ) from None
-            except anthropic.BadRequestError as exc:
-                raise ModelError(f"the API rejected the request (400: {_server_message(exc)})") from None
-            except anthropic.NotFoundError as exc:
-                raise ModelError(f"model {self.name!r} not found (404: {_server_message(exc)})") from None
-            except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
-                status = getattr(exc, "status_code", None)
-                retryable = status is None or status == 429 or status >= 500
-                why = f"{status}: {_server_message(exc)}" if status else f"connection: {type(exc).__name__}"
-                if not retryable or attempt >= self.max_attempts:
-                    raise ModelError(
-                        f"the API failed after {attempt} attempt(s) ({why})", retryable=retryable
-                    ) from None
-                wait = min(0.5 * 2 ** (attempt - 1), self.retry_cap)
-                response = getattr(exc, "response", None)
-                ra = response.headers.get("retry-after") if response is not None else None
-                if ra is not None:
-                    try:
-                        wait = min(max(float(ra), 0.0), self.retry_cap)
-                    except ValueError:
-                        pass
-                if self.on_retry:
-                    self.on_retry(attempt, wait, why)
-                time.sleep(wait)
-                continue
-            usage = {
-                "input_tokens": msg.usage.input_tokens or 0,
-                "output_tokens": msg.usage.output_tokens or 0,
-            }
-            return Reply(
-                [_plain(b) for b in msg.content], msg.stop_reason or "end_turn", usage, msg.model or self.name
-            )
+        msg = with_retries(
+            anthropic,
+            lambda: self._client.messages.create(**kw),
+            model=self.name,
+            key_hint="ANTHROPIC_API_KEY",
+            max_attempts=self.max_attempts,
+            retry_cap=self.retry_cap,
+            on_retry=self.on_retry,
+        )
+        usage = {
+            "input_tokens": msg.usage.input_tokens or 0,
+            "output_tokens": msg.usage.output_tokens or 0,
+        }
+        return Reply(
+            [_plain(b) for b in msg.content],
+            msg.stop_reason or "end_turn",
+            usage,
+            msg.model or self.name,
+            provider="anthropic",
+        )

@@ -12,13 +12,14 @@ Block = dict[str, Any]  # {"type": "text", "text": ...} or {"type": "tool_use", 
 
 @dataclass
 class Reply:
-    """One model turn: content blocks, why it stopped, tokens used, which model answered, what it cost."""
+    """One model turn: content blocks, why it stopped, tokens used, which model (and provider) answered, its cost."""
 
     content: list[Block]
     stop_reason: str = "end_turn"
     usage: dict[str, int] = field(default_factory=lambda: {"input_tokens": 0, "output_tokens": 0})
     model: str = ""
     cost: float = 0.0
+    provider: str = ""  # "anthropic", "openai", "offline": for cost per provider
 
     @property
     def text(self) -> str:

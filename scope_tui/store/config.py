@@ -23,12 +23,16 @@ DEFAULTS: dict[str, Any] = {
         "tactical": "claude-sonnet-4-6",
         "operational": "claude-haiku-4-5",
     },
-    # dollars per million tokens: input, output
+    # dollars per million tokens: input, output; "provider:name" keys win over a bare name
     "prices": {
         "claude-opus-4-6": [5.0, 25.0],
         "claude-sonnet-4-6": [3.0, 15.0],
         "claude-haiku-4-5": [1.0, 5.0],
-        "offline": [0.0, 0.0],
+        "gpt-5": [1.25, 10.0],
+        "gpt-5-mini": [0.25, 2.0],
+        "gpt-4.1": [2.0, 8.0],
+        "gpt-4.1-mini": [0.4, 1.6],
+        "offline": [0.0, 0.0],  # and any model with no entry (a local one) costs 0
     },
     "budgets": {"session": 0.0, "subtree": 0.0},  # 0 means no limit
     "keymap": {},

@@ -177,7 +177,7 @@ class MessagesStub:
     def start(self) -> MessagesStub:
         stub = self
 
-        class Handler(_Handler):
+        class Handler(self._handler()):  # type: ignore[misc]
             pass
 
         Handler.stub = stub
@@ -185,6 +185,10 @@ class MessagesStub:
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="messages-stub").start()
         return self
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler class (the other APIs' stubs subclass this stub and give their own)."""
+        return _Handler
 
     def stop(self) -> None:
         self.release()

@@ -26,6 +26,7 @@ def _tokens(messages: list[dict[str, Any]], system: str) -> int:
 
 class OfflineModel:
     name = NAME
+    provider = NAME
 
     def __init__(self, meta: dict[str, Any] | None = None, project: Project | None = None) -> None:
         self.meta = meta or {}
@@ -51,7 +52,13 @@ class OfflineModel:
             content = [{"type": "text", "text": self._plain(messages, system)}]
         stop = "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
         out = len(json.dumps(content, default=str)) // 4 + 1
-        return Reply(content, stop, {"input_tokens": _tokens(messages, system), "output_tokens": out}, NAME)
+        return Reply(
+            content,
+            stop,
+            {"input_tokens": _tokens(messages, system), "output_tokens": out},
+            NAME,
+            provider=NAME,
+        )
 
     def _repl(self, messages: list[dict[str, Any]], system: str) -> str:
         from scope_tui.models.offline import repl_policy

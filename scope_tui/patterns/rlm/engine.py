@@ -156,12 +156,12 @@ class RlmRun:
             return None
 
     def llm_query(self, prompt: str, model: str | None = None) -> str:
-        """A plain sub-call on the cheaper model."""
+        """A plain sub-call on the cheaper model (config [models.rlm_sub], else the operational one)."""
         refusal = self._hook({"kind": "llm_call", "prompt_chars": len(str(prompt))})
         if refusal:
             return f"[refused] {refusal}"
         meta = dict(self.meta, model=model) if model else self.meta
-        m = model_for(self.project, meta, "operational", session_dir=self.dir)
+        m = model_for(self.project, meta, "rlm_sub", session_dir=self.dir)  # [models.rlm_sub], else operational
         reply = m.complete(
             [{"role": "user", "content": str(prompt)}], system="", max_tokens=2048, purpose="llm_query"
         )
