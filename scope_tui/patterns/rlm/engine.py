@@ -161,7 +161,9 @@ class RlmRun:
         if refusal:
             return f"[refused] {refusal}"
         meta = dict(self.meta, model=model) if model else self.meta
-        m = model_for(self.project, meta, "rlm_sub", session_dir=self.dir)  # [models.rlm_sub], else operational
+        m = model_for(
+            self.project, meta, "rlm_sub", session_dir=self.dir
+        )  # [models.rlm_sub], else operational
         reply = m.complete(
             [{"role": "user", "content": str(prompt)}], system="", max_tokens=2048, purpose="llm_query"
         )
