@@ -78,14 +78,15 @@ def pct(xs: list[float], q: float) -> float:
 
 async def latency(project: Project, samples: int) -> dict[str, float]:
     from scope_tui.tui import labels
-    from scope_tui.tui.app import OodaTree, ScopeApp
+    from scope_tui.tui.app import ScopeApp
+    from scope_tui.tui.widgets.session_tree import SessionTree
 
     app = ScopeApp(project, live_pane=False, sweep=False)
     out: dict[str, float] = {}
     async with app.run_test(size=(160, 60)) as pilot:
         await app.loaded.wait()
         await pilot.pause()
-        tree = app.query_one(OodaTree)
+        tree = app.query_one(SessionTree)
         shown = [sid for sid, node in app.nodes.items() if 0 <= node.line < tree.size.height - 2]
         live = [sid for sid in shown if app.index.sessions[sid].status == "running" and "." in sid]
         times: list[float] = []

@@ -20,8 +20,13 @@ from scope_tui.store.atomic import is_temp
 _warned = False
 
 
-def _keep(_change: object, path: str) -> bool:
+def keep_path(path: str) -> bool:
+    """The one file filter of every watcher: a writer's temp file or a lock is not a change anyone should see."""
     return not is_temp(path) and not path.endswith(".lock")
+
+
+def _keep(_change: object, path: str) -> bool:  # watchfiles' filter signature
+    return keep_path(path)
 
 
 def _say_polling(why: str) -> None:
@@ -60,7 +65,7 @@ def _inotify_ticks(
             # the tick is counted from the last yield: files nobody cares about (temp files, locks)
             # changing all the time must not keep the caller from its deadline
             ready, _, _ = select.select([watcher.fd], [], [], max(0.0, last + tick - time.monotonic()))
-            changed = [p for p in watcher.read() if _keep(None, p)] if ready else []
+            changed = [p for p in watcher.read() if keep_path(p)] if ready else []
             if watcher.error is not None:  # a new folder could not be watched (the watch limit)
                 break
             if changed or watcher.overflowed:

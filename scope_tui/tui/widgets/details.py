@@ -1,0 +1,181 @@
+"""The details of the selected session, in tabs: pane, task, events, result, memory, diff."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.widgets import RichLog, TabbedContent, TabPane
+
+from scope_tui.store import events, sessions
+from scope_tui.store.errors import ScopeError
+from scope_tui.store.project import Project
+from scope_tui.tui import labels
+
+LOG_TAIL_BYTES = 64_000
+EVENT_STYLES = {
+    "deviation": "warning",
+    "escalation": "warning",
+    "error": "error",
+    "corrupt_event": "error",
+    "status": "primary",
+    "result": "success",
+    "redirect": "accent",
+}
+
+
+def agents_home() -> Path:
+    return Path(os.environ.get("SCOPE_AGENTS_DIR") or Path.home() / ".scope" / "agents").expanduser()
+
+
+def event_line(ev: dict[str, Any], p: labels.Palette) -> Text:
+    """One event as a line of the Events tab: time, type (coloured), the rest as key=value."""
+    t = Text(no_wrap=True)
+    ts = time.strftime("%H:%M:%S", time.localtime(float(ev.get("t") or 0)))
+    t.append(f"{ts} ", style=p.muted)
+    typ = str(ev.get("type"))
+    style = getattr(p, EVENT_STYLES.get(typ, "secondary"))
+    t.append(f"{typ:<12}", style=f"bold {style}")
+    rest = {k: v for k, v in ev.items() if k not in ("seq", "t", "type")}
+    t.append(" " + " ".join(f"{k}={v}" for k, v in rest.items())[:300])
+    return t
+
+
+class DetailsTabs(TabbedContent):
+    """`show(session)` fills the tabs for one session; the Pane tab takes `show_capture` (a live pane) or
+    shows the pane log of a finished one; the Diff tab runs git off the UI thread when it is opened."""
+
+    DEFAULT_CSS = """
+    DetailsTabs {
+        width: 1fr;
+        background: $surface;
+    }
+    DetailsTabs RichLog {
+        overflow-x: hidden;
+        background: $surface;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(self, project: Project, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.project = project
+        self.palette = labels.Palette()
+        self.shown: str | None = None  # the session the tabs are about
+        self.session: sessions.Session | None = None
+        self._ev_reader: events.EventReader | None = None
+        for title, tab, log in (
+            ("Pane", "tab-pane", RichLog(id="pane", max_lines=2000, min_width=20)),
+            ("Task", "tab-task", RichLog(id="task", wrap=True)),
+            ("Events", "tab-events", RichLog(id="events", max_lines=2000)),
+            ("Result", "tab-result", RichLog(id="result", wrap=True)),
+            ("Memory", "tab-memory", RichLog(id="memory", wrap=True)),
+            ("Diff", "tab-diff", RichLog(id="diff", wrap=False, min_width=20)),
+        ):
+            self.compose_add_child(TabPane(title, log, id=tab))
+
+    def tab_log(self, name: str) -> RichLog:
+        return self.query_one(f"#{name}", RichLog)
+
+    def show(self, s: sessions.Session, *, changed: bool = False, pane_log: bool = False) -> None:
+        """Fill the tabs for `s`; again for the same session, only what may have moved (events, result)."""
+        first = self.shown != s.id
+        self.shown, self.session = s.id, s
+        p = self.palette
+        if first:
+            task = self.tab_log("task")
+            task.clear()
+            head = Text()
+            head.append(f"{s.id}  ", style="bold")
+            head.append(f"{s.level} · {s.meta.get('driver', '?')}", style=p.muted)
+            if s.meta.get("cmd"):
+                head.append(f"\n$ {s.meta['cmd']}", style=p.muted)
+            task.write(head)
+            task.write(s.corrupt or s.task() or "(no task.md)")
+            self.tab_log("events").clear()
+            self._ev_reader = events.EventReader(s.dir / events.EVENTS)
+            memory = self.tab_log("memory")
+            memory.clear()
+            agent = s.meta.get("agent")
+            if agent:
+                from scope_tui.tui.screens import agent_summary
+
+                memory.write(agent_summary(agents_home(), str(agent), self.project))
+            else:
+                memory.write(Text("no persistent agent on this session", style=p.muted))
+        if self._ev_reader is not None:
+            evlog = self.tab_log("events")
+            for ev in self._ev_reader.read_new()[-2000:]:
+                evlog.write(event_line(ev, p))
+        if first or changed:
+            result = self.tab_log("result")
+            result.clear()
+            r = s.result()
+            result.write(r if r is not None else Text("(no result yet)", style=p.muted))
+        if first and pane_log:
+            self.show_pane_log(s)
+        if first and self.active == "tab-diff":
+            self.load_diff(s)
+
+    def pane_open(self) -> bool:
+        return self.active == "tab-pane"
+
+    def show_pane_log(self, s: sessions.Session) -> None:
+        """The tail of a session's pane log (what its window printed), for a session with no live pane."""
+        pane = self.tab_log("pane")
+        pane.clear()
+        try:
+            with open(s.dir / sessions.PANE_LOG, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(max(0, size - LOG_TAIL_BYTES))
+                data = fh.read().decode(errors="replace")
+        except OSError:
+            data = ""
+        if data:
+            pane.write(Text.from_ansi(data.replace("\r\n", "\n")))
+        else:
+            pane.write(Text("(no pane output recorded)", style=self.palette.muted))
+
+    def show_capture(self, sid: str, text: str) -> None:
+        """A live pane's screen (capture-pane -e), if the tabs are still about `sid`."""
+        if self.shown != sid:
+            return
+        pane = self.tab_log("pane")
+        pane.clear()
+        pane.write(Text.from_ansi(text.rstrip("\n")))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content is not self:
+            return
+        s = self.session
+        if s is not None and event.pane.id == "tab-diff":
+            self.load_diff(s)
+
+    @work(thread=True, group="diff", exclusive=True)
+    def load_diff(self, s: sessions.Session) -> None:
+        """A worktree session's changes against the commit it started from (git, off the UI thread)."""
+        p = self.palette
+        if not s.meta.get("worktree"):
+            text = Text(f"{s.id} has no worktree (spawn with --worktree to get one)", style=p.muted)
+        else:
+            from scope_tui.substrate import worktree
+
+            try:
+                raw = worktree.diff(s, color=True)
+                text = Text.from_ansi(raw) if raw.strip() else Text("(no changes yet)", style=p.muted)
+            except ScopeError as exc:
+                text = Text(str(exc), style=p.error)
+        self.app.call_from_thread(self._show_diff, s.id, text)
+
+    def _show_diff(self, sid: str, text: Text) -> None:
+        if self.shown != sid:
+            return
+        log = self.tab_log("diff")
+        log.clear()
+        log.write(text)

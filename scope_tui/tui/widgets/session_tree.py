@@ -1,0 +1,204 @@
+"""The session tree: one row a session, updated in place (set_label, add, remove), never rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from scope_tui.store import ids
+from scope_tui.store.sessions import Session
+from scope_tui.tui import labels
+from scope_tui.tui.messages import SessionHighlighted
+
+
+def visible_ids(sessions: Mapping[str, Session], filter_text: str, hide_finished: bool) -> set[str]:
+    """Sessions to show: those matching the filter and hide-finished, plus every ancestor of one."""
+    if not filter_text and not hide_finished:
+        return set(sessions)
+    f = filter_text.lower()
+    keep: set[str] = set()
+    for sid, s in sessions.items():
+        if hide_finished and s.terminal:
+            continue
+        if f:
+            hay = " ".join(
+                str(x)
+                for x in (sid, s.title, s.status, s.meta.get("skill"), s.meta.get("agent"), s.level)
+                if x
+            ).lower()
+            if f not in hay:
+                continue
+        keep.add(sid)
+        p = ids.parent_of(sid)
+        while p and p not in keep:
+            keep.add(p)
+            p = ids.parent_of(p)
+    return keep & set(sessions)
+
+
+class SessionTree(Tree[str]):
+    """The sessions as a tree of rows; enter attaches (the app's action) instead of toggling.
+
+    `show(sessions, want)` adds and removes rows to match; `relabel(sids)` redraws some; the age of a
+    live row is recomputed once a second for the rows on screen only, and set only when its text moves.
+    """
+
+    DEFAULT_CSS = """
+    SessionTree {
+        height: 1fr;
+        background: $surface;
+        border: round $panel;
+        border-title-color: $foreground-muted;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
+    SessionTree:focus {
+        border: round $primary 60%;
+    }
+    """
+    BINDINGS = [
+        Binding("enter", "app.attach", "Attach", id="attach"),
+        Binding("space", "toggle_node", "Fold", id="fold", show=False),
+    ]
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+
+    def __init__(self, label: str = "sessions", *, clock: Callable[[], float], id: str | None = None) -> None:
+        super().__init__(label, id=id)
+        self.clock = clock
+        self.nodes: dict[str, TreeNode[str]] = {}
+        self.sessions: Mapping[str, Session] = {}
+        self.palette = labels.Palette()
+        self.width_for_rows = 80
+        self.sized = asyncio.Event()  # the tree has had its first size: rows are made at that width
+        self._ages: dict[str, str] = {}  # the age text each live row shows now
+        self.show_root = False
+        self.guide_depth = 3
+
+    def on_mount(self) -> None:
+        self.root.expand()
+
+    # -- rows ------------------------------------------------------------------------------------
+    def row(self, s: Session, now: float) -> Text:
+        """The label of `s`, remembering the age it shows so the ticker relabels only when that moves."""
+        if not s.terminal:
+            self._ages[s.id] = labels.age(labels.elapsed(s, now))
+        return labels.row(s, self.palette, now, self.width_for_rows - 3 * ids.depth(s.id) - 3)
+
+    def relabel(self, sids: Iterable[str] | None = None) -> None:
+        """Redraw the rows of `sids` (every row when None) from the sessions they show."""
+        now = self.clock()
+        for sid in self.nodes if sids is None else sids:
+            node = self.nodes.get(sid)
+            s = self.sessions.get(sid)
+            if node is not None and s is not None:
+                node.set_label(self.row(s, now))
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        """What Tree's own would say, without rendering the label: a rebuild measures every line."""
+        label = node.label
+        width = label.cell_len if isinstance(label, Text) else cell_len(label)
+        if not node.allow_expand:
+            return width
+        return cell_len(self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) + width
+
+    def on_resize(self) -> None:
+        self.sized.set()
+        if self.size.width != self.width_for_rows:
+            self.width_for_rows = self.size.width
+            self.relabel()  # every row at the new width
+
+    # -- ages ------------------------------------------------------------------------------------
+    def on_screen(self) -> range:
+        top = int(self.scroll_y)
+        return range(top, top + max(1, self.size.height))
+
+    def tick_ages(self) -> None:
+        """Relabel the live rows on screen whose shown age moved; rows off screen wait until they show."""
+        now = self.clock()
+        lines = self.on_screen()
+        shown = self._ages
+        for sid, node in self.nodes.items():
+            if node.line not in lines:
+                continue
+            s = self.sessions.get(sid)
+            if s is not None and not s.terminal and shown.get(sid) != labels.age(labels.elapsed(s, now)):
+                node.set_label(self.row(s, now))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.tick_ages()  # rows scrolled into view show their age as of now
+
+    # -- structure -------------------------------------------------------------------------------
+    def show(self, sessions: Mapping[str, Session], want: set[str], *, initial: bool = False) -> None:
+        """Make the rows match `want` (ids in `sessions`): remove the extra, add the missing in id order."""
+        self.sessions = sessions
+        for sid in sorted(set(self.nodes) - want, key=lambda x: (-ids.depth(x), ids.sort_key(x))):
+            node = self.nodes.pop(sid, None)
+            if node is not None:
+                for d in [k for k in self.nodes if ids.is_descendant(k, sid)]:
+                    self.nodes.pop(d)
+                    self._ages.pop(d, None)
+                self._ages.pop(sid, None)
+                node.remove()
+        now = self.clock()
+        added = sorted(want - set(self.nodes), key=ids.sort_key)
+        # Finished subtrees start folded: only the ancestors of something live are opened at first.
+        live_under: set[str] = set()
+        if initial:
+            for s in sessions.values():
+                if s.corrupt or s.terminal:
+                    continue
+                p: str | None = s.id
+                while p and p not in live_under:
+                    live_under.add(p)
+                    p = ids.parent_of(p)
+        for sid in added:
+            s = sessions[sid]
+            parent_id = ids.parent_of(sid)
+            parent = self.nodes.get(parent_id) if parent_id else None
+            pnode = parent if parent is not None else self.root
+            before = None
+            key = ids.sort_key(sid)
+            if pnode.children and ids.sort_key(pnode.children[-1].data or "0") > key:
+                before = next((c for c in pnode.children if ids.sort_key(c.data or "0") > key), None)
+            self.nodes[sid] = pnode.add(self.row(s, now), data=sid, before=before, allow_expand=False)
+            if parent is not None and not parent.allow_expand:  # its first child
+                parent.allow_expand = True
+                if not initial or parent_id in live_under:
+                    parent.expand()
+        if initial and self.cursor_line < 0 and self.nodes:
+            self.cursor_line = 0
+
+    def selected(self) -> str | None:
+        node = self.cursor_node if self.is_attached else None
+        return node.data if node is not None else None
+
+    def select(self, sid: str) -> bool:
+        """Move the cursor to `sid` (expanding its ancestors); False when it is not shown."""
+        node = self.nodes.get(sid)
+        if node is None:
+            return False
+        p = ids.parent_of(sid)
+        while p:
+            if p in self.nodes:
+                self.nodes[p].expand()
+            p = ids.parent_of(p)
+        self.call_after_refresh(self.move_cursor, node)
+        self.focus()
+        return True
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        event.stop()
+        if event.node.data:
+            self.post_message(SessionHighlighted(event.node.data))
