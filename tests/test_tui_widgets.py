@@ -233,11 +233,12 @@ def test_state_watcher_reports_writes_and_drops_temp_files(project, monkeypatch,
         assert watcher.arm() is inotify
         task = asyncio.ensure_future(watcher.run())
         await asyncio.wait_for(watcher.armed.wait(), 5)
-        sid = make(project, "Written after the watch began")
-        (project.root / "sessions" / sid / ".tmp-state.json.123").write_text("{}")
-        (project.root / "sessions" / sid / "state.json.lock").write_text("")
+        # in a folder watched from the start: a new folder's first files may come before its watch
+        (project.root / ".tmp-config.toml.123").write_text("")
+        (project.root / "config.toml.lock").write_text("")
+        (project.root / "config.toml").write_text("bell = false\n")
         deadline = time.monotonic() + 10
-        while not any(p.endswith("state.json") for ps in seen for p in ps):
+        while not any(p.endswith("config.toml") for ps in seen for p in ps):
             assert time.monotonic() < deadline, f"no change seen: {seen}"
             await asyncio.sleep(0.02)
         watcher.stop()
