@@ -55,7 +55,7 @@ def bench_search(tmp: Path, mb: int) -> dict[str, float]:
     floor = time.perf_counter() - t0
     assert floor_n == expected
     del text
-    # ours: read the context as the engine does, fork the REPL, run the search as a block
+    # ours: read the context as the engine does, start the contained REPL, run the search as a block
     t0 = time.perf_counter()
     ctx = engine.read_context([str(path)], tmp)
     t_load = time.perf_counter() - t0
@@ -112,7 +112,7 @@ def bench_steps(tmp: Path, steps: int) -> dict[str, float]:
         rc = engine.run(s.dir)
     total = time.perf_counter() - t0
     assert rc == 0, s.result()
-    # the bare REPL step: run the block through the forked REPL only
+    # the bare REPL step: run the block through the contained REPL only
     with Repl("hello\n" * 1000) as r:
         t1 = time.perf_counter()
         for _ in range(steps):
@@ -147,13 +147,13 @@ def main() -> int:
             "",
         ),
         (
-            "load + fork + regex in REPL",
+            "load + start + regex in REPL",
             f"{search['total']:.2f} s",
             "<= 2 s",
             f"{search['floor']:.2f} s bare",
         ),
         ("  of which: read context", f"{search['load']:.2f} s", "", ""),
-        ("  of which: fork the REPL", f"{search['fork'] * 1000:.1f} ms", "", ""),
+        ("  of which: start the contained REPL", f"{search['fork'] * 1000:.1f} ms", "", ""),
         (
             "engine step beyond the model",
             f"{step['per_step'] * 1000:.2f} ms",

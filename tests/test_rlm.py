@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scope_tui.patterns.rlm import engine
-from scope_tui.patterns.rlm.repl import Repl, ReplCore, classify, final_of
+from scope_tui.patterns.rlm.protocol import final_of
+from scope_tui.patterns.rlm.repl import Repl, ReplCore, classify
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 from tests.support.helpers import wait_until
@@ -64,8 +65,14 @@ def rlm_requests(stub):
 
 def test_final_only_at_line_start_and_final_var_wins():
     assert final_of("so the answer is FINAL(3)") is None
-    assert final_of("  FINAL(3)") is None
+    assert final_of("  FINAL(3)") == ("text", "3")  # leading spaces are still the start of a line
     assert final_of("done\nFINAL(3)\n") == ("text", "3")
+    # balanced, not greedy: the close that matches, not the last one in the reply
+    assert final_of("FINAL(42)\nThe parts: (a) reading, (b) counting)") == ("text", "42")
+    assert final_of("FINAL(f(x) = (1 + 2))\nok)") == ("text", "f(x) = (1 + 2)")
+    assert final_of('FINAL("a ) inside")') == ("text", "a ) inside")
+    assert final_of("FINAL(it's 3)") == ("text", "it's 3")
+    assert final_of("FINAL(never closed") is None
     assert final_of("FINAL(1)\nFINAL_VAR(ans)\n") == ("var", "ans")
     assert final_of("```repl\nFINAL_VAR(x)\n```\n") is None  # inside a block it is code, not an answer
 
@@ -90,7 +97,7 @@ def test_output_is_cut_with_a_note():
 
 
 def test_native_hang_restarts_the_repl_and_says_so():
-    with Repl("ctx", timeout=0.3, grace=0.5) as r:
+    with Repl("ctx", timeout=0.3, grace=0.5, imports=["signal"]) as r:
         r.run("kept = 1")
         # SIGALRM blocked: the timer cannot reach Python, so only a restart ends the block
         res = r.run(
@@ -274,3 +281,57 @@ def test_rlm_query_recurses_as_a_child_session_and_depth_is_respected(scope, stu
         e["type"] == "decision" and "instead of rlm_query" in e.get("what", "") for e in scope.events(child)
     )
     wait_until(lambda: scope.status(child) == "done", 10, what="child done")
+
+
+# --------------------------------------------------------------------------------------------- answer forms
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "```repl\nx = 6 * 7\nFINAL(x)\nprint('not reached')\n```\n```repl\nprint('nor this block')\n```",
+        "```repl\nx = 6 * 7\nFINAL_VAR('x')\n```",
+        "```repl\nanswer['content'] = str(6 * 7)\nanswer['ready'] = True\n```",
+        "```repl\nanswer = {'content': 42, 'ready': True}\n```",
+        "Done.\n   FINAL(42)\nwhere (a) is reading and (b) counting)",
+    ],
+    ids=["FINAL-in-block", "FINAL_VAR-in-block", "answer-dict", "answer-rebound", "FINAL-indented-balanced"],
+)
+def test_every_answer_form_ends_the_run(scope, sdk, reply):
+    scripted(sdk, [reply])
+    s = rlm_session(scope, "the answer", "x")
+    assert engine.run(s.dir) == 0
+    assert s.result().strip() == "42"
+    assert len(rlm_requests(sdk)) == 1
+    final = [e for e in events.read_all(s.dir) if e["type"] == "decision" and e.get("what") == "final"]
+    assert final and final[0]["via"] == ("FINAL" if reply.startswith("Done") else "block")
+
+
+def test_the_namespace_is_guarded(scope, sdk):
+    block = (
+        "```repl\n"
+        + "\n".join(
+            f"try:\n    {stmt}\n    print('ran: {name}')\nexcept Exception as e:\n    print('refused: {name}', type(e).__name__)"
+            for name, stmt in (
+                ("eval", "eval('1')"),
+                ("exec", "exec('1')"),
+                ("compile", "compile('1', 'x', 'eval')"),
+                ("input", "input()"),
+                ("os", "import os"),
+                ("subprocess", "import subprocess"),
+                ("socket", "import socket"),
+                ("ctypes", "import ctypes"),
+                ("json", "import json, collections, statistics, difflib"),
+            )
+        )
+        + "\n```"
+    )
+    scripted(sdk, [block, "FINAL(ok)"])
+    s = rlm_session(scope, "probe", "x")
+    assert engine.run(s.dir) == 0
+    seen = rlm_requests(sdk)[1].last_user_text
+    for name in ("eval", "exec", "compile", "input"):
+        assert f"refused: {name} NameError" in seen
+    for name in ("os", "subprocess", "socket", "ctypes"):
+        assert f"refused: {name} ImportError" in seen
+    assert "ran: json" in seen

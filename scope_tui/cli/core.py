@@ -60,6 +60,11 @@ SPAWN_OPTIONS = (
     Option("--budget", "float", metavar="DOLLARS", help="spending limit for this session and its subtree"),
     Option("--agent", metavar="NAME", help="give the task to this persistent agent"),
     Option("--worktree", "flag", help="run in a git worktree and branch of its own"),
+    Option(
+        "--sandbox",
+        "flag",
+        help="run model-written code and commands under bubblewrap: no network, project read-only",
+    ),
     Option("--context", "append", metavar="PATH", help="RLM context: a file, a folder, or '-' for stdin"),
     Option("--parallel", "int", metavar="N", help="map-reduce / DAG: at most N workers at once"),
     Option("--chunk-tokens", "int", metavar="N", help="map-reduce: partition into chunks of N tokens"),
@@ -102,6 +107,8 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
         if k in ("parallel", "chunk_tokens", "max_iter") and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be at least 1")
         params[k] = v
+    if getattr(args, "sandbox", False):  # only when asked: absent, [sessions] sandbox decides
+        params["sandbox"] = True
     return params
 
 

@@ -66,6 +66,16 @@ def _claude() -> Check:
     return True, f"claude code: {out}", ""
 
 
+def _sandbox() -> Check:
+    from scope_tui.substrate import sandbox
+
+    p = sandbox.probe()
+    if p.ok:
+        return True, f"sandbox: probed, {p.why}", ""
+    fix = "apt-get install bubblewrap" if p.exe is None else "allow unprivileged user namespaces (AppArmor)"
+    return None, f"sandbox: probed, {p.why}; --sandbox falls back to rlimits and no keys", fix
+
+
 def checks() -> list[Check]:
     """Each check as (ok, what, fix): ok is True, False (a problem) or None (optional, absent)."""
-    return [_tmux(), _store(), _key(), _claude()]
+    return [_tmux(), _store(), _key(), _claude(), _sandbox()]

@@ -69,6 +69,33 @@ class Tail:
         return b"\n".join(lines[-TAIL_LINES:])[-TAIL_BYTES:].decode(errors="replace")
 
 
+def _sandboxed(s: sessions.Session, argv: list[str], cwd: str | None) -> list[str]:
+    """`argv` under bwrap when the session asked for the sandbox and bwrap runs here, else as it is."""
+    from pathlib import Path
+
+    from scope_tui.store import config
+    from scope_tui.substrate import sandbox
+
+    scope_dir = s.dir.parent.parent
+    if not sandbox.wanted(s.meta.get("params"), config.load(scope_dir / "config.toml")):
+        return argv
+    probe = sandbox.probe()
+    if not probe.ok:
+        print(f"scope: no sandbox: {probe.why}; the command runs unsandboxed", flush=True)
+        events.append(s.dir, "error", where="sandbox", message=probe.why)
+        return argv
+    home = scope_dir.parent
+    work = Path(cwd) if cwd else home
+    events.append(s.dir, "decision", what="sandbox", why=probe.why)
+    return sandbox.wrap(
+        argv,
+        readonly=[home],
+        writable=[s.dir] + ([work] if work != home else []),
+        hidden=sandbox.hidden_paths(scope_dir),
+        chdir=work,
+    )
+
+
 def run(session_dir: StrPath) -> int:
     s = sessions.load_dir(session_dir)
     cmd = str(s.meta.get("cmd") or "")
@@ -78,8 +105,9 @@ def run(session_dir: StrPath) -> int:
     sessions.set_phase(session_dir, "act", "running the command")
     events.append(session_dir, "exec", cmd=cmd)
     # a killed worker takes its command with it (the death signal), even with kill -9
-    argv = dying_with_parent(["/bin/sh", "-c", cmd], "HUP")
-    pid, fd = _start(argv, s.meta.get("worktree") or s.meta.get("cwd") or None)
+    cwd = s.meta.get("worktree") or s.meta.get("cwd") or None
+    argv = dying_with_parent(_sandboxed(s, ["/bin/sh", "-c", cmd], cwd), "HUP")
+    pid, fd = _start(argv, cwd)
     tail = Tail()
     out = sys.stdout.buffer
     try:

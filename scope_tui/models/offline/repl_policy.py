@@ -134,11 +134,14 @@ def final(task: str) -> str:
         conds = " or ".join(_match(t, "l") for t in terms)
         code.append(f"answer = chr(10).join(l for l in lines if {conds})[:5000] or 'nothing matches'")
     else:
+        # the task's words go into the code only as repr() literals: data, never code
+        code.append(f"terms = {terms!r}")
         code.append("parts = []")
-        for t in terms:
+        for i, t in enumerate(terms):
             code.append(f"found = [l for l in lines if {_match(t, 'l')}]")
             code.append(
-                f"parts.append(f'{t}: {{len(found)}} lines' + ''.join(chr(10) + '  ' + x[:160] for x in found[:3]))"
+                f"parts.append(terms[{i}] + ': ' + str(len(found)) + ' lines' + "
+                "''.join(chr(10) + '  ' + x[:160] for x in found[:3]))"
             )
         code.append("answer = chr(10).join(parts)")
     code.append("print(answer)")

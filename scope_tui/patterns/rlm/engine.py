@@ -20,6 +20,7 @@ from typing import Any
 
 from scope_tui.models.base import Model
 from scope_tui.models.select import model_for
+from scope_tui.patterns.rlm import protocol as P
 from scope_tui.patterns.rlm import repl as R
 from scope_tui.store import config, events, sessions
 from scope_tui.store.project import Project
@@ -122,7 +123,8 @@ class RlmRun:
         self.dir: Path = self.ctx.session_dir
         self.meta = self.ctx.meta
         self.params = self.ctx.params
-        cfg = config.load(self.project.config_path).get("rlm", {}) or {}
+        self.full_cfg = config.load(self.project.config_path)
+        cfg = self.cfg = self.full_cfg.get("rlm", {}) or {}
         from scope_tui.patterns import skill_files
 
         try:
@@ -143,9 +145,19 @@ class RlmRun:
         self.output_limit = int(self.params.get("output_limit") or cfg.get("output_limit", R.OUTPUT_LIMIT))
         self.timeout = float(self.params.get("block_timeout") or cfg.get("block_timeout", R.BLOCK_TIMEOUT))
         self.child_timeout = float(cfg.get("child_timeout", 1800))
+        fm = self.front = (self.skill.front if self.skill else {}) or {}
+        self.imports = [
+            str(m)
+            for m in [
+                *(cfg.get("imports") or []),
+                *(fm.get("imports") or []),
+                *(self.params.get("imports") or []),
+            ]
+        ]
         self.taint: set[str] = set()
         self._last_phase, self._last_tick = "observe", 0.0
         self.partial = ""
+        self.block_final: str | None = None  # an answer a block gave (FINAL(), FINAL_VAR(), answer dict)
 
     # -- helpers given to the REPL (they run in the REPL's process) ------------------------------------
     def _hook(self, action: dict[str, Any]) -> str | None:
@@ -309,7 +321,7 @@ class RlmRun:
 
     def run_blocks(self, repl: R.Repl, text: str, iteration: int) -> list[str]:
         outputs = []
-        for i, code in enumerate(R.code_blocks(text)):
+        for i, code in enumerate(P.code_blocks(text)):
             kind = R.classify(code, tainted=self.taint)
             action = {"kind": kind, "code": code[:2000], "iteration": iteration, "block": i}
             refusal = self._hook(action)
@@ -351,6 +363,9 @@ class RlmRun:
             outputs.append(res.render())
             first = next((ln for ln in res.output.splitlines() if ln.strip()), "(no output)")
             self.ctx.say(f"  [{iteration}.{i + 1}] {kind:<9} {first[:100]}")
+            if res.final is not None:  # FINAL(), FINAL_VAR() or answer["ready"] inside the block
+                self.block_final = res.final
+                break
         return outputs
 
     def run(self) -> int:
@@ -372,7 +387,7 @@ class RlmRun:
             "rlm_query": self.rlm_query,
             "rlm_query_batched": self.rlm_query_batched,
         }
-        repl = R.Repl(context, fns, output_limit=self.output_limit, timeout=self.timeout)
+        repl = self.make_repl(context, fns)
         try:
             return self._loop(repl, model, system, messages)
         except Exception as exc:
@@ -386,6 +401,39 @@ class RlmRun:
             )
         finally:
             repl.close()
+
+    def make_repl(self, context: Any, fns: dict[str, Any]) -> R.Repl:
+        """The contained REPL: rlimits from [rlm], imports the skill or config allows, bwrap when asked."""
+        from scope_tui.substrate import sandbox
+
+        lim = R.Limits()
+        for key in ("cpu_seconds", "memory_mb", "open_files", "processes"):
+            if self.cfg.get(key) is not None:
+                setattr(lim, key, int(self.cfg[key]))
+        wrap = None
+        if sandbox.wanted(self.params, self.full_cfg):
+            probe = sandbox.probe()
+            if probe.ok:
+                writable = [self.dir, self.ctx.cwd] if self.ctx.cwd != self.project.home else [self.dir]
+                hidden = sandbox.hidden_paths(self.project.root)
+
+                def wrap(argv: list[str]) -> list[str]:
+                    return sandbox.wrap(argv, readonly=[self.project.home], writable=writable, hidden=hidden)
+
+                events.append(self.dir, "decision", what="sandbox", why=probe.why)
+            else:
+                self.ctx.say(f"rlm: no sandbox: {probe.why}; the REPL runs contained but unsandboxed")
+                events.append(self.dir, "error", where="sandbox", message=probe.why)
+        return R.Repl(
+            context,
+            fns,
+            output_limit=self.output_limit,
+            timeout=self.timeout,
+            imports=self.imports,
+            limits=lim,
+            wrap=wrap,
+            reap=os.environ.get("SCOPE_SESSION_ID") == self.ctx.sid,  # this process is the session's own
+        )
 
     def _partial_text(self, why: str) -> str:
         return f"No final answer ({why}).\n\nBest partial answer (last REPL output):\n{self.partial or '(none)'}\n"
@@ -422,9 +470,14 @@ class RlmRun:
             text = self.turn(model, messages, system)
             messages.append({"role": "assistant", "content": text or "(empty)"})
             self._phase("act", f"iteration {it}: running its blocks")
+            self.block_final = None
             outputs = self.run_blocks(repl, text, it)
-            final = R.final_of(text)
+            final = P.final_of(text)
             note = ""
+            if self.block_final is not None:
+                events.append(self.dir, "decision", what="final", via="block", iteration=it)
+                sessions.update_state(self.dir, iteration=it)
+                return self.ctx.finish(True, self.block_final)
             if final and final[0] == "var":
                 found, value = repl.get(final[1])
                 if found:

@@ -1,12 +1,12 @@
 """The RLM REPL: a persistent Python namespace where the context is a variable, never a prompt.
 
-`ReplCore` runs blocks in this process with a per-block timeout (a timer signal raises inside the
-block, so the namespace survives). `Repl` runs a ReplCore in a forked child so that a block stuck in
-native code (where no signal reaches Python) can be ended: the child is killed and a fresh one forked
-from this process (context intact, variables lost), and the caller is told.
+`ReplCore` runs blocks with a per-block timeout (a timer signal raises inside the block, so the
+namespace survives) in a guarded namespace (no eval / exec / compile / input, imports from an
+allow-list). `Repl` runs a ReplCore in its own contained process (child.py) whose deadline the engine
+alone keeps: a block stuck in native code is ended by killing that process group and starting a fresh
+REPL (context intact, variables lost), and the caller is told.
 
-Also here: finding ```repl blocks and FINAL / FINAL_VAR in a reply, and telling from a block's syntax
-tree whether it peeks at, greps or partitions the context.
+Also here: telling from a block's syntax tree whether it peeks at, greps or partitions the context.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import multiprocessing as mp
 import os
-import re
 import signal
+import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -27,42 +29,6 @@ from typing import Any
 
 OUTPUT_LIMIT = 20_000
 BLOCK_TIMEOUT = 30.0
-
-_BLOCK = re.compile(r"^```repl[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
-# FINAL_VAR(name) / FINAL(text), each only at the start of a line (outside repl blocks).
-_FINAL_VAR = re.compile(r"^FINAL_VAR\(\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?\s*\)", re.M)
-_FINAL = re.compile(r"^FINAL\((.*)\)\s*$", re.M | re.S)
-
-
-# ------------------------------------------------------------------------------------- reply parsing
-
-
-def code_blocks(text: str) -> list[str]:
-    """The ```repl blocks of a reply, in order."""
-    return [m.group(1) for m in _BLOCK.finditer(text)]
-
-
-def _outside_blocks(text: str) -> str:
-    return _BLOCK.sub("", text)
-
-
-def final_of(text: str) -> tuple[str, str] | None:
-    """("var", name) or ("text", answer) when the reply ends the run, else None.
-
-    FINAL_VAR takes precedence over FINAL; either counts only at the start of a line, outside blocks.
-    """
-    rest = _outside_blocks(text)
-    m = _FINAL_VAR.search(rest)
-    if m:
-        return ("var", m.group(1))
-    m = _FINAL.search(rest)
-    if m:
-        ans = m.group(1).strip()
-        if len(ans) >= 2 and ans[0] == ans[-1] and ans[0] in "\"'":
-            ans = ans[1:-1]
-        return ("text", ans)
-    return None
-
 
 # ------------------------------------------------------------------------------------- classification
 
@@ -198,36 +164,6 @@ def measure(ns: dict[str, Any], names: list[str]) -> int | None:
     return max(sizes) if sizes else None
 
 
-# ------------------------------------------------------------------------------------- running blocks
-
-
-class BlockTimeout(BaseException):
-    """Raised inside a block by the timer signal. BaseException: a bare `except Exception` in the
-    model's code must not swallow it."""
-
-
-@dataclass
-class BlockResult:
-    output: str
-    error: str | None = None
-    timed_out: bool = False
-    restarted: bool = False
-    seconds: float = 0.0
-    cut: int = 0  # characters cut from the output
-
-    def render(self) -> str:
-        """What the model sees of this block."""
-        return self.output if self.output.strip() else "(no output)"
-
-
-def cut_output(text: str, limit: int) -> tuple[str, int]:
-    """`text` cut to `limit` characters with a note of how much was cut; returns (text, cut)."""
-    if len(text) <= limit:
-        return text, 0
-    n = len(text) - limit
-    return text[:limit] + f"\n... [output cut: {n:,} of {len(text):,} characters not shown; print less]", n
-
-
 def describe(context: Any) -> str:
     """Type, size and structure of the context: what the prompt may say about it (never its text)."""
     if isinstance(context, str):
@@ -247,15 +183,116 @@ def describe(context: Any) -> str:
     return f"`context` is a {type(context).__name__}."
 
 
-class _Timer:
-    """A per-block CPU-of-the-REPL timer that sub-calls can pause (waiting on a model is not looping)."""
+# ------------------------------------------------------------------------------------- the namespace
 
-    def __init__(self) -> None:
-        self.left = 0.0
-        self.on_pause: Callable[[bool], None] | None = None
+# What `import` may reach in a block (the top-level name), unless a skill or config allows more. A
+# guard against a model's slips, not a boundary: the boundary is the process (rlimits, no keys, bwrap).
+ALLOWED_IMPORTS = (
+    "re json math cmath collections itertools functools operator statistics textwrap difflib string "
+    "random datetime decimal fractions heapq bisect dataclasses typing enum copy pprint unicodedata "
+    "hashlib base64 csv io time calendar array struct zlib"
+).split()
+_REMOVED_BUILTINS = ("eval", "exec", "compile", "input", "breakpoint", "globals", "locals")
+
+
+def guarded_builtins(allowed: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The builtins a block sees: no eval / exec / compile / input, and an `__import__` that takes only
+    the allowed top-level modules."""
+    import builtins
+
+    ns = {k: v for k, v in vars(builtins).items() if k not in _REMOVED_BUILTINS}
+    real = builtins.__import__
+    ok = set(allowed)
+
+    def guarded_import(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        if level or name.partition(".")[0] not in ok:
+            raise ImportError(
+                f"import {name!r} is not allowed in this REPL (allowed: {', '.join(sorted(ok))})"
+            )
+        return real(name, globals, locals, fromlist, level)
+
+    ns["__import__"] = guarded_import
+    return ns
+
+
+class _Answer(dict):  # type: ignore[type-arg]
+    """`answer`: a dict with `content` and `ready`; setting `ready` true ends the run with `content`."""
+
+    def __init__(self, on_ready: Callable[[Any], None]) -> None:
+        super().__init__(content="", ready=False)
+        self._on_ready = on_ready
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        if key == "ready" and value:
+            self._on_ready(self.get("content", ""))
+
+
+class BlockTimeout(BaseException):
+    """Raised inside a block by the timer signal. BaseException: a bare `except Exception` in the
+    model's code must not swallow it."""
+
+
+@dataclass
+class BlockResult:
+    output: str
+    error: str | None = None
+    timed_out: bool = False
+    restarted: bool = False
+    seconds: float = 0.0
+    cut: int = 0  # characters cut from the output
+    final: str | None = None  # the answer the block gave through FINAL(), FINAL_VAR() or `answer`
+
+    def render(self) -> str:
+        """What the model sees of this block."""
+        return self.output if self.output.strip() else "(no output)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "error": self.error,
+            "timed_out": self.timed_out,
+            "seconds": self.seconds,
+            "cut": self.cut,
+            "final": self.final,
+        }
+
+    @classmethod
+    def from_wire(cls, msg: dict[str, Any]) -> BlockResult:
+        """A result frame from the REPL process, each field forced to its type (the process is untrusted)."""
+
+        def text(v: Any) -> str | None:
+            return None if v is None else str(v)
+
+        def num(v: Any) -> float:
+            return float(v) if isinstance(v, (int, float)) else 0.0
+
+        return cls(
+            str(msg.get("output", "")),
+            text(msg.get("error")),
+            msg.get("timed_out") is True,
+            False,
+            num(msg.get("seconds")),
+            int(num(msg.get("cut"))),
+            text(msg.get("final")),
+        )
+
+
+def cut_output(text: str, limit: int) -> tuple[str, int]:
+    """`text` cut to `limit` characters with a note of how much was cut; returns (text, cut)."""
+    if len(text) <= limit:
+        return text, 0
+    n = len(text) - limit
+    return text[:limit] + f"\n... [output cut: {n:,} of {len(text):,} characters not shown; print less]", n
+
+
+class _Timer:
+    """A per-block timer inside the REPL that sub-calls pause (waiting on a model is not looping). It
+    only makes a block stop politely; the engine's own deadline is what bounds it."""
 
     def start(self, seconds: float) -> None:
-        self.left = seconds
         if seconds > 0:
             signal.setitimer(signal.ITIMER_REAL, seconds)
 
@@ -268,15 +305,20 @@ class _Timer:
             yield
             return
         left, _ = signal.setitimer(signal.ITIMER_REAL, 0)
-        if self.on_pause:
-            self.on_pause(True)
         try:
             yield
         finally:
-            if self.on_pause:
-                self.on_pause(False)
             if left > 0:
                 signal.setitimer(signal.ITIMER_REAL, left)
+
+
+def _traceback(exc: BaseException) -> str:
+    """The error as the model should see it: the frames of its own block (and below), not the REPL's."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<repl>":
+        tb = tb.tb_next
+    lines = "".join(traceback.format_exception(type(exc), exc, tb)).strip().splitlines()
+    return "\n".join(lines[-6:])
 
 
 class ReplCore:
@@ -289,23 +331,43 @@ class ReplCore:
         *,
         output_limit: int = OUTPUT_LIMIT,
         timeout: float = BLOCK_TIMEOUT,
+        imports: list[str] | tuple[str, ...] | None = None,
     ) -> None:
+        import re as _re
+
         self.output_limit = output_limit
         self.timeout = timeout
         self.timer = _Timer()
-        self.ns: dict[str, Any] = {"__name__": "__repl__", "context": context}
-        import re as _re
-
-        self.ns["re"] = _re
-
-        def misplaced(*_a: Any, **_k: Any) -> None:
-            print(
-                "(FINAL / FINAL_VAR are not functions: write them in your reply, outside the block, at the start of a line)"
-            )
-
-        self.ns["FINAL"] = self.ns["FINAL_VAR"] = misplaced
+        self.final: str | None = None
+        allowed = list(ALLOWED_IMPORTS) + list(imports or [])
+        self.ns: dict[str, Any] = {
+            "__name__": "__repl__",
+            "__builtins__": guarded_builtins(allowed),
+            "context": context,
+            "re": _re,
+        }
+        self.ns["FINAL"] = self._final
+        self.ns["FINAL_VAR"] = self._final_var
+        self.ns["answer"] = _Answer(self._answer)
         for name, fn in (functions or {}).items():
             self.ns[name] = self._pausing(fn)
+
+    # -- the three ways a block answers ------------------------------------------------------------
+    def _final(self, value: Any) -> None:
+        """FINAL(value): end the run with this answer."""
+        self.final = value if isinstance(value, str) else str(value)
+        print("(final answer given)")
+
+    def _final_var(self, name: Any) -> None:
+        """FINAL_VAR("name"): end the run with the value of that variable."""
+        found, value = self.get(str(name))
+        if not found:
+            print(f"FINAL_VAR({name!r}): there is no variable named {name!r}; define it, then call again")
+            return
+        self._final(value)
+
+    def _answer(self, content: Any) -> None:
+        self.final = content if isinstance(content, str) else str(content)
 
     def _pausing(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         timer = self.timer
@@ -324,6 +386,7 @@ class ReplCore:
         t0 = time.perf_counter()
         error: str | None = None
         timed_out = False
+        self.final = None
 
         def on_alarm(signum: int, frame: Any) -> None:
             raise BlockTimeout()
@@ -352,18 +415,25 @@ class ReplCore:
                     error = f"TimeoutError: the block ran longer than {self.timeout:g}s and was stopped"
                 except SyntaxError:
                     error = traceback.format_exc(limit=0).strip()
-                except Exception:
-                    tb = traceback.format_exc().strip().splitlines()
-                    error = "\n".join(tb[-6:])
+                except Exception as exc:
+                    error = _traceback(exc)
         finally:
             signal.signal(signal.SIGALRM, old)
+        ans = self.ns.get("answer")
+        if isinstance(ans, dict) and not isinstance(ans, _Answer):
+            # rebound to a plain dict: read it, then put the real one back with its keys (another
+            # value is the model's own variable, as FINAL_VAR(answer) in the older form expects)
+            if ans.get("ready") and self.final is None:
+                self._answer(ans.get("content", ""))
+            self.ns["answer"] = _Answer(self._answer)
+            dict.update(self.ns["answer"], ans)
         out = buf.getvalue()
         if error:
             out = (out + ("\n" if out and not out.endswith("\n") else "") + error).strip("\n")
             if timed_out:
                 out += "\n(the namespace is intact: your variables are still defined)"
         out, cut = cut_output(out, self.output_limit)
-        return BlockResult(out, error, timed_out, False, time.perf_counter() - t0, cut)
+        return BlockResult(out, error, timed_out, False, time.perf_counter() - t0, cut, self.final)
 
     def measure(self, names: list[str]) -> int | None:
         return measure(self.ns, names)
@@ -373,107 +443,228 @@ class ReplCore:
         if name not in self.ns or name in ("__builtins__",):
             return False, ""
         v = self.ns[name]
+        if isinstance(v, _Answer):  # the answer dict stands for its content, once it is ready
+            if not v.get("ready"):
+                return False, ""
+            v = v.get("content", "")
         return True, v if isinstance(v, str) else str(v)
 
 
-# ------------------------------------------------------------------------------------- the isolated REPL
+# ------------------------------------------------------------------------------------- the contained REPL
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this REPL when the engine that forked it dies (a killed session leaves no stray loop)."""
+@dataclass
+class Limits:
+    """What the REPL process may use: CPU seconds, address space, open files, more processes."""
+
+    cpu_seconds: int = 600
+    memory_mb: int = 4096
+    open_files: int = 256
+    processes: int = 32  # beyond the ones the user already runs (RLIMIT_NPROC counts per user)
+
+    def rlimits(self) -> dict[str, int]:
+        running = sum(1 for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else 0
+        return {
+            "cpu": self.cpu_seconds,
+            "as": self.memory_mb << 20,
+            "nofile": self.open_files,
+            "nproc": running + self.processes,
+        }
+
+
+def _set_subreaper() -> bool:
+    """Make this process adopt its orphaned descendants (Linux), so a setsid double-fork is still ours."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1) == 0  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
-        pass
+        return False
 
 
-def _child_main(conn: Any, core: ReplCore) -> None:
-    _die_with_parent()
-    core.timer.on_pause = lambda paused: conn.send(("pause" if paused else "resume", None))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
         try:
-            op, arg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if op == "run":
-            res = core.run(arg)
-            conn.send(("result", res))
-        elif op == "get":
-            conn.send(("value", core.get(arg)))
-        elif op == "measure":
-            conn.send(("value", core.measure(arg)))
-        elif op == "stop":
-            return
+            with open(f"/proc/{p}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # the command name may hold spaces and parentheses: the fields start after the last ')'
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            out.append(int(p))
+    return out
 
 
 @dataclass
 class Repl:
-    """A ReplCore in a forked child. A block that overruns its timeout by `grace` seconds without the
-    timer stopping it (stuck in native code) gets the child killed and a fresh one forked: the
-    context survives, the variables do not, and the block's output says so."""
+    """A ReplCore in its own contained process (child.py): cleared environment, rlimits, own process
+    group, optionally under bwrap (`wrap` turns the argv into the sandboxed one).
+
+    The deadline is this side's alone: a block gets `timeout + grace` seconds of wall time, extended
+    only while this side serves a sub-call, and then the process group is stopped (SIGSTOP) so that no
+    block computes on unmetered time. Past the deadline the group is killed whole and a fresh REPL
+    started: the context survives, the variables do not, and the block's output says so. With `reap`
+    (the session's own process) this process adopts orphans, and kills them with the REPL."""
 
     context: Any
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     output_limit: int = OUTPUT_LIMIT
     timeout: float = BLOCK_TIMEOUT
     grace: float = 3.0
+    imports: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    wrap: Callable[[list[str]], list[str]] | None = None
+    reap: bool = False
     restarts: int = 0
 
     def __post_init__(self) -> None:
-        self._proc: Any = None
-        self._conn: Any = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self.pid: int | None = None  # the REPL's pid (inside a sandbox: bwrap's)
+        if self.reap:
+            self.reap = _set_subreaper()
         self._start()
 
     def _start(self) -> None:
-        core = ReplCore(self.context, self.functions, output_limit=self.output_limit, timeout=self.timeout)
-        ctx = mp.get_context("fork")
-        parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(child, core), daemon=True)
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        from scope_tui.patterns.rlm import child
+
+        mine, theirs = socket.socketpair()
+        argv = [sys.executable, "-I", "-m", "scope_tui.patterns.rlm.child", str(theirs.fileno())]
+        if self.wrap is not None:
+            argv = self.wrap(argv)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
+        self._proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,  # its own process group, killed whole
+            cwd="/",
+        )
+        theirs.close()
+        self._sock = mine
+        self.pid = self._proc.pid
+        raw = isinstance(self.context, str)
+        child.send(
+            mine,
+            {
+                "op": "init",
+                "raw_context": raw,
+                "context": None if raw else self.context,
+                "functions": list(self.functions),
+                "docs": {k: getattr(f, "__doc__", None) for k, f in self.functions.items()},
+                "output_limit": self.output_limit,
+                "timeout": self.timeout,
+                "imports": self.imports,
+                "limits": self.limits.rlimits(),
+            },
+        )
+        if raw:
+            child.send_bytes(mine, self.context.encode())
+        msg = self._recv(60.0)
+        if msg is None or msg.get("op") != "ready":
+            self._kill()
+            raise RuntimeError("the REPL process did not start")
+
+    def _recv(self, seconds: float | None) -> dict[str, Any] | None:
+        """The next frame within `seconds`, or None (timeout, closed, or garbage)."""
+        from scope_tui.patterns.rlm import child
+
+        assert self._sock is not None
+        try:
+            self._sock.settimeout(None if seconds is None else max(0.01, seconds))
+            return child.recv(self._sock)
+        except (OSError, child.Closed, struct.error):
+            return None
+
+    def _signal_group(self, sig: int) -> None:
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, sig)
 
     def _kill(self) -> None:
-        if self._proc is not None and self._proc.is_alive():
-            try:
-                os.kill(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._proc.join(5)
-        if self._conn is not None:
-            self._conn.close()
+        self._signal_group(signal.SIGKILL)
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(5)
+        if self._sock is not None:
+            self._sock.close()
+        if self.reap:
+            self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Kill whatever was adopted: descendants of the REPL that left its group (setsid, double fork)."""
+        for _ in range(5):
+            kids = _children_of(os.getpid())
+            if not kids:
+                return
+            for pid in kids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in kids:
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(pid, 0)
+
+    def _serve(self, msg: dict[str, Any]) -> dict[str, Any]:
+        name = str(msg.get("name", ""))
+        fn = self.functions.get(name)
+        if fn is None:
+            return {"error": f"no function {name!r}"}
+        a, kw = msg.get("args"), msg.get("kwargs")
+        args: list[Any] = a if isinstance(a, list) else []
+        kwargs: dict[str, Any] = {str(k): v for k, v in kw.items()} if isinstance(kw, dict) else {}
+        try:
+            return {"value": fn(*args, **kwargs)}
+        except Exception as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     def run(self, code: str) -> BlockResult:
+        from scope_tui.patterns.rlm import child
+
         t0 = time.perf_counter()
-        self._conn.send(("run", code))
+        assert self._sock is not None
+        try:
+            child.send(self._sock, {"op": "run", "code": code})
+        except OSError:
+            return self._restart(t0, "the REPL process died")
         budget = self.timeout + self.grace if self.timeout > 0 else None
-        paused_at: float | None = None
         deadline = None if budget is None else time.monotonic() + budget
         while True:
-            wait = (
-                None if (deadline is None or paused_at is not None) else max(0.0, deadline - time.monotonic())
-            )
-            try:
-                ready = self._conn.poll(wait)
-            except (EOFError, OSError):
-                ready = True
-            if not ready:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 return self._restart(t0, "it did not stop at its timeout (stuck outside Python?)")
-            try:
-                op, val = self._conn.recv()
-            except (EOFError, OSError):
-                return self._restart(t0, "the REPL process died")
-            if op == "pause":
-                paused_at = time.monotonic()
-            elif op == "resume":
-                if deadline is not None and paused_at is not None:
-                    deadline += time.monotonic() - paused_at
-                paused_at = None
+            msg = self._recv(left)
+            if msg is None:
+                if self._proc is not None and self._proc.poll() is not None:
+                    return self._restart(t0, "the REPL process died")
+                if deadline is not None and time.monotonic() >= deadline:
+                    return self._restart(t0, "it did not stop at its timeout (stuck outside Python?)")
+                return self._restart(t0, "the REPL process sent something that is not a frame")
+            op = msg.get("op")
+            if op == "call":
+                # the REPL waits for the answer; stopped, it cannot compute on the time the call takes
+                self._signal_group(signal.SIGSTOP)
+                started = time.monotonic()
+                try:
+                    reply = self._serve(msg)
+                finally:
+                    self._signal_group(signal.SIGCONT)
+                if deadline is not None:
+                    deadline += time.monotonic() - started
+                try:
+                    child.send(self._sock, reply)
+                except OSError:
+                    return self._restart(t0, "the REPL process died")
             elif op == "result":
-                return val  # type: ignore[no-any-return]
+                return BlockResult.from_wire(msg)
+            # anything else is noise: no frame of the REPL's moves the deadline
 
     def _restart(self, t0: float, why: str) -> BlockResult:
         self._kill()
@@ -485,29 +676,41 @@ class Repl:
         )
         return BlockResult(msg, msg, True, True, time.perf_counter() - t0)
 
+    def _ask(self, msg: dict[str, Any]) -> Any:
+        from scope_tui.patterns.rlm import child
+
+        assert self._sock is not None
+        try:
+            child.send(self._sock, msg)
+        except OSError:
+            return None
+        reply = self._recv(self.grace + 5)
+        if reply is None or reply.get("op") != "value":
+            self._kill()
+            self.restarts += 1
+            self._start()
+            return None
+        return reply.get("value")
+
     def measure(self, names: list[str]) -> int | None:
         if not names:
             return None
-        self._conn.send(("measure", names))
-        while True:
-            op, val = self._conn.recv()
-            if op == "value":
-                return val  # type: ignore[no-any-return]
+        v = self._ask({"op": "measure", "names": names})
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     def get(self, name: str) -> tuple[bool, str]:
-        self._conn.send(("get", name))
-        while True:
-            op, val = self._conn.recv()
-            if op == "value":
-                return val  # type: ignore[no-any-return]
+        v = self._ask({"op": "get", "name": name})
+        if isinstance(v, list) and len(v) == 2 and v[0] is True:
+            return True, str(v[1])
+        return False, ""
 
     def close(self) -> None:
-        try:
-            self._conn.send(("stop", None))
-        except (OSError, ValueError):
-            pass
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
         if self._proc is not None:
-            self._proc.join(2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(2)
         self._kill()
 
     def __enter__(self) -> Repl:
