@@ -93,6 +93,7 @@ def run_worker(session_dir: StrPath) -> int:
     anything else sends the window's shell to the reaper (substrate.server.worker_command).
     """
     s = sessions.load_dir(session_dir)  # its pane log is attached already (tmux.Tmux.new_window)
+    _hold_secret(s.path)
     driver = s.meta.get("driver")
     # a window's Python starts without site-packages (substrate.server.WORKER_CODE): a plain command
     # session needs only the standard library; models, skills and agents need what is installed
@@ -126,6 +127,16 @@ def run_worker(session_dir: StrPath) -> int:
             after_terminal(project, end.dir)
         return 0
     return code or 1
+
+
+def _hold_secret(session_dir: str) -> None:
+    """The worker takes its session's secret from the 0600 file (never from an argv or tmux's
+    environment): what it runs (Claude Code and its hooks, a command) presents it as SCOPE_SESSION_TOKEN."""
+    try:
+        with open(os.path.join(session_dir, sessions.TOKEN), encoding="utf-8") as fh:
+            os.environ["SCOPE_SESSION_TOKEN"] = fh.read().strip()
+    except OSError:
+        os.environ.pop("SCOPE_SESSION_TOKEN", None)  # never a parent's secret
 
 
 def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:

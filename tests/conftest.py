@@ -20,6 +20,8 @@ os.environ.pop("TMUX", None)
 os.environ.pop("TMUX_PANE", None)
 for _k in [k for k in os.environ if k.startswith(("SCOPE_", "ANTHROPIC_", "OPENAI_", "GEMINI_", "CODEX_"))]:
     os.environ.pop(_k)
+# the trust store ($XDG_CONFIG_HOME/scope/trusted.json) of this run, never the person's
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMUX_DIR, "xdg")
 
 
 def _servers() -> list[str]:
@@ -50,6 +52,7 @@ def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "home"
     h.mkdir()
     monkeypatch.setenv("HOME", str(h))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(h / ".config"))  # the trust store of this test
     monkeypatch.setenv("SCOPE_AGENTS_DIR", str(h / ".scope" / "agents"))
     return h
 

@@ -205,6 +205,9 @@ def test_stop_with_a_running_child_waits_and_wakes_when_it_finishes(scope, claud
             {"text": "Merged: child-result."},
         )
     )
+    # a session starts a shell command only when the person's trusted config allows it
+    (scope.scope_dir / "config.toml").write_text("[sessions]\nallow_command_workers = true\n")
+    scope.ok("trust")
     sid = scope.spawn("--driver", "claude", "Do it in a child.")
     scope.wait_status(sid, "waiting", "done", "failed", timeout=90)
     st = scope.state(sid)

@@ -21,7 +21,7 @@ def sess(scope) -> Path:
 
 def hook(scope, d: Path, event: str, payload: dict | str) -> str:
     raw = payload if isinstance(payload, str) else json.dumps(payload)
-    p = scope.run("hook", event, "--session-dir", str(d), input=raw)
+    p = scope.run("hook", event, "--session-dir", str(d), input=raw, env=scope.secret(d.name))
     assert p.returncode == 0, p.stderr
     return p.stdout
 
@@ -224,6 +224,7 @@ def test_settings_file_hooks_every_event_and_never_bypasses(tmp_path):
 
 def test_missing_claude_cli_fails_with_what_to_do(scope):
     (scope.scope_dir / "config.toml").write_text('[claude]\nbin = "/nonexistent/claude"\n')
+    scope.ok("trust")  # a program named in config.toml runs only in a trusted project
     sid = scope.spawn("--driver", "claude", "hello")
     st = scope.wait_status(sid, "failed", timeout=30)
     assert "not installed" in st["reason"] and "npm install -g @anthropic-ai/claude-code" in st["reason"]

@@ -214,9 +214,9 @@ def test_eleven_approved_patches_bring_one_consolidation(project):
 
 
 def test_auto_approve_applies_at_once(project):
-    from scope_tui.store import config
+    from scope_tui.store import config, trust
 
-    config.update(project.config_path, {"auto_approve": True})
+    trust.trust(project.home_path, config.update(project.config_path, {"auto_approve": True}))
     p = patches.propose_rule(project, "dag", "NEVER start a task before its inputs exist.", signature="x")
     assert p["status"] == "approved" and p["decided_by"] == "auto"
     assert skill_files.load(project, "dag").version == 2
@@ -356,7 +356,7 @@ def test_claude_hook_blocks_a_spawn_before_any_peek(scope):
         "tool_input": {"command": "scope spawn 'analyze everything'"},
         "tool_use_id": "t1",
     }
-    env = {"SCOPE_SESSION_ID": s.id, "SCOPE_REFLECT_OFFLINE": "1"}
+    env = {"SCOPE_SESSION_ID": s.id, "SCOPE_REFLECT_OFFLINE": "1", **scope.secret(s.id)}
     r = scope.run("hook", "PreToolUse", input=json.dumps(hook_in), env=env)
     assert r.returncode in (0, 2), r.stderr
     blob = r.stdout + r.stderr

@@ -248,6 +248,8 @@ def test_nested_spawn_inside_a_session_is_its_child_and_wait_marks_it_waiting(sc
         f"{sys.executable} -m scope_tui spawn --cmd 'echo inner done' inner > {tmp_path}/child; "
         f"{sys.executable} -m scope_tui wait $(cat {tmp_path}/child) --timeout 30"
     )
+    (scope.scope_dir / "config.toml").write_text("[sessions]\nallow_command_workers = true\n")
+    scope.ok("trust")  # a session starts a shell command only when the person's trusted config allows it
     parent = scope.spawn("--cmd", inner, "outer")
     scope.wait_status(parent, "done", timeout=40)
     child = (tmp_path / "child").read_text().strip()

@@ -244,7 +244,7 @@ def test_scope_run_starts_an_orchestrator_and_returns_at_once(scope):
     out = scope.run("escalate", "stuck", "no idea")  # outside a session there is nobody to escalate to
     assert out.returncode == 2 and out.stderr.startswith("scope: escalate runs inside a session")
     assert scope.run("escalate", "--session", rid, "bored").returncode == 2  # not a reason
-    out = scope.run("escalate", "--session", rid, "stuck")
+    out = scope.run("escalate", "--session", rid, "stuck", env=scope.secret(rid))
     # a finished session cannot escalate: killed, or done when the offline run ended before the kill
     assert scope.status(rid) in ("killed", "done")
     assert out.returncode == 2 and f"is {scope.status(rid)}" in out.stderr, out.stderr

@@ -127,6 +127,11 @@ def cmd_spawn(args: argparse.Namespace) -> int:
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
+    from scope_tui.substrate.guard import check_spawn
+
+    check_spawn(
+        project, driver=args.driver, cmd=args.cmd, parent=args.parent, budget=args.budget, params=params
+    )
     if "-" in (params.get("context") or []):
         params["stdin_file"] = save_stdin(project)
     s = api.spawn(
@@ -303,8 +308,10 @@ def cmd_tree(args: argparse.Namespace) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     from scope_tui.api import kill  # the substrate's kill, then each killed session's agent update
     from scope_tui.store import sessions
+    from scope_tui.substrate.guard import check_subtree
 
     project = _project()
+    check_subtree(project, args.id)  # from inside a session: only its own subtree
     tree = sessions.subtree(project, args.id)
     live = [s.id for s in tree if not s.terminal and not s.corrupt]
     if not args.yes and sys.stdin.isatty():
@@ -319,9 +326,12 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_redirect(args: argparse.Namespace) -> int:
     from scope_tui.substrate.control import redirect
+    from scope_tui.substrate.guard import check_subtree
 
     message = sys.stdin.read() if args.message == "-" else args.message
-    s = redirect(_project(), args.id, message)
+    project = _project()
+    check_subtree(project, args.id)  # from inside a session: only its own subtree
+    s = redirect(project, args.id, message)
     print(f"redirected {s.id}")
     return 0
 

@@ -1,4 +1,5 @@
-"""`scope hook <event>`: what Claude Code's hooks run (see workers/claude_settings.py). Always exits 0."""
+"""`scope hook <event>`: what Claude Code's hooks run (see workers/claude_settings.py). Exits 0, except
+2 when the caller does not hold the session's secret (nothing is recorded then)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,15 @@ def cmd_hook(args: argparse.Namespace) -> int:
         )
         return 0
     from scope_tui.store import events
+    from scope_tui.store.errors import UsageError
+    from scope_tui.substrate.guard import check_secret
     from scope_tui.workers.claude_hooks import handle
+
+    try:  # a hook acts only on the session whose secret it presents (never on another running session)
+        check_secret(str(d))
+    except UsageError as exc:
+        print(f"scope hook: {exc}", file=sys.stderr)
+        return 2
 
     try:
         payload = json.loads(raw or "{}")

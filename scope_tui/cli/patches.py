@@ -101,19 +101,28 @@ def _done(pid: str, version: int, target: str) -> None:
         print(f"approved {pid}: {target}")
 
 
+def _person(project: Any) -> None:
+    from scope_tui.substrate.guard import person_only
+
+    person_only(project)  # approve, reject and edit are a person's decisions: refused inside a session
+
+
 def cmd_approve(args: argparse.Namespace) -> int:
     from scope_tui.gepa.patches import approve, load_patch
 
     project = _project()
+    _person(project)
     p = load_patch(project, args.id)
-    _done(p["id"], approve(project, p["id"], by=args.by, note=args.note), str(p.get("target")))
+    _done(p["id"], approve(project, p["id"], by="person", note=args.note), str(p.get("target")))
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
     from scope_tui.gepa.patches import reject
 
-    p = reject(_project(), args.id, args.reason, by=args.by)
+    project = _project()
+    _person(project)
+    p = reject(project, args.id, args.reason, by="person")
     print(f"rejected {p['id']}: {p['decision_note']}")
     return 0
 
@@ -122,6 +131,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from scope_tui.gepa.patches import approve, load_patch
 
     project = _project()
+    _person(project)
     p = load_patch(project, args.id)
     if p.get("status") != "pending":
         raise UsageError(f"patch {p['id']} is already {p.get('status')} (only pending patches can be edited)")
@@ -144,7 +154,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise ScopeError(f"the edited text is empty: patch {p['id']} left pending")
     _done(
         p["id"],
-        approve(project, p["id"], by=args.by, text=text, note=args.note or "edited"),
+        approve(project, p["id"], by="person", text=text, note=args.note or "edited"),
         str(p.get("target")),
     )
     return 0
@@ -171,17 +181,14 @@ def register(sub: Any) -> None:
     q = ps.add_parser("approve", help="approve a patch: writes the skill's next version")
     q.add_argument("id", metavar="ID")
     q.add_argument("--note", metavar="TEXT", help="why (kept with the decision)")
-    q.add_argument("--by", default="person", help=argparse.SUPPRESS)
     q.set_defaults(func=cmd_approve)
 
     q = ps.add_parser("reject", help="reject a patch (kept; its deviation is not proposed again)")
     q.add_argument("id", metavar="ID")
     q.add_argument("--reason", required=True, metavar="TEXT", help="why it is rejected")
-    q.add_argument("--by", default="person", help=argparse.SUPPRESS)
     q.set_defaults(func=cmd_reject)
 
     q = ps.add_parser("edit", help="edit the patch's new text in $EDITOR, then approve it")
     q.add_argument("id", metavar="ID")
     q.add_argument("--note", metavar="TEXT")
-    q.add_argument("--by", default="person", help=argparse.SUPPRESS)
     q.set_defaults(func=cmd_edit)

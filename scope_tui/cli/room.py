@@ -45,25 +45,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
-    import shlex
-    import sys
+    from scope_tui.cli.serve import cmd_serve as serve
 
-    from scope_tui.store.errors import UsageError
-    from scope_tui.store.project import Project
-
-    project = Project.open()
-    os.environ["SCOPE_DIR"] = str(project.root)  # each browser's app opens this project, wherever it starts
-    try:
-        from textual_serve.server import Server
-    except ImportError:
-        raise UsageError("textual-serve is not installed (pip install textual-serve)") from None
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port {args.port}: use a port from 1 to 65535")
-    cmd = f"{shlex.quote(sys.executable)} -m scope_tui room --serve-mode"
-    print(f"scope serve: http://{args.host}:{args.port} (project {project.home}; attach is disabled)")
-    Server(cmd, host=args.host, port=args.port, title="Scope").serve()
-    return 0
+    return serve(args)
 
 
 def register(sub: Any) -> None:
@@ -71,9 +55,10 @@ def register(sub: Any) -> None:
     p.add_argument("--dir", metavar="DIR", help="put the demo project in DIR instead of a new temp folder")
     p.add_argument("--headless", action="store_true", help="seed the demo and exit, without the app")
     p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("serve", help="the control room in a browser (textual-serve), on 127.0.0.1")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p = sub.add_parser("serve", help="the control room in a browser (textual-serve), behind a token URL")
+    from scope_tui.cli.serve import register_args
+
+    register_args(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("room", help="open the control room (the same as `scope` with no command)")
     p.add_argument("--serve-mode", action="store_true", help=argparse.SUPPRESS)

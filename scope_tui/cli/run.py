@@ -18,6 +18,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
+    from scope_tui.substrate.guard import check_spawn
+
+    check_spawn(project, driver=None, cmd=None, parent=args.parent, budget=args.budget, params=params)
     if args.candidates:
         from scope_tui.patterns.skill_files import load
 
@@ -52,8 +55,10 @@ def cmd_escalate(args: argparse.Namespace) -> int:
     if not sid:
         raise UsageError("escalate runs inside a session (or give --session ID)")
     from scope_tui.store import sessions
+    from scope_tui.substrate.guard import check_secret
 
     s = sessions.load(project, sid)
+    check_secret(s.path)  # a session escalates itself, never another one
     if s.terminal:
         raise UsageError(f"session {sid} is {s.status}; only a live session can escalate")
     e = escalate(s.dir, args.reason, " ".join(args.details))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 from scope_tui.store.atomic import write_text
@@ -61,8 +62,17 @@ def read_raw(path: Path) -> dict[str, Any]:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """The settings in `path` over the defaults. Raises CorruptFile for a broken file."""
-    return _merge(DEFAULTS, read_raw(path))
+    """The settings in `path` over the defaults, without the trust-gated keys of a project a person has
+    not trusted (store/trust.py). Raises CorruptFile for a broken file."""
+    return load_trusted(path)[0]
+
+
+def load_trusted(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """`load`, and the dotted names of the gated keys it left out because the project is not trusted."""
+    from scope_tui.store import trust
+
+    raw, ignored = trust.apply(os.path.dirname(os.path.dirname(os.path.abspath(path))), read_raw(path))
+    return _merge(DEFAULTS, raw), ignored
 
 
 def update(path: Path, changes: dict[str, Any]) -> dict[str, Any]:

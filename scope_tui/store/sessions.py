@@ -1,4 +1,4 @@
-"""One folder a session: meta.json, task.md, state.json, events.jsonl, inbox/, prompt.md, pane.log, result.md."""
+"""One folder a session: meta.json, token, task.md, state.json, events.jsonl, inbox/, prompt.md, pane.log, result.md."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ META, TASK, STATE, INBOX, PROMPT, PANE_LOG, RESULT = (
     "pane.log",
     "result.md",
 )
+TOKEN = "token"  # the session's own secret (0600); its worker holds it as SCOPE_SESSION_TOKEN
+
+
+def _write_secret(d: str) -> None:
+    """A new random secret for the session in `d`, readable by this uid only (substrate/guard.py)."""
+    fd = os.open(os.path.join(d, TOKEN), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(os.urandom(24).hex() + "\n")
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -154,6 +162,7 @@ def create(
     """Allocate an id under `parent`, write meta.json, task.md, state.json (pending) and a spawn event."""
     sid, d = ids.allocate(project.sessions_path, parent)
     os.mkdir(os.path.join(d, INBOX))
+    _write_secret(d)
     write_text(os.path.join(d, TASK), task)
     meta = {
         "id": sid,

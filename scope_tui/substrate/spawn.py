@@ -41,6 +41,7 @@ def window_env(project: Project, sid: str, extra: dict[str, str] | None = None) 
     """The environment a worker's window gets: the spawner's, never the tmux server's stale one."""
     env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith(_PASS_ENV_PREFIXES)}
     env.pop("TMUX", None)
+    env.pop("SCOPE_SESSION_TOKEN", None)  # the spawner's own secret; the worker reads its session's file
     env["SCOPE_DIR"] = project.path
     env["SCOPE_SESSION_ID"] = sid
     env.update(extra or {})

@@ -101,13 +101,19 @@ class ScopeApp(RoomActions):
             project.root, self._files_changed, partial(self.notify, severity="warning")
         )
         self.tmux = Polling(self, project, shown=self._pane_on_show, live=self.index.live)
+        self.untrusted = ""  # said in the banner: a project whose trust-gated settings are ignored
         try:
-            self.settings = config.load(project.config_path)
+            self.settings, ignored = config.load_trusted(project.config_path)
         except ScopeError as exc:
             self.settings = dict(config.DEFAULTS)
             self._config_error: str | None = str(exc)
         else:
             self._config_error = None
+            if ignored:
+                self.untrusted = (
+                    f"untrusted project: ignoring {', '.join(ignored)} in .scope/config.toml "
+                    "(run `scope trust` outside any session to let them apply)"
+                )
         from scope_tui.tui.themes import load_themes
 
         # Chosen before the first mount, so the stylesheet is built once, for this theme.
@@ -151,6 +157,8 @@ class ScopeApp(RoomActions):
         self.session_tree.border_title = self.project.home.name
         if self._config_error:
             self.notify(f"config.toml is broken ({self._config_error}); using defaults", severity="error")
+        if self.untrusted:
+            self.set_banner("")
         self.load_all()
         self.set_interval(1.0, self.session_tree.tick_ages)
         self.tmux.start(pane=self.live_pane, sweep=self.sweep_on)
@@ -337,7 +345,7 @@ class ScopeApp(RoomActions):
         self.set_banner(msg.text)
 
     def set_banner(self, text: str) -> None:
-        self.room.query_one(BannerBar).say(text)
+        self.room.query_one(BannerBar).say("\n".join(t for t in (self.untrusted, text) if t))
 
     @property
     def banner_text(self) -> str:

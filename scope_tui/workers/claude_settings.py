@@ -68,7 +68,37 @@ def settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -> dict
             entry["matcher"] = "*"
         hooks[ev] = [entry]
     # defaultMode stays "default": bypass mode is refused as root and would skip the person's say.
-    return {"permissions": {"allow": rules, "defaultMode": "default"}, "hooks": hooks}
+    return {
+        "permissions": {"allow": rules, "deny": deny_rules(session_dir), "defaultMode": "default"},
+        "hooks": hooks,
+    }
+
+
+def deny_rules(session_dir: Path) -> list[str]:
+    """What Claude Code may never do, whatever `allow` says (deny wins): change Scope's records (config,
+    patches, skills, sessions' state, the trust store, the agents home) or read a session's secret. A
+    `--worktree` session's own worktree under `.scope/worktrees/` stays writable. `Edit` rules cover every
+    file-writing tool; `//` starts an absolute path. Which shell commands a session may start through
+    Scope is checked by Scope itself (substrate/guard.py): prefix rules cannot be narrowed safely."""
+    from scope_tui.store import trust
+
+    scope_dir = Path(session_dir).resolve().parent.parent
+
+    def absolute(p: Path | str) -> str:
+        return "//" + str(p).lstrip("/")
+
+    records = [
+        scope_dir / "config.toml",
+        scope_dir / ".gitignore",
+        scope_dir / "patches" / "**",
+        scope_dir / "skills" / "**",
+        scope_dir / "sessions" / "**",
+        Path(trust.store_path()).parent / "**",
+        Path(os.path.expanduser(os.environ.get("SCOPE_AGENTS_DIR") or "~/.scope/agents")) / "**",
+    ]
+    return [f"Edit({absolute(p)})" for p in records] + [
+        f"Read({absolute(scope_dir / 'sessions' / '*' / sessions.TOKEN)})"
+    ]
 
 
 def write_settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -> Path:

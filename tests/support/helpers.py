@@ -83,6 +83,10 @@ class ScopeRunner:
     def session(self, sid: str) -> Path:
         return self.scope_dir / "sessions" / sid
 
+    def secret(self, sid: str) -> dict[str, str]:
+        """The environment that presents session `sid`'s secret, as its worker's children do."""
+        return {"SCOPE_SESSION_TOKEN": (self.session(sid) / "token").read_text().strip()}
+
     def state(self, sid: str) -> dict[str, Any]:
         try:
             return json.loads((self.session(sid) / "state.json").read_text())

@@ -1,0 +1,181 @@
+"""`scope serve`: the control room in a browser (textual-serve), behind a token, its own Origin and Host.
+
+The room can spawn shell commands, so whoever reaches its WebSocket has a shell. textual-serve 1.1 checks
+nothing: any web page may open `ws://127.0.0.1:8000/ws` (browsers send its Origin, and it is not
+checked), and `GET /` answers any `Host:` (DNS rebinding). So every request passes one aiohttp
+middleware first (textual-serve's `_make_app` is overridden to put it in front of its routes):
+
+- the Host header must be the address serve printed (loopback names for a loopback bind);
+- an Origin, when sent, must be that same address; a WebSocket must send one (browsers always do);
+- the request must carry the token: `?token=` in the URL serve printed (answered with a cookie and a
+  redirect that drops it from the address bar), then that cookie, which the page's own WebSocket sends;
+  with a password set, HTTP basic authentication (any user name) sets the same cookie.
+
+Anything else gets 403 (401 asking for the password) and nothing of the app. Binding anything but
+loopback is refused unless a password is set (`--password-file`, or `[serve] password_file`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from scope_tui.store.errors import UsageError
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def read_password(path: str) -> str:
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as fh:
+            text = fh.read().strip("\r\n")
+    except OSError as exc:
+        raise UsageError(f"cannot read the password file {path}: {exc.strerror}") from None
+    if not text:
+        raise UsageError(f"the password file {path} is empty")
+    return text
+
+
+def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, str | None]:
+    """(host, port, password) from the command line over `[serve]` in config.toml; UsageError when the
+    bind would expose the room without a password."""
+    serve = cfg.get("serve") if isinstance(cfg.get("serve"), dict) else {}
+    host = args.host or str(serve.get("host") or "127.0.0.1")
+    port = args.port if args.port is not None else serve.get("port", 8000)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise UsageError(f"--port {port}: use a port from 1 to 65535")
+    if host in ("0.0.0.0", "::", ""):
+        raise UsageError(
+            f"--host {host or repr(host)}: give the one address the page is opened at "
+            "(serve checks every request's Host against it)"
+        )
+    pw_file = args.password_file or serve.get("password_file")
+    password = read_password(str(pw_file)) if pw_file else None
+    if not is_loopback(host) and password is None:
+        raise UsageError(
+            f"--host {host} is not loopback: anyone who reaches it gets a shell through the room, so a "
+            "password is needed (--password-file FILE, or [serve] password_file in .scope/config.toml)"
+        )
+    return host, port, password
+
+
+def make_server(command: str, host: str, port: int, token: str, password: str | None) -> Any:
+    """A textual-serve Server whose every request passes `guard` first."""
+    import base64
+
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    cookie = f"scope-serve-{port}"
+    hosts = {_hostport(h, port) for h in LOOPBACK_NAMES} if is_loopback(host) else {_hostport(host, port)}
+
+    def same(given: str, want: str) -> bool:
+        from _operator import _compare_digest
+
+        return _compare_digest(given.encode(), want.encode())
+
+    def forbidden() -> web.Response:
+        return web.Response(status=403, text="403: forbidden\n")
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.headers.get("Host", "") not in hosts:
+            return forbidden()
+        origin = request.headers.get("Origin")
+        is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
+        if (origin is None and is_ws) or (
+            origin is not None and origin not in {f"http://{request.host}", f"https://{request.host}"}
+        ):
+            return forbidden()
+        if same(request.query.get("token", ""), token):
+            if is_ws:
+                return await handler(request)
+            # the printed URL: a cookie for the page and its WebSocket, and the token off the address bar
+            rest = {k: v for k, v in request.query.items() if k != "token"}
+            resp = web.HTTPFound(request.rel_url.with_query(rest))
+            resp.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+            return resp
+        if same(request.cookies.get(cookie, ""), token):
+            return await handler(request)
+        if password is not None:
+            auth = request.headers.get("Authorization", "")
+            if auth.startswith("Basic "):
+                try:
+                    _, _, given = base64.b64decode(auth[6:]).decode().partition(":")
+                except ValueError:
+                    given = ""
+                if same(given, password):
+                    resp = await handler(request)
+                    if isinstance(resp, web.Response):
+                        resp.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+                    return resp
+            return web.Response(
+                status=401, text="401: password needed\n", headers={"WWW-Authenticate": 'Basic realm="Scope"'}
+            )
+        return forbidden()
+
+    class GuardedServer(Server):  # type: ignore[misc]
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            app.middlewares.insert(0, guard)
+            return app
+
+        async def on_startup(self, app: web.Application) -> None:
+            pass  # serve prints its own line (with the token); textual-serve's banner would not
+
+    return GuardedServer(command, host=host, port=port, title="Scope")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import secrets
+    import shlex
+
+    from scope_tui.store import config
+    from scope_tui.store.project import Project
+
+    project = Project.open()
+    os.environ["SCOPE_DIR"] = str(project.root)  # each browser's app opens this project, wherever it starts
+    try:
+        import textual_serve.server  # noqa: F401
+    except ImportError:
+        raise UsageError("textual-serve is not installed (pip install textual-serve)") from None
+    host, port, password = settings(args, config.load(project.config_path))
+    token = secrets.token_urlsafe(32)
+    cmd = f"{shlex.quote(sys.executable)} -m scope_tui room --serve-mode"
+    url = f"http://{_hostport(host, port)}/?token={token}"
+    print(f"scope serve: {url}", flush=True)
+    print(
+        f"  project {project.home}; attach is disabled; only this URL's token"
+        + (" or the password" if password else "")
+        + " opens it",
+        flush=True,
+    )
+    make_server(cmd, host, port, token, password).serve()
+    return 0
+
+
+def register_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="a file holding the password (needed to bind anything but loopback)",
+    )
