@@ -56,7 +56,8 @@ def read_password(path: str) -> str:
 def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, str | None]:
     """(host, port, password) from the command line over `[serve]` in config.toml; UsageError when the
     bind would expose the room without a password."""
-    serve = cfg.get("serve") if isinstance(cfg.get("serve"), dict) else {}
+    found = cfg.get("serve")
+    serve: dict[str, Any] = found if isinstance(found, dict) else {}
     host = args.host or str(serve.get("host") or "127.0.0.1")
     port = args.port if args.port is not None else serve.get("port", 8000)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
