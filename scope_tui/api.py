@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from _typeshed import StrPath
 
+    from scope_tui.substrate.watch import Inotify as Inotify  # the type the room's watcher has
+
 # Skills that run as a pattern instance: a tactical session whose worker is the pattern's engine.
 PATTERN_SKILLS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
@@ -167,12 +169,228 @@ def reap(root: Path, sid: str, exit_status: str, signal: str = "", pane: str = "
     return reaped
 
 
-def approve_patch(project: Project, pid: str, *, by: str = "person", text: str | None = None) -> int:
+# ---------------------------------------------------------------- who may act (substrate.guard)
+
+
+def check_spawn(project: Project, **kw: Any) -> None:
+    """From inside a session, what a spawn may ask for (substrate.guard.check_spawn); raises UsageError."""
+    from scope_tui.substrate.guard import check_spawn as guard
+
+    guard(project, **kw)
+
+
+def check_subtree(project: Project, target: str) -> None:
+    """From inside a session, `target` must be that session or below it; a person may act on any."""
+    from scope_tui.substrate.guard import check_subtree as guard
+
+    guard(project, target)
+
+
+def person_only(project: Project | None = None) -> None:
+    """Refuse a person's decision from inside a session (PersonOnly, exit 2)."""
+    from scope_tui.substrate.guard import person_only as guard
+
+    guard(project)
+
+
+def check_secret(session_dir: str) -> None:
+    """The caller holds the secret of the session in `session_dir`; else NotThisSession (exit 2)."""
+    from scope_tui.substrate.guard import check_secret as guard
+
+    guard(session_dir)
+
+
+# ---------------------------------------------------------------- sessions: read and act
+# Each function imports its layer when called: `scope spawn` and the worker import this module.
+
+
+def list_sessions(project: Project, ids: list[str] | None = None, *, root: str | None = None) -> list[Any]:
+    """The sessions `ids` (all when none; the subtree of `root` when given), reconciled with tmux first
+    (a live session whose window or server is gone is marked failed, reason lost)."""
+    from scope_tui.substrate.reconcile import reconcile
+
+    if ids:
+        listed = [sessions.load(project, i) for i in ids]
+    elif root:
+        listed = sessions.subtree(project, root)
+    else:
+        listed = sessions.list_all(project)
+    reconcile(project, listed)
+    return listed
+
+
+def wait(project: Project, ids: list[str], *, timeout: float | None = None, any_: bool = False) -> Any:
+    """Block until the sessions (or any one of them) end, or `timeout`; a substrate.wait.WaitResult."""
+    from scope_tui.substrate.wait import wait as substrate_wait
+
+    return substrate_wait(project, ids, timeout=timeout, any_=any_)
+
+
+def follow_events(s: sessions.Session, *, follow: bool = False) -> Any:
+    """The session's events in batches: what is there now, then (with `follow`) each new batch until the
+    session ends."""
+    from scope_tui.store.events import EVENTS, EventReader
+
+    reader = EventReader(s.dir / EVENTS)
+    yield reader.read_new()
+    if not follow:
+        return
+    from scope_tui.substrate.watch import ticks
+
+    for _ in ticks(s.dir):
+        yield reader.read_new()
+        if sessions.load_dir(s.dir).terminal:
+            yield reader.read_new()
+            return
+
+
+def reconcile(project: Project, listed: list[sessions.Session]) -> None:
+    """Mark the live sessions among `listed` whose window or tmux server is gone failed (reason lost):
+    one `list-panes -a` for all of them."""
+    from scope_tui.substrate.reconcile import reconcile as substrate_reconcile
+
+    substrate_reconcile(project, listed)
+
+
+def tmux_running(project: Project) -> bool:
+    """Whether the project's tmux server is up (a stat of its socket, no tmux call)."""
+    from scope_tui.substrate.server import tmux_for
+
+    return os.path.exists(tmux_for(project).socket_path())
+
+
+def capture_pane(project: Project, target: str) -> str:
+    """What a pane shows now, with its colours (tmux capture-pane -e)."""
+    from scope_tui.substrate.server import tmux_for
+
+    return tmux_for(project).capture(target, escapes=True)
+
+
+def file_watcher(root: Path) -> Inotify:
+    """An inotify watch of the project's sessions (substrate.watch.Inotify); OSError when inotify is out."""
+    from scope_tui.substrate.watch import Inotify
+
+    return Inotify(root)
+
+
+def keep_path(path: str) -> bool:
+    """Whether a changed path under `.scope/` is worth a look (not a writer's temp file)."""
+    from scope_tui.substrate.watch import keep_path as keep
+
+    return keep(path)
+
+
+def redirect(project: Project, sid: str, message: str) -> sessions.Session:
+    """A message into a running session's inbox (and its pane, for a Claude Code session)."""
+    from scope_tui.substrate.control import redirect as substrate_redirect
+
+    return substrate_redirect(project, sid, message)
+
+
+def attach_argv(project: Project, sid: str) -> list[str]:
+    """The tmux command line that shows session `sid`'s window."""
+    from scope_tui.substrate.control import attach_argv as substrate_attach_argv
+
+    return substrate_attach_argv(project, sid)
+
+
+def clean(project: Project, older_than: str | None = None) -> list[str]:
+    """Remove ended sessions (older than an age such as 2h or 3d when given); the removed ids."""
+    from scope_tui.substrate.control import clean as substrate_clean
+    from scope_tui.substrate.control import parse_age
+
+    return substrate_clean(project, parse_age(older_than) if older_than else 0.0)
+
+
+def doctor() -> list[Any]:
+    """(ok, what, fix) checks of tmux, the store, the model key and Claude Code."""
+    from scope_tui.substrate.doctor import checks
+
+    return checks()
+
+
+def worktree_diff(s: sessions.Session, *, color: bool = False, stat: bool = False) -> str:
+    """What a --worktree session changed, as git shows it."""
+    from scope_tui.substrate.worktree import diff
+
+    return diff(s, color=color, stat=stat)
+
+
+def keep_stdin(project: Project, data: bytes) -> str:
+    """`--context -`: stdin kept in a file for the session to take (the RLM engine moves it in)."""
+    import time
+
+    from scope_tui.store.atomic import write_text
+
+    path = project.root / f".stdin-{os.getpid()}-{time.time_ns()}.txt"
+    write_text(path, data)
+    return str(path)
+
+
+def hook(event: str, raw: str, session_dir: Path) -> dict[str, Any] | None:
+    """A Claude Code hook's JSON (stdin `raw`) recorded for its session; what to answer claude, if anything.
+    Bad JSON is recorded as an error event, never raised."""
+    import json
+
+    from scope_tui.store import events
+
+    try:
+        payload = json.loads(raw or "{}")
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        try:
+            events.append(
+                session_dir, "error", error=f"hook {event}: bad JSON on stdin: {exc}", source="hook"
+            )
+        except OSError:
+            pass
+        return None
+    from scope_tui.workers.claude_hooks import handle
+
+    return handle(event, payload, session_dir)
+
+
+def current_session(project: Project) -> str | None:
+    """The id of the session this process runs in (SCOPE_SESSION_ID), when it is one of `project`'s."""
+    from scope_tui.substrate.spawn import current_session as substrate_current
+
+    return substrate_current(project)
+
+
+def escalate(s: sessions.Session, reason: str, details: str = "") -> Any:
+    """A live session asks for help: an escalation with a reason into its parent's inbox (the person's, at
+    the top); the ooda.escalation.Escalation."""
+    from scope_tui.ooda.escalation import escalate as ooda_escalate
+
+    return ooda_escalate(s.dir, reason, details)
+
+
+# ---------------------------------------------------------------- patches
+
+
+def list_patches(project: Project, status: str | None = None) -> list[dict[str, Any]]:
+    """The patches in `.scope/patches/` (with `status` only, when given), oldest first."""
+    from scope_tui.gepa import patches
+
+    return patches.list_patches(project, status)
+
+
+def load_patch(project: Project, pid: str) -> dict[str, Any]:
+    """One patch; UsageError for an unknown id."""
+    from scope_tui.gepa import patches
+
+    return patches.load_patch(project, pid)
+
+
+def approve_patch(
+    project: Project, pid: str, *, by: str = "person", text: str | None = None, note: str | None = None
+) -> int:
     """Approve a pending patch (`text` replaces its proposed text); the version it produced
     (gepa.patches.approve)."""
     from scope_tui.gepa import patches
 
-    return patches.approve(project, pid, by=by, text=text)
+    return patches.approve(project, pid, by=by, text=text, note=note)
 
 
 def reject_patch(project: Project, pid: str, reason: str, *, by: str = "person") -> dict[str, Any]:
@@ -180,3 +398,199 @@ def reject_patch(project: Project, pid: str, reason: str, *, by: str = "person")
     from scope_tui.gepa import patches
 
     return patches.reject(project, pid, reason, by=by)
+
+
+# ---------------------------------------------------------------- skills
+
+
+def shipped_skills() -> Path:
+    """The folder of the skills Scope ships."""
+    from scope_tui.patterns.skill_files import SHIPPED
+
+    return SHIPPED
+
+
+def skill_names(project: Project | None) -> list[str]:
+    """The names of every skill (shipped and the project's), sorted."""
+    from scope_tui.patterns.skill_files import names
+
+    return names(project)
+
+
+def load_skill(project: Project | None, ref: str, *, agent: str | None = None) -> Any:
+    """Skill `ref` (NAME or NAME@vN), an agent's own first when `agent` is named; UsageError naming the
+    known skills when there is no such skill."""
+    from scope_tui.patterns.skill_files import load
+
+    return load(project, ref, agent_skill_root=agent_skill_root(agent))
+
+
+def list_skills(project: Project | None, *, agent: str | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """(the latest version of every skill by name, the broken files skipped)."""
+    from scope_tui.patterns.skill_files import load_all
+
+    return load_all(project, agent_skill_root(agent))
+
+
+def skill_rules(skill: Any) -> list[str]:
+    """A skill's rules as lines a person reads."""
+    from scope_tui.patterns.rules import for_skill
+
+    return for_skill(skill).describe()
+
+
+def explain_selection(
+    project: Project | None,
+    task: str,
+    params: dict[str, Any],
+    *,
+    model: str | None = None,
+    agent: str | None = None,
+    use_model: bool = True,
+) -> tuple[Any, Any]:
+    """(the task's profile, the WHEN selection over the skills with each one's score and reasons)."""
+    from scope_tui.patterns.profile import profile
+    from scope_tui.patterns.when import select
+
+    prof = profile(task, params)
+    sel = select(project, task, prof, model, agent_skill_root=agent_skill_root(agent), use_model=use_model)
+    return prof, sel
+
+
+def selection_event(sel: Any) -> dict[str, Any]:
+    """A selection as the `selection` event (and `scope skills --explain --json`) records it."""
+    from scope_tui.patterns.when import selection_event as event
+
+    return event(sel)
+
+
+def skill_versions(project: Project | None, name: str, *, agent: str | None = None) -> list[dict[str, Any]]:
+    """Every version of skill `name` with its lineage and scores: parent, origin, patches, tasks, successes,
+    deviations, cost, Pareto state and its chance of the next task. UsageError for an unknown skill."""
+    from scope_tui.patterns import skill_files
+
+    root = agent_skill_root(agent)
+    vs = skill_files.versions(project, name, root)
+    if not vs:
+        skill_files.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
+    lin = skill_files.lineage(project, name, root).get("versions", {})
+    from scope_tui.gepa import pareto
+
+    try:  # stable or evolving, and the chance of getting the next task (GEPA's Pareto draw)
+        states = pareto.states(project, name) if root is None and project else {}
+        chances = pareto.chances(project, name) if root is None and project else {}
+    except Exception:
+        states, chances = {}, {}
+    rows = []
+    for s in vs:
+        entry = lin.get(str(s.version), {})
+        scores = entry.get("scores") or {}
+        rows.append(
+            {
+                "version": s.version,
+                "parent": entry.get("parent"),
+                "origin": entry.get("origin", "?"),
+                "patches": entry.get("patches", []),
+                "tasks": len(scores),
+                "successes": sum(1 for v in scores.values() if isinstance(v, dict) and v.get("success")),
+                "deviations": sum(
+                    int(v.get("deviations", 0)) for v in scores.values() if isinstance(v, dict)
+                ),
+                "cost": round(
+                    sum(float(v.get("cost", 0.0)) for v in scores.values() if isinstance(v, dict)), 4
+                ),
+                "state": states.get(s.version, "-"),
+                "chance": chances.get(s.version),
+                "path": str(s.path),
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- agents
+
+
+def agents_home() -> Path:
+    """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (agents.home owns it)."""
+    from scope_tui.agents.home import agents_dir
+
+    return agents_dir()
+
+
+def agent_names() -> list[str]:
+    """The persistent agents in the agents home, by name."""
+    from scope_tui.agents import home
+
+    return home.names()
+
+
+def agent_skill_root(agent: str | None) -> Path | None:
+    """The folder of `agent`'s own skills (None for no agent); UsageError when there is no such agent."""
+    if not agent:
+        return None
+    from scope_tui.agents import home
+    from scope_tui.store.errors import UsageError
+
+    d = home.agent_dir(agent)
+    if not d.is_dir():
+        raise UsageError(f"no agent {agent!r} in {home.agents_dir()} (try 'scope agent list')")
+    return d / "skills"
+
+
+def agent_summary(name: str, project: Project | None = None, *, pull: bool = True) -> dict[str, Any]:
+    """Everything about agent `name` (agents.summary.summarize); UsageError when there is no such agent.
+    `pull=False` reads without pulling approved patches into its memory (a reader that never writes)."""
+    from scope_tui.agents.summary import summarize
+
+    return summarize(name, project, pull=pull)
+
+
+def describe_relationship(other: str, entry: dict[str, Any]) -> str:
+    from scope_tui.agents.relationships import describe
+
+    return describe(other, entry)
+
+
+def new_agent(name: str, **fields: str) -> Path:
+    """Create agent `name` (junior) with its identity fields; its folder."""
+    from scope_tui.agents import identity
+
+    return identity.create(name, **fields)
+
+
+def agent_identity_file(name: str) -> Path:
+    """The identity.md a person edits; UsageError when there is no such agent."""
+    from scope_tui.agents import home
+
+    return home.require(name) / "identity.md"
+
+
+def retire_agent(name: str, *, undo: bool = False) -> Path:
+    """Retire agent `name` (kept on disk), or make it active again; its folder."""
+    from scope_tui.agents import home, identity
+
+    d = home.require(name)
+    identity.set_field(name, "status", "active" if undo else "retired")
+    return d
+
+
+def teach(giver: str, to: str, skill: str, project: Project | None) -> str:
+    """A senior or staff agent gives another agent one of its own skills; the skill's name there."""
+    from scope_tui.agents import home, identity, own_skills
+    from scope_tui.agents.summary import summarize
+    from scope_tui.store.errors import UsageError
+
+    stage = summarize(giver, None, pull=False)["stage"]
+    if stage not in ("senior", "staff"):
+        raise UsageError(f"{giver} is {stage}: only a senior or staff agent creates skills for others")
+    to_dir = home.require(to)
+    if identity.status(to) == "retired":
+        raise UsageError(f"agent {to!r} is retired")
+    return own_skills.give(home.agent_dir(giver), giver, to_dir, skill, project)
+
+
+def delegate(name: str, task: str) -> str | None:
+    """Which agent `name` hands `task` to, by its relationships; None when none fits."""
+    from scope_tui.agents.delegate import pick
+
+    return pick(name, task)

@@ -121,6 +121,10 @@ class Tmux:
         self.socket = socket
         self._server: Any = None
 
+    def socket_path(self) -> str:
+        """Where tmux keeps this server's socket (TMUX_TMPDIR, else /tmp): it exists while the server runs."""
+        return os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", self.socket)
+
     # -- plumbing -------------------------------------------------------------------------------
     def run(self, *args: str, input: bytes | None = None, check: bool = False) -> Ran:
         exe = tmux_exe()

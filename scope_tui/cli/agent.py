@@ -24,9 +24,9 @@ def _project_or_none():  # noqa: ANN202 - lazy import keeps start-up fast
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from scope_tui.agents import identity
+    from scope_tui import api
 
-    d = identity.create(
+    d = api.new_agent(
         args.name,
         preferences=args.prefers or "",
         strengths=args.strengths or "",
@@ -38,12 +38,11 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from scope_tui.agents import home
-    from scope_tui.agents.summary import summarize
+    from scope_tui import api
 
     rows = []
-    for n in home.names():
-        s = summarize(n, None, pull=False)
+    for n in api.agent_names():
+        s = api.agent_summary(n, None, pull=False)
         rows.append(s)
         for p in s["problems"]:
             print(f"scope: agent {n}: {p}", file=sys.stderr)
@@ -57,7 +56,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         return 0
     if not rows:
-        print(f"no agents yet in {home.agents_dir()} (try 'scope agent new NAME')")
+        print(f"no agents yet in {api.agents_home()} (try 'scope agent new NAME')")
         return 0
     print(f"{'NAME':<16} {'STAGE':<13} {'TASKS':>5} {'OK':>5} {'SKILLS':>6} {'HEUR':>5}  STATUS")
     for s in rows:
@@ -77,10 +76,9 @@ def _age(t: Any) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from scope_tui.agents import relationships
-    from scope_tui.agents.summary import summarize
+    from scope_tui import api
 
-    s = summarize(args.name, _project_or_none())
+    s = api.agent_summary(args.name, _project_or_none())
     if args.json:
         print(json.dumps(s, indent=2, default=str))
         return 0
@@ -110,7 +108,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  - {f.get('avoid') or f.get('task', '')}  [{f.get('session', '?')}, {_age(f.get('t'))}]")
     print(f"\nrelationships ({len(s['relationships'])}):")
     for other, entry in sorted(s["relationships"].items()):
-        print(f"  {relationships.describe(other, entry)}")
+        print(f"  {api.describe_relationship(other, entry)}")
     for c in s["contexts"]:
         print(
             f"\nthis project: {c['tasks']} tasks, skills used: {', '.join(sorted(c['skills_used'])) or 'none'}"
@@ -124,9 +122,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from scope_tui.agents import home
+    from scope_tui import api
 
-    path = home.require(args.name) / "identity.md"
+    path = api.agent_identity_file(args.name)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     try:
         code = subprocess.call([*shlex.split(editor), str(path)])
@@ -140,40 +138,28 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
-    from scope_tui.agents import home, identity
+    from scope_tui import api
 
-    home.require(args.name)
-    identity.set_field(args.name, "status", "active" if args.undo else "retired")
+    d = api.retire_agent(args.name, undo=args.undo)
     if args.undo:
         print(f"{args.name} is active again")
     else:
-        print(
-            f"retired {args.name} (kept at {home.agent_dir(args.name)}; 'scope agent retire --undo {args.name}')"
-        )
+        print(f"retired {args.name} (kept at {d}; 'scope agent retire --undo {args.name}')")
     return 0
 
 
 def cmd_teach(args: argparse.Namespace) -> int:
-    from scope_tui.agents import home, identity, own_skills
-    from scope_tui.agents.summary import summarize
+    from scope_tui import api
 
-    giver = summarize(args.giver, None, pull=False)
-    if giver["stage"] not in ("senior", "staff"):
-        raise UsageError(
-            f"{args.giver} is {giver['stage']}: only a senior or staff agent creates skills for others"
-        )
-    to = home.require(args.to)
-    if identity.status(args.to) == "retired":
-        raise UsageError(f"agent {args.to!r} is retired")
-    got = own_skills.give(home.agent_dir(args.giver), args.giver, to, args.skill, _project_or_none())
+    got = api.teach(args.giver, args.to, args.skill, _project_or_none())
     print(f"{args.giver} gave {args.to} the skill {got}")
     return 0
 
 
 def cmd_delegate(args: argparse.Namespace) -> int:
-    from scope_tui.agents.delegate import pick
+    from scope_tui import api
 
-    who = pick(args.name, args.task)
+    who = api.delegate(args.name, args.task)
     print(who or f"nobody: {args.name} has no relationship that fits this task")
     return 0 if who else 1
 

@@ -112,28 +112,19 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def save_stdin(project: Any) -> str:
-    """`--context -`: stdin is read here, in the spawning process; the RLM engine moves the file into its session."""
-    from scope_tui.store.atomic import write_text
-
-    path = project.root / f".stdin-{os.getpid()}-{time.time_ns()}.txt"
-    write_text(path, sys.stdin.buffer.read())
-    return str(path)
-
-
 def cmd_spawn(args: argparse.Namespace) -> int:
     from scope_tui import api
 
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
-    from scope_tui.substrate.guard import check_spawn
+    from scope_tui.api import check_spawn
 
     check_spawn(
         project, driver=args.driver, cmd=args.cmd, parent=args.parent, budget=args.budget, params=params
     )
     if "-" in (params.get("context") or []):
-        params["stdin_file"] = save_stdin(project)
+        params["stdin_file"] = api.keep_stdin(project, sys.stdin.buffer.read())
     s = api.spawn(
         project,
         task,
@@ -171,12 +162,12 @@ def cmd_spawn(args: argparse.Namespace) -> int:
 def cmd_wait(args: argparse.Namespace) -> int:
     import json
 
-    from scope_tui.substrate.wait import wait
+    from scope_tui import api
 
     if args.timeout is not None and args.timeout < 0:
         raise UsageError("--timeout must be positive")
     project = _project()
-    res = wait(project, args.ids, timeout=args.timeout, any_=args.any)
+    res = api.wait(project, args.ids, timeout=args.timeout, any_=args.any)
     for s in res.sessions:
         if args.json:
             print(
@@ -227,17 +218,11 @@ def _session_row(s: Any, now: float) -> dict[str, Any]:
 def cmd_poll(args: argparse.Namespace) -> int:
     import json
 
+    from scope_tui import api
     from scope_tui.cli.render import age, money, table
-    from scope_tui.store import sessions
     from scope_tui.store.glyphs import glyph
-    from scope_tui.substrate.reconcile import reconcile
 
-    project = _project()
-    if args.ids and not args.all:
-        listed = [sessions.load(project, i) for i in args.ids]
-    else:
-        listed = sessions.list_all(project)
-    reconcile(project, listed)
+    listed = api.list_sessions(_project(), args.ids if not args.all else None)
     now = time.time()
     if args.json:
         for s in listed:
@@ -274,14 +259,12 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
+    from scope_tui import api
     from scope_tui.cli.render import age
-    from scope_tui.store import ids, sessions
+    from scope_tui.store import ids
     from scope_tui.store.glyphs import glyph
-    from scope_tui.substrate.reconcile import reconcile
 
-    project = _project()
-    listed = sessions.subtree(project, args.root) if args.root else sessions.list_all(project)
-    reconcile(project, listed)
+    listed = api.list_sessions(_project(), root=args.root)
     if not listed:
         print("no sessions yet (start one: scope spawn TASK)")
         return 0
@@ -306,9 +289,9 @@ def cmd_tree(args: argparse.Namespace) -> int:
 
 # --- kill / redirect / attach / clean --------------------------------------------------------------
 def cmd_kill(args: argparse.Namespace) -> int:
-    from scope_tui.api import kill  # the substrate's kill, then each killed session's agent update
+    from scope_tui import api  # the substrate's kill, then each killed session's agent update
+    from scope_tui.api import check_subtree
     from scope_tui.store import sessions
-    from scope_tui.substrate.guard import check_subtree
 
     project = _project()
     check_subtree(project, args.id)  # from inside a session: only its own subtree
@@ -319,27 +302,27 @@ def cmd_kill(args: argparse.Namespace) -> int:
         if ans.strip().lower() not in ("y", "yes"):
             print("nothing killed")
             return 1
-    killed = kill(project, args.id)
+    killed = api.kill(project, args.id)
     print(f"killed {len(killed)}: {' '.join(killed)}" if killed else f"nothing live under {args.id}")
     return 0
 
 
 def cmd_redirect(args: argparse.Namespace) -> int:
-    from scope_tui.substrate.control import redirect
-    from scope_tui.substrate.guard import check_subtree
+    from scope_tui import api
+    from scope_tui.api import check_subtree
 
     message = sys.stdin.read() if args.message == "-" else args.message
     project = _project()
     check_subtree(project, args.id)  # from inside a session: only its own subtree
-    s = redirect(project, args.id, message)
+    s = api.redirect(project, args.id, message)
     print(f"redirected {s.id}")
     return 0
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    from scope_tui.substrate.control import attach_argv
+    from scope_tui import api
 
-    argv = attach_argv(_project(), args.id)
+    argv = api.attach_argv(_project(), args.id)
     env = dict(os.environ)
     if argv[3] == "attach-session":
         env.pop("TMUX", None)  # nested attach from inside another tmux server
@@ -348,10 +331,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from scope_tui.substrate.control import clean, parse_age
+    from scope_tui import api
 
-    older = parse_age(args.older_than) if args.older_than else 0.0
-    done = clean(_project(), older)
+    done = api.clean(_project(), args.older_than)
     print(f"cleaned {len(done)}: {' '.join(done)}" if done else "nothing to clean")
     return 0
 
@@ -359,12 +341,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def cmd_log(args: argparse.Namespace) -> int:
     import json
 
+    from scope_tui import api
     from scope_tui.store import sessions
-    from scope_tui.store.events import EventReader
 
-    project = _project()
-    s = sessions.load(project, args.id)
-    reader = EventReader(s.dir / "events.jsonl")
+    s = sessions.load(_project(), args.id)
     types = set(args.type.split(",")) if args.type else None
 
     def show(evs: list[dict[str, Any]]) -> None:
@@ -402,26 +382,17 @@ def cmd_log(args: argparse.Namespace) -> int:
                 )
             )
 
-    show(count(reader.read_new()))
-    if not args.follow:
-        totals()
-    if args.follow:
-        from scope_tui.substrate.watch import ticks
-
-        for _ in ticks(s.dir):
-            show(count(reader.read_new()))
-            if sessions.load_dir(s.dir).terminal:
-                show(count(reader.read_new()))
-                totals()
-                return 0
+    for batch in api.follow_events(s, follow=args.follow):
+        show(count(batch))
+    totals()
     return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from scope_tui.substrate.doctor import checks
+    from scope_tui import api
 
     bad = 0
-    for ok, what, fix in checks():
+    for ok, what, fix in api.doctor():
         mark = "ok " if ok else ("-- " if ok is None else "!! ")
         print(f"{mark} {what}" + (f"\n    fix: {fix}" if fix and not ok else ""))
         bad += ok is False

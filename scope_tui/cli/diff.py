@@ -8,16 +8,16 @@ from typing import Any
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from scope_tui import api
     from scope_tui.store import sessions
     from scope_tui.store.errors import UsageError
     from scope_tui.store.project import Project
-    from scope_tui.substrate.worktree import diff
 
     s = sessions.load(Project.open(), args.id)
     if s.corrupt:
         raise UsageError(f"session {s.id} is corrupt ({s.corrupt})")
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    text = diff(s, color=color, stat=args.stat)
+    text = api.worktree_diff(s, color=color, stat=args.stat)
     if not text:
         print(f"session {s.id} changed nothing (branch {s.meta.get('branch')})", file=sys.stderr)
         return 0

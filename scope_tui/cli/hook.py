@@ -34,28 +34,16 @@ def cmd_hook(args: argparse.Namespace) -> int:
             "scope hook: no session (set SCOPE_DIR and SCOPE_SESSION_ID, or --session-dir)", file=sys.stderr
         )
         return 0
-    from scope_tui.store import events
+    from scope_tui import api
+    from scope_tui.api import check_secret
     from scope_tui.store.errors import UsageError
-    from scope_tui.substrate.guard import check_secret
-    from scope_tui.workers.claude_hooks import handle
 
     try:  # a hook acts only on the session whose secret it presents (never on another running session)
         check_secret(str(d))
     except UsageError as exc:
         print(f"scope hook: {exc}", file=sys.stderr)
         return 2
-
-    try:
-        payload = json.loads(raw or "{}")
-        if not isinstance(payload, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        try:
-            events.append(d, "error", error=f"hook {args.event}: bad JSON on stdin: {exc}", source="hook")
-        except OSError:
-            pass
-        return 0
-    out = handle(args.event, payload, d)
+    out = api.hook(args.event, raw, d)
     if out is not None:
         sys.stdout.write(json.dumps(out) + "\n")
     return 0

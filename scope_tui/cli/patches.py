@@ -40,10 +40,10 @@ def _summary(p: dict[str, Any]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from scope_tui.gepa.patches import list_patches
+    from scope_tui import api
 
     status = None if args.all else (args.status or "pending")
-    rows = list_patches(_project(), status)
+    rows = api.list_patches(_project(), status)
     if args.json:
         for p in rows:
             print(json.dumps({k: v for k, v in p.items() if k != "new_text"}, ensure_ascii=False))
@@ -62,9 +62,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from scope_tui.gepa.patches import load_patch
+    from scope_tui import api
 
-    p = load_patch(_project(), args.id)
+    p = api.load_patch(_project(), args.id)
     if args.json:
         print(json.dumps(p, indent=2, ensure_ascii=False))
         return 0
@@ -102,37 +102,37 @@ def _done(pid: str, version: int, target: str) -> None:
 
 
 def _person(project: Any) -> None:
-    from scope_tui.substrate.guard import person_only
+    from scope_tui.api import person_only
 
     person_only(project)  # approve, reject and edit are a person's decisions: refused inside a session
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from scope_tui.gepa.patches import approve, load_patch
+    from scope_tui import api
 
     project = _project()
     _person(project)
-    p = load_patch(project, args.id)
-    _done(p["id"], approve(project, p["id"], by="person", note=args.note), str(p.get("target")))
+    p = api.load_patch(project, args.id)
+    _done(p["id"], api.approve_patch(project, p["id"], by="person", note=args.note), str(p.get("target")))
     return 0
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    from scope_tui.gepa.patches import reject
+    from scope_tui import api
 
     project = _project()
     _person(project)
-    p = reject(project, args.id, args.reason, by="person")
+    p = api.reject_patch(project, args.id, args.reason, by="person")
     print(f"rejected {p['id']}: {p['decision_note']}")
     return 0
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from scope_tui.gepa.patches import approve, load_patch
+    from scope_tui import api
 
     project = _project()
     _person(project)
-    p = load_patch(project, args.id)
+    p = api.load_patch(project, args.id)
     if p.get("status") != "pending":
         raise UsageError(f"patch {p['id']} is already {p.get('status')} (only pending patches can be edited)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -154,7 +154,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         raise ScopeError(f"the edited text is empty: patch {p['id']} left pending")
     _done(
         p["id"],
-        approve(project, p["id"], by="person", text=text, note=args.note or "edited"),
+        api.approve_patch(project, p["id"], by="person", text=text, note=args.note or "edited"),
         str(p.get("target")),
     )
     return 0

@@ -18,15 +18,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)
-    from scope_tui.substrate.guard import check_spawn
+    from scope_tui.api import check_spawn
 
     check_spawn(project, driver=None, cmd=None, parent=args.parent, budget=args.budget, params=params)
     if args.candidates:
-        from scope_tui.patterns.skill_files import load
-
         params["candidates"] = [{"skill": s.strip()} for s in args.candidates.split(",") if s.strip()]
         for c in params["candidates"]:
-            load(project, c["skill"])  # an unknown skill is refused before anything runs
+            api.load_skill(project, c["skill"])  # an unknown skill is refused before anything runs
     s = api.spawn(
         project,
         task,
@@ -46,22 +44,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
+    from scope_tui import api
     from scope_tui.cli.core import _project
-    from scope_tui.ooda.escalation import escalate
-    from scope_tui.substrate.spawn import current_session
 
     project = _project()
-    sid = args.session or current_session(project)
+    sid = args.session or api.current_session(project)
     if not sid:
         raise UsageError("escalate runs inside a session (or give --session ID)")
+    from scope_tui.api import check_secret
     from scope_tui.store import sessions
-    from scope_tui.substrate.guard import check_secret
 
     s = sessions.load(project, sid)
     check_secret(s.path)  # a session escalates itself, never another one
     if s.terminal:
         raise UsageError(f"session {sid} is {s.status}; only a live session can escalate")
-    e = escalate(s.dir, args.reason, " ".join(args.details))
+    e = api.escalate(s, args.reason, " ".join(args.details))
     print(f"escalated {sid}: {e.reason}")
     return 0
 

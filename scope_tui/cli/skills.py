@@ -23,19 +23,6 @@ def _project() -> Any:
         return None  # the shipped skills are still there to read
 
 
-def _agent_root(name: str | None) -> Any:
-    if not name:
-        return None
-    import os
-    from pathlib import Path
-
-    home = Path(os.environ.get("SCOPE_AGENTS_DIR") or Path.home() / ".scope" / "agents")
-    root = home / name / "skills"
-    if not root.parent.is_dir():
-        raise UsageError(f"no agent {name!r} in {home} (try 'scope agent list')")
-    return root
-
-
 def cmd_skills(args: argparse.Namespace) -> int:
     words = list(args.words or [])
     if args.explain is not None:
@@ -65,10 +52,10 @@ def _as_json(s: Any) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from scope_tui.patterns import skill_files
+    from scope_tui import api
 
     project = _project()
-    loaded, errors = skill_files.load_all(project, _agent_root(args.agent))
+    loaded, errors = api.list_skills(project, agent=args.agent)
     if args.json:
         for s in loaded.values():
             print(json.dumps(_as_json(s)))
@@ -77,7 +64,7 @@ def _list(args: argparse.Namespace) -> int:
         for s in loaded.values():
             where = (
                 "shipped"
-                if s.root == skill_files.SHIPPED
+                if s.root == api.shipped_skills()
                 else "project"
                 if project and s.root == project.skills
                 else "agent"
@@ -89,8 +76,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from scope_tui.patterns.profile import profile
-    from scope_tui.patterns.when import select, selection_event
+    from scope_tui import api
 
     task = args.explain
     if task == "-":
@@ -105,17 +91,11 @@ def _explain(args: argparse.Namespace) -> int:
     for path in params.get("context") or []:
         if path != "-" and not Path(path).exists():
             raise UsageError(f"--context {path}: no such file or folder")
-    prof = profile(task, params)
-    sel = select(
-        _project(),
-        task,
-        prof,
-        args.model,
-        agent_skill_root=_agent_root(args.agent),
-        use_model=not args.offline,
+    prof, sel = api.explain_selection(
+        _project(), task, params, model=args.model, agent=args.agent, use_model=not args.offline
     )
     if args.json:
-        print(json.dumps(selection_event(sel), ensure_ascii=False, default=str))
+        print(json.dumps(api.selection_event(sel), ensure_ascii=False, default=str))
         return 0
     f = prof.fields()
     print(f"task: {task.strip().splitlines()[0][:100]}")
@@ -145,43 +125,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _versions(args: argparse.Namespace, name: str) -> int:
-    from scope_tui.patterns import skill_files
+    from scope_tui import api
 
-    project = _project()
-    root = _agent_root(args.agent)
-    vs = skill_files.versions(project, name, root)
-    if not vs:
-        skill_files.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
-    lin = skill_files.lineage(project, name, root).get("versions", {})
-    from scope_tui.gepa import pareto
-
-    try:  # stable or evolving, and the chance of getting the next task (GEPA's Pareto draw)
-        states = pareto.states(project, name) if root is None else {}
-        chances = pareto.chances(project, name) if root is None else {}
-    except Exception:
-        states, chances = {}, {}
-    rows = []
-    for s in vs:
-        entry = lin.get(str(s.version), {})
-        scores = entry.get("scores") or {}
-        wins = sum(1 for v in scores.values() if isinstance(v, dict) and v.get("success"))
-        devs = sum(int(v.get("deviations", 0)) for v in scores.values() if isinstance(v, dict))
-        cost = sum(float(v.get("cost", 0.0)) for v in scores.values() if isinstance(v, dict))
-        rows.append(
-            {
-                "version": s.version,
-                "parent": entry.get("parent"),
-                "origin": entry.get("origin", "?"),
-                "patches": entry.get("patches", []),
-                "tasks": len(scores),
-                "successes": wins,
-                "deviations": devs,
-                "cost": round(cost, 4),
-                "state": states.get(s.version, "-"),
-                "chance": chances.get(s.version),
-                "path": str(s.path),
-            }
-        )
+    rows = api.skill_versions(_project(), name, agent=args.agent)
     if args.json:
         for r in rows:
             print(json.dumps(r))
@@ -201,10 +147,9 @@ def _versions(args: argparse.Namespace, name: str) -> int:
 
 
 def _show(args: argparse.Namespace, ref: str) -> int:
-    from scope_tui.patterns import skill_files
-    from scope_tui.patterns.rules import for_skill
+    from scope_tui import api
 
-    s = skill_files.load(_project(), ref, agent_skill_root=_agent_root(args.agent))
+    s = api.load_skill(_project(), ref, agent=args.agent)
     if args.json:
         print(json.dumps({**_as_json(s), "body": s.body}))
         return 0
@@ -215,7 +160,7 @@ def _show(args: argparse.Namespace, ref: str) -> int:
     for w in s.when:
         print(f"  - {w}")
     print("rules:")
-    for line in for_skill(s).describe():
+    for line in api.skill_rules(s):
         print(f"  {line}")
     print()
     print(s.body.rstrip())

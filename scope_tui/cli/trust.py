@@ -8,9 +8,9 @@ from typing import Any
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
+    from scope_tui.api import person_only
     from scope_tui.store import config, trust
     from scope_tui.store.project import Project
-    from scope_tui.substrate.guard import person_only
 
     if args.list:
         rows = trust.listed()

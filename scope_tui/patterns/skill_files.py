@@ -278,6 +278,11 @@ def _files_in(root: Path) -> list[tuple[str, int, Path]]:
     return found
 
 
+def names(project: Project | None, agent_skill_root: Path | None = None) -> list[str]:
+    """The names of every skill across the roots, sorted (the files are listed, not read)."""
+    return sorted({name for root in roots(project, agent_skill_root) for name, _, _ in _files_in(root)})
+
+
 def _scan(
     project: Project | None, agent_skill_root: Path | None
 ) -> tuple[dict[str, dict[int, Skill]], list[SkillError]]:

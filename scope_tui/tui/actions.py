@@ -16,7 +16,6 @@ from scope_tui.store import config, ids, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 from scope_tui.tui.index import Index
-from scope_tui.tui.widgets.details import agents_home
 
 
 def default_attach(app: App[Any], argv: list[str]) -> None:
@@ -66,15 +65,9 @@ class RoomActions(App[None]):
         return s
 
     def skill_names(self) -> list[str]:
-        names: set[str] = set()
-        from scope_tui.patterns.skill_files import SHIPPED
+        from scope_tui import api
 
-        for root in (SHIPPED, self.project.skills):
-            if root.is_dir():
-                for p in root.iterdir():
-                    if p.is_dir() or p.suffix == ".md":
-                        names.add(p.stem if p.suffix == ".md" else p.name)
-        return sorted(names)
+        return api.skill_names(self.project)
 
     def action_spawn(self) -> None:
         from scope_tui.tui.screens import SpawnScreen
@@ -141,10 +134,10 @@ class RoomActions(App[None]):
 
     @work(thread=True, group="act")
     def do_redirect(self, sid: str, text: str) -> None:
-        from scope_tui.substrate import control
+        from scope_tui import api
 
         try:
-            control.redirect(self.project, sid, text)
+            api.redirect(self.project, sid, text)
         except ScopeError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
@@ -170,10 +163,10 @@ class RoomActions(App[None]):
         if self.serve:
             self.notify("attach is disabled in the browser; run `scope attach " + s.id + "` in a terminal")
             return
-        from scope_tui.substrate import control
+        from scope_tui import api
 
         try:
-            argv = control.attach_argv(self.project, s.id)
+            argv = api.attach_argv(self.project, s.id)
         except ScopeError as exc:
             self.notify(str(exc), severity="warning")
             return
@@ -210,7 +203,7 @@ class RoomActions(App[None]):
     def action_agents(self) -> None:
         from scope_tui.tui.screens import AgentsScreen
 
-        self.push_screen(AgentsScreen(agents_home(), self.project))
+        self.push_screen(AgentsScreen(self.project))
 
     def action_theme(self) -> None:
         names = [n for n in self.theme_names if n in self.available_themes] or ["scope-dark"]

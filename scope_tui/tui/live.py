@@ -6,10 +6,8 @@ seconds, each a tmux process. Results come back to the app as `PaneOutput` and `
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scope_tui.store import sessions
@@ -23,11 +21,6 @@ if TYPE_CHECKING:
 PANE_HZ = 4
 SWEEP_S = 2.0
 GONE = "tmux server for this project is not running: live sessions are marked lost; n spawns a new one"
-
-
-def tmux_socket(name: str) -> Path:
-    """Where tmux keeps the socket of server `-L name` (TMUX_TMPDIR, else /tmp)."""
-    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / name
 
 
 def live_target(s: sessions.Session | None) -> str | None:
@@ -69,10 +62,10 @@ class Polling:
             self.app.run_worker(lambda: self.capture(s.id, target), thread=True, group="pane", exclusive=True)
 
     def capture(self, sid: str, target: str) -> None:
-        from scope_tui.substrate.server import tmux_for
+        from scope_tui import api
 
         try:
-            text = tmux_for(self.project).capture(target, escapes=True)
+            text = api.capture_pane(self.project, target)
         except ScopeError:
             return
         if (sid, text) != self._last:
@@ -92,12 +85,11 @@ class Polling:
     def sweep(self, live: list[sessions.Session]) -> None:
         """One tmux call for every live session (reconcile's list-panes); the banner needs none: a stat of
         the server's socket says whether it is there."""
-        from scope_tui.substrate.reconcile import reconcile
-        from scope_tui.substrate.server import tmux_for
+        from scope_tui import api
 
-        banner = GONE if not tmux_socket(tmux_for(self.project).socket).exists() else ""
+        banner = GONE if not api.tmux_running(self.project) else ""
         try:
-            reconcile(self.project, live)
+            api.reconcile(self.project, live)
         except ScopeError as exc:
             banner = str(exc)
         self.app.post_message(Banner(banner))

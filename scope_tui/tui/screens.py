@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -203,7 +202,7 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
+def agent_summary(name: str, project: Any = None) -> Text:
     """An agent as text: identity, stage, experience, own skills, recent heuristics; read-only.
 
     Uses the agents layer's summary (without pulling patches: the room never writes); broken files
@@ -211,9 +210,9 @@ def agent_summary(agents_home: Path, name: str, project: Any = None) -> Text:
     """
     t = Text()
     try:
-        from scope_tui.agents.summary import summarize
+        from scope_tui import api
 
-        info = summarize(name, project, pull=False)
+        info = api.agent_summary(name, project, pull=False)
     except Exception as exc:  # a missing or unreadable agent is shown, not raised
         t.append(f"agent {name}\n", style="bold")
         t.append(f"({exc})\n", style="italic")
@@ -252,22 +251,19 @@ class AgentsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "close", "Close", id="agents.close")]
 
-    def __init__(self, agents_home: Path, project: Any = None) -> None:
+    def __init__(self, project: Any = None) -> None:
         super().__init__()
-        self.home = agents_home
         self.project = project
 
     def compose(self) -> ComposeResult:
+        from scope_tui import api
+
         t = Text()
-        names = (
-            sorted(p.name for p in self.home.iterdir() if (p / "identity.md").is_file())
-            if self.home.is_dir()
-            else []
-        )
+        names = api.agent_names()
         if not names:
-            t.append(f"No agents yet in {self.home}.\nSpawn with an agent name to create one.\n")
+            t.append(f"No agents yet in {api.agents_home()}.\nSpawn with an agent name to create one.\n")
         for n in names:
-            t.append_text(agent_summary(self.home, n, self.project))
+            t.append_text(agent_summary(n, self.project))
             t.append("\n")
         with Vertical(id="dialog", classes="help"):
             yield Label("Agents", classes="title")

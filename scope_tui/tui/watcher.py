@@ -10,8 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scope_tui.substrate.watch import Inotify, keep_path
+from scope_tui import api
+from scope_tui.api import keep_path
+
+if TYPE_CHECKING:
+    from scope_tui.api import Inotify
 
 DEBOUNCE_S = 0.004  # the files of one write (temp file, rename) arrive within a millisecond or two
 
@@ -34,7 +39,7 @@ class StateWatcher:
         """Start inotify now (synchronously); True when it did, so the kernel keeps every event from now on.
         False: `run()` arms watchfiles instead; wait for `armed` before reading."""
         try:
-            self.ino = Inotify(self.root)
+            self.ino = api.file_watcher(self.root)
         except OSError:
             return False
         self.armed.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -26,10 +25,6 @@ EVENT_STYLES = {
     "result": "success",
     "redirect": "accent",
 }
-
-
-def agents_home() -> Path:
-    return Path(os.environ.get("SCOPE_AGENTS_DIR") or Path.home() / ".scope" / "agents").expanduser()
 
 
 def event_line(ev: dict[str, Any], p: labels.Palette) -> Text:
@@ -105,7 +100,7 @@ class DetailsTabs(TabbedContent):
             if agent:
                 from scope_tui.tui.screens import agent_summary
 
-                memory.write(agent_summary(agents_home(), str(agent), self.project))
+                memory.write(agent_summary(str(agent), self.project))
             else:
                 memory.write(Text("no persistent agent on this session", style=p.muted))
         if self._ev_reader is not None:
@@ -164,10 +159,10 @@ class DetailsTabs(TabbedContent):
         if not s.meta.get("worktree"):
             text = Text(f"{s.id} has no worktree (spawn with --worktree to get one)", style=p.muted)
         else:
-            from scope_tui.substrate import worktree
+            from scope_tui import api
 
             try:
-                raw = worktree.diff(s, color=True)
+                raw = api.worktree_diff(s, color=True)
                 text = Text.from_ansi(raw) if raw.strip() else Text("(no changes yet)", style=p.muted)
             except ScopeError as exc:
                 text = Text(str(exc), style=p.error)
