@@ -220,7 +220,7 @@ def test_patch_panel_alone_shows_the_diff(project):
 def test_state_watcher_reports_writes_and_drops_temp_files(project, monkeypatch, inotify):
     """One chain with one filter: inotify where it can, watchfiles when inotify cannot be had."""
     if not inotify:
-        import scope_tui.tui.watcher as w
+        import scope_tui.substrate.watch as w  # where api.file_watcher gets its inotify
 
         def no_inotify(root):
             raise OSError(24, "Too many open files")
