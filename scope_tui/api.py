@@ -49,7 +49,9 @@ def spawn(
     if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
         from scope_tui.patterns.engines import prepare_params
 
-        params = prepare_params(str(opts["skill"]), params, opts)  # --cmd as worker template; DAG check
+        params = prepare_params(
+            str(opts["skill"]), params, opts, project
+        )  # --cmd as worker template; DAG check
     if (
         opts.get("skill") in PATTERN_SKILLS
         and not opts.get("cmd")

@@ -48,6 +48,32 @@ def tmux_exe() -> str | None:
     return _exe
 
 
+def socket_path(name: str) -> str:
+    """Where tmux keeps the socket of server `-L name`: $TMUX_TMPDIR (else /tmp), then tmux-UID."""
+    return os.path.join(
+        os.path.realpath(os.environ.get("TMUX_TMPDIR") or "/tmp"), f"tmux-{os.getuid()}", name
+    )
+
+
+def server_gone(name: str) -> bool | None:
+    """Whether the server `-L name` is gone (True), answers (False) or cannot be asked (None: a socket this
+    process may not open). Asks the socket itself; no tmux process is started."""
+    import socket as _socket
+
+    path = socket_path(name)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(2.0)
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return True
+    except OSError:
+        return None
+    finally:
+        sock.close()
+    return False
+
+
 def socket_for(project_home: StrPath) -> str:
     """The private socket name of a project: `scope-` and a hash of its path."""
     try:  # CPython's own SHA-1: hashlib would load OpenSSL first, a cost every `scope spawn` paid

@@ -27,16 +27,24 @@ def read_task(args: argparse.Namespace, *, stdin_taken: bool = False) -> str:
     if len(given) != 1:
         raise UsageError("give the task as TASK, '-' for stdin, or --task-file FILE (exactly one)")
     if args.task_file is not None:
-        try:
-            with open(args.task_file, encoding="utf-8") as fh:
-                return fh.read()
+        try:  # the person's own file: links and pipes are fine here (`--task-file /dev/stdin`)
+            with open(args.task_file, "rb") as fh:
+                raw = fh.read()
         except OSError as exc:
             raise UsageError(f"cannot read task file {args.task_file}: {exc.strerror}") from None
+        return _utf8(raw, f"task file {args.task_file}")
     if args.task == "-":
         if stdin_taken:
             raise UsageError("stdin cannot be both the task and the context")
-        return sys.stdin.read()
+        return _utf8(sys.stdin.buffer.read(), "the task on stdin")
     return str(args.task)
+
+
+def _utf8(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} is not UTF-8 text (byte {exc.start}); nothing was spawned") from None
 
 
 # --- spawn -----------------------------------------------------------------------------------------
@@ -172,15 +180,19 @@ def cmd_wait(args: argparse.Namespace) -> int:
         if args.json:
             print(
                 json.dumps(
-                    {"id": s.id, "status": s.status, "reason": s.state.get("reason"), "result": s.result()}
+                    {
+                        "id": s.id,
+                        "status": s.status,
+                        "reason": s.corrupt or s.state.get("reason"),
+                        "result": s.result(),
+                    }
                 )
             )
             continue
-        if not s.terminal:
+        if not s.terminal and not s.corrupt:
             continue
-        head = (
-            f"== {s.id} {s.status}" + (f" ({s.state.get('reason')})" if s.state.get("reason") else "") + " =="
-        )
+        why = s.corrupt or s.state.get("reason")
+        head = f"== {s.id} {s.status}" + (f" ({why})" if why else "") + " =="
         print(head)
         r = s.result()
         if r:

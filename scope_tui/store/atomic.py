@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 
-from scope_tui.store import jsontext
+from scope_tui.store import files, jsontext
 
 TYPE_CHECKING = False  # typing stays unimported: every `scope` process pays for what it imports
 if TYPE_CHECKING:
@@ -28,13 +28,20 @@ def _open_temp(folder: str, name: str) -> tuple[int, str]:
 
 
 def write_text(path: StrPath, text: str | bytes) -> None:
-    """Write `text` to `path` so that a reader sees either the old file or the whole new one."""
+    """Write `text` to `path` so that a reader sees either the old file or the whole new one.
+
+    Raises CorruptFile when `path` is a link or a folder (refused, as readers refuse them) and
+    WriteFailed when the disk is full or failing: the old file then stays as it was.
+    """
     data = text.encode() if isinstance(text, str) else text
+    files.refuse_link(path)
     folder, name = os.path.split(os.fspath(path))
     fd, tmp = _open_temp(folder or ".", name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            files.write_all(fd, data, path)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -6,38 +6,95 @@ import copy
 import os
 from pathlib import Path
 
+from scope_tui.store import files
 from scope_tui.store.atomic import write_text
 from scope_tui.store.errors import CorruptFile
+from scope_tui.store.schema import Key, check_toml, defaults
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "driver": "builtin",
-    "auto_approve": False,
-    "theme": "scope-dark",
-    "bell": True,
-    "models": {
-        "backend": "auto",  # auto: anthropic when a key is set, else offline
-        "strategic": "claude-opus-4-6",
-        "tactical": "claude-sonnet-4-6",
-        "operational": "claude-haiku-4-5",
-    },
-    # dollars per million tokens: input, output; "provider:name" keys win over a bare name
-    "prices": {
-        "claude-opus-4-6": [5.0, 25.0],
-        "claude-sonnet-4-6": [3.0, 15.0],
-        "claude-haiku-4-5": [1.0, 5.0],
-        "gpt-5": [1.25, 10.0],
-        "gpt-5-mini": [0.25, 2.0],
-        "gpt-4.1": [2.0, 8.0],
-        "gpt-4.1-mini": [0.4, 1.6],
-        "offline": [0.0, 0.0],  # and any model with no entry (a local one) costs 0
-    },
-    "budgets": {"session": 0.0, "subtree": 0.0},  # 0 means no limit
-    "keymap": {},
-}
+# Every key of `.scope/config.toml`, one line each: name, kind (store/schema.py), default, and whether
+# it applies only after `scope trust` (it names a program, a command, a URL or a host). A later issue
+# adds its key here; the README's config reference is this table.
+KEYS = (
+    Key(
+        "driver",
+        "str",
+        "builtin",
+        choices=("builtin", "claude", "command"),
+        doc="what runs a spawned session",
+    ),
+    Key("auto_approve", "bool", False, trust=True, doc="apply learned skill patches without a person"),
+    Key("theme", "str", "scope-dark", doc="the control room's theme (`themes/*.toml`)"),
+    Key("bell", "bool", True, doc="ring the terminal bell when a session needs a person"),
+    Key("keymap", "table[str]", {}, doc='binding id = key, e.g. `kill = "K"`'),
+    Key("models", "table", doc="model per OODA level, and how to reach them"),
+    Key(
+        "models.backend",
+        "str",
+        "auto",
+        choices=("auto", "anthropic", "offline"),
+        doc="auto: anthropic when a key is set",
+    ),
+    Key("models.strategic", "model", "claude-opus-4-6", doc="a name, or a table: provider, name, base_url"),
+    Key("models.tactical", "model", "claude-sonnet-4-6"),
+    Key("models.operational", "model", "claude-haiku-4-5"),
+    Key("models.base_url", "str", trust=True, doc="another Messages-API endpoint"),
+    Key("models.max_tokens", "int+", doc="per model call (default 4096)"),
+    Key("models.retry_cap", "pos", doc="seconds between retries at most (default 8)"),
+    Key("models.max_attempts", "int+", doc="tries of one model call (default 5)"),
+    Key(
+        "prices",
+        "table[price]",
+        {
+            "claude-opus-4-6": [5.0, 25.0],
+            "claude-sonnet-4-6": [3.0, 15.0],
+            "claude-haiku-4-5": [1.0, 5.0],
+            "gpt-5": [1.25, 10.0],
+            "gpt-5-mini": [0.25, 2.0],
+            "gpt-4.1": [2.0, 8.0],
+            "gpt-4.1-mini": [0.4, 1.6],
+            "offline": [0.0, 0.0],  # and any model with no entry (a local one) costs 0
+        },
+        doc='dollars per million tokens: [input, output]; "provider:name" keys win over a bare name',
+    ),
+    Key("budgets", "table", doc="0 means no limit"),
+    Key("budgets.session", "num+", 0.0, doc="dollars one session may spend"),
+    Key("budgets.subtree", "num+", 0.0, doc="dollars a session and its children may spend"),
+    Key("worker", "table", doc="the builtin worker"),
+    Key("worker.bash_timeout", "pos", doc="seconds one bash tool call may run (default 120)"),
+    Key("worker.max_turns", "int+", doc="model turns before the worker stops (default 30)"),
+    Key("rlm", "table", doc="the RLM engine"),
+    Key("rlm.max_iter", "int+"),
+    Key("rlm.max_depth", "int"),
+    Key("rlm.output_limit", "int+", doc="characters of REPL output shown to the model"),
+    Key("rlm.block_timeout", "pos", doc="seconds one REPL block may run"),
+    Key("rlm.child_timeout", "pos", doc="seconds an rlm_query child may run"),
+    Key("claude", "table", doc="the Claude Code driver"),
+    Key("claude.bin", "str", trust=True, doc="the claude executable (default `claude` on PATH)"),
+    Key("claude.keep_open", "bool", doc="leave claude running after the task is done"),
+    Key("claude.allow", "list[str]", trust=True, doc='extra permission rules, e.g. ["Bash(pytest:*)"]'),
+    Key("claude.ready_timeout", "pos", doc="seconds for Claude Code to take input"),
+    Key("claude.deliver_timeout", "pos", doc="seconds for a pasted task to be submitted"),
+    Key("hooks", "table", trust=True, doc="commands run on events"),
+    Key("sessions", "table", doc="what sessions may do"),
+    Key("sessions.allow_command_workers", "bool", False, trust=True, doc="a session may spawn --cmd workers"),
+    Key(
+        "sessions.sandbox", "str", "none", choices=("none", "bwrap"), doc="run REPLs and commands under bwrap"
+    ),
+    Key("serve", "table", doc="`scope serve`"),
+    Key("serve.host", "str", trust=True, doc="where `scope serve` listens (not loopback needs a password)"),
+    Key("serve.password_file", "str", trust=True, doc="the password for `scope serve` off loopback"),
+)
+DEFAULTS: dict[str, Any] = defaults(KEYS)
+
+
+def check(data: dict[str, Any], text: str, file: str = "config.toml", keys: tuple[Key, ...] = KEYS) -> None:
+    """Raise ConfigError (`config.toml:7: auto_approve: expected a boolean, got "no"`) for the first
+    value of the wrong type. Keys the table does not know are left alone (a later Scope may know them)."""
+    check_toml(file, text, data, keys)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -50,20 +107,31 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_raw(path: Path) -> dict[str, Any]:
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
     import tomllib  # lazily: most `scope spawn` runs never read the config
 
     try:
-        return tomllib.loads(path.read_text())
+        text = files.read_text(path, files.JSON_CAP)
     except FileNotFoundError:
-        return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptFile(path, f"not valid TOML: {exc}") from None
+        return "", {}
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CorruptFile(path.name, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise CorruptFile(path.name, "nested too deep") from None
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The file's own tables, not checked against KEYS ({} when there is no file); CorruptFile when it is
+    not a regular file, not UTF-8 or not TOML."""
+    return _read(path)[1]
 
 
 def load(path: Path) -> dict[str, Any]:
     """The settings in `path` over the defaults, without the trust-gated keys of a project a person has
-    not trusted (store/trust.py). Raises CorruptFile for a broken file."""
+    not trusted (store/trust.py). Raises CorruptFile for a broken file and ConfigError (exit 2,
+    `file:line: key: what is wrong`) for a value of the wrong type."""
     return load_trusted(path)[0]
 
 
@@ -71,7 +139,9 @@ def load_trusted(path: Path) -> tuple[dict[str, Any], list[str]]:
     """`load`, and the dotted names of the gated keys it left out because the project is not trusted."""
     from scope_tui.store import trust
 
-    raw, ignored = trust.apply(os.path.dirname(os.path.dirname(os.path.abspath(path))), read_raw(path))
+    text, raw = _read(path)
+    check(raw, text, path.name)
+    raw, ignored = trust.apply(os.path.dirname(os.path.dirname(os.path.abspath(path))), raw)
     return _merge(DEFAULTS, raw), ignored
 
 

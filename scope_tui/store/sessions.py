@@ -6,7 +6,7 @@ import fcntl
 import os
 import time
 
-from scope_tui.store import events, ids, jsontext
+from scope_tui.store import events, files, ids, jsontext, schema
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UnknownSession
 from scope_tui.store.project import Project
@@ -52,19 +52,24 @@ def _write_secret(d: str) -> None:
         fh.write(os.urandom(24).hex() + "\n")
 
 
-def _read_json(path: str) -> dict[str, Any]:
-    name = os.path.basename(path)
+def read_json(path: StrPath, cap: int = files.JSON_CAP) -> dict[str, Any]:
+    """A state file's JSON object. Raises CorruptFile (with the file's name) for a file that is missing,
+    empty, a link, not a regular file, too big, not UTF-8, not JSON, nested too deep or not an object."""
+    name = os.path.basename(os.fspath(path))
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = files.read_bytes(path, cap)
     except FileNotFoundError:
         raise CorruptFile(name, "missing") from None
     if not raw.strip():
         raise CorruptFile(name, "empty (half-written?)")
     try:
         obj = jsontext.loads(raw)
+    except UnicodeDecodeError:
+        raise CorruptFile(name, "not UTF-8 text") from None
     except ValueError as exc:
-        raise CorruptFile(name, f"not valid JSON ({exc.args[0].split(':')[0]})") from None
+        raise CorruptFile(name, f"not valid JSON ({str(exc.args[0]).split(':')[0]})") from None
+    except RecursionError:
+        raise CorruptFile(name, "nested too deep") from None
     if not isinstance(obj, dict):
         raise CorruptFile(name, "not a JSON object")
     return obj
@@ -131,18 +136,24 @@ class Session:
         return str(self.meta.get("title", ""))
 
     def task(self) -> str:
-        try:
-            with open(os.path.join(self.path, TASK), encoding="utf-8") as fh:
-                return fh.read()
-        except FileNotFoundError:
-            return ""
+        """task.md as text ('' when missing); a file that cannot be read says why, in place of the task."""
+        return self._text(TASK) or ""
 
     def result(self) -> str | None:
+        """result.md as text (None while there is none); a file that cannot be read says why instead."""
+        return self._text(RESULT)
+
+    def _text(self, name: str) -> str | None:
+        path = os.path.join(self.path, name)
         try:
-            with open(os.path.join(self.path, RESULT), encoding="utf-8") as fh:
-                return fh.read()
+            raw = files.read_bytes(path, files.TEXT_CAP)
         except FileNotFoundError:
             return None
+        except CorruptFile as exc:
+            return f"({name} cannot be read: {exc.reason})"
+        except OSError as exc:
+            return f"({name} cannot be read: {exc.strerror or exc})"
+        return raw.decode("utf-8", errors="replace")  # a stray byte costs one character, not the text
 
 
 def first_line(text: str, width: int = 80) -> str:
@@ -161,6 +172,30 @@ def create(
 ) -> Session:
     """Allocate an id under `parent`, write meta.json, task.md, state.json (pending) and a spawn event."""
     sid, d = ids.allocate(project.sessions_path, parent)
+    try:
+        return _fill(project, sid, d, task, parent, level, driver, meta_fields)
+    except BaseException:
+        remove_half_made(d)
+        raise
+
+
+def remove_half_made(d: StrPath) -> None:
+    """Remove the folder of a session whose spawn failed before it ran (a full disk, a refused file)."""
+    import shutil
+
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _fill(
+    project: Project,
+    sid: str,
+    d: str,
+    task: str,
+    parent: str | None,
+    level: str,
+    driver: str,
+    meta_fields: dict[str, Any],
+) -> Session:
     os.mkdir(os.path.join(d, INBOX))
     _write_secret(d)
     write_text(os.path.join(d, TASK), task)
@@ -202,15 +237,22 @@ def load(project: Project, sid: str) -> Session:
 
 
 def load_dir(d: StrPath) -> Session:
+    """Read one session folder; what cannot be read makes it corrupt (`.corrupt` holds why), never raises."""
     path = os.fspath(d).rstrip("/") or "/"
     s = Session(os.path.basename(path), path)
     try:
-        s.meta = _read_json(os.path.join(path, META))
-        s.state = _read_json(os.path.join(path, STATE))
-        if s.state.get("status") not in STATUSES:
-            raise CorruptFile(STATE, f"unknown status {s.state.get('status')!r}")
+        meta = read_json(os.path.join(path, META))
+        schema.check_record(META, meta, schema.META)
+        s.meta = meta
+        state = read_json(os.path.join(path, STATE))
+        schema.check_record(STATE, state, schema.STATE)
+        if state.get("status") not in STATUSES:
+            raise CorruptFile(STATE, f"unknown status {schema.shown(state.get('status'))}")
+        s.state = state
     except CorruptFile as exc:
         s.corrupt = f"{exc.path}: {exc.reason}"
+    except OSError as exc:  # EACCES, EIO: still one corrupt row, not a failed command
+        s.corrupt = f"{os.path.basename(exc.filename or path)}: cannot be read ({exc.strerror or exc})"
     return s
 
 
@@ -219,6 +261,8 @@ def list_ids(project: Project) -> list[str]:
         names = os.listdir(project.sessions_path)
     except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise CorruptFile("sessions", "a file where the sessions folder should be") from None
     out = []
     for n in names:
         try:
@@ -266,29 +310,35 @@ class _Lock:
         self.path = os.path.join(d, ".lock")
 
     def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = files.open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
 
 
+def _final_over_lost(state: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """`lost` is a reader's guess (its pane or server looked gone): a terminal status still wins over it."""
+    return state.get("reason") == "lost" and changes.get("status") in TERMINAL
+
+
 def update_state(d: StrPath, *, force: bool = False, **changes: Any) -> dict[str, Any] | None:
     """Merge `changes` into state.json atomically and return the new state.
 
     A terminal status is sticky: unless `force` (a restart), an update to a session that is already
-    done, failed, killed or escalated is dropped and None is returned, so a late writer never revives
+    done, failed, killed or escalated is dropped and None is returned (but a final status replaces a
+    provisional `failed (lost)`), so a late writer never revives
     or relabels a finished session. A corrupt state.json is left as it is (None) unless `force`, so what
     a person may want to inspect is never overwritten.
     """
     with _Lock(d):
         try:
-            state = _read_json(os.path.join(d, STATE))
+            state = read_json(os.path.join(d, STATE))
         except CorruptFile:
             if not force:
                 return None
             state = {}
-        if not force and state.get("status") in TERMINAL:
+        if not force and state.get("status") in TERMINAL and not _final_over_lost(state, changes):
             return None
         state.update(changes)
         state["updated_at"] = round(time.time(), 3)
@@ -342,10 +392,9 @@ def take_messages(d: StrPath) -> list[dict[str, Any]]:
     out = []
     for n in names:
         try:
-            with open(os.path.join(inbox, n), "rb") as fh:
-                msg = jsontext.loads(fh.read())
+            msg = read_json(os.path.join(inbox, n))
             os.replace(os.path.join(inbox, n), os.path.join(done, n))
-        except (OSError, ValueError):
+        except (OSError, CorruptFile):
             continue
         out.append(msg)
     return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from scope_tui.store import events, ids, sessions
-from scope_tui.store.errors import UsageError
+from scope_tui.store.errors import CorruptFile, UsageError
+from scope_tui.store.files import WriteFailed
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
 
@@ -15,19 +16,32 @@ PASTE_DRIVERS = ("command",)
 
 
 def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:
-    """Kill `sid` and its whole subtree, deepest first; marks each live one `killed` and closes its window.
+    """Kill `sid` and its whole subtree, deepest first: each live one's window is closed first, then it
+    is marked `killed`, so a full disk never leaves a worker running.
 
-    History stays on disk. Returns the ids that were marked killed.
+    History stays on disk. Returns the ids that were killed; raises WriteFailed (after killing them all)
+    when a `killed` could not be recorded.
     """
     tree = sessions.subtree(project, sid)
     t = tmux_for(project)
     killed = []
+    failed: Exception | None = None
     for s in sorted(tree, key=lambda x: (-ids.depth(x.id), ids.sort_key(x.id))):
-        if not s.corrupt and not s.terminal and sessions.set_status(s.dir, "killed", reason=why):
-            killed.append(s.id)
+        if s.terminal:
+            continue
         window = (s.meta.get("tmux") or {}).get("window")
-        if window and s.id in killed:
+        if window:  # a corrupt session's window too, when its meta.json says where it is
             t.kill_window(window)
+        if s.corrupt:
+            continue
+        try:
+            if sessions.set_status(s.dir, "killed", reason=why):
+                killed.append(s.id)
+        except (WriteFailed, CorruptFile) as exc:  # its window is closed; say it could not be recorded
+            killed.append(s.id)
+            failed = failed or exc
+    if failed is not None:
+        raise WriteFailed.after(failed, f"killed {' '.join(killed)}, but")
     return killed
 
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
+from scope_tui.tmux import server_gone, socket_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # A session younger than this may not have its window yet (spawn writes the folder first).
 GRACE_S = 5.0
@@ -32,16 +38,46 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
-def reconcile(project: Project, listed: list[sessions.Session] | None = None) -> list[str]:
+_told: set[str] = set()
+
+
+def _tell_once(message: str) -> None:
+    if message not in _told:
+        _told.add(message)
+        print(f"scope: {message}", file=sys.stderr)
+
+
+def reconcile(
+    project: Project,
+    listed: list[sessions.Session] | None = None,
+    *,
+    tell: Callable[[str], None] | None = None,
+) -> list[str]:
     """Check every live session against one `list-panes -a` call; returns the ids marked failed.
 
-    Costs no tmux call at all when no session claims to be alive.
+    `lost` is a monitor's guess, as in OTP: the worker's own final write still wins over it
+    (sessions.update_state). A session whose server this process cannot reach (another TMUX_TMPDIR, a
+    socket it may not open) is marked nothing, and `tell` (default: stderr, once) hears "server
+    unreachable". Costs no tmux call at all when no session claims to be alive.
     """
     listed = sessions.list_all(project) if listed is None else listed
     live = [s for s in listed if not s.corrupt and not s.terminal]
     if not live:
         return []
-    panes = tmux_for(project).list_panes()
+    t = tmux_for(project)
+    here = socket_path(t.socket)
+    unreachable = [s for s in live if (s.meta.get("tmux") or {}).get("socket_path") not in (None, here)]
+    live = [s for s in live if s not in unreachable]
+    panes = t.list_panes() if live else None
+    if live and panes is None and server_gone(t.socket) is None:
+        unreachable += live  # a socket that is there but will not let us in: not gone
+        live = []
+    if unreachable:
+        why = (
+            f"tmux server unreachable from here (socket {here}); sessions "
+            f"{' '.join(s.id for s in unreachable[:5])}{' ...' if len(unreachable) > 5 else ''} left as they are"
+        )
+        (tell or _tell_once)(why)
     now = time.time()
     changed = []
     for s in live:

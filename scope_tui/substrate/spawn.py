@@ -9,7 +9,7 @@ from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import ensure, tmux_for, worker_command
-from scope_tui.tmux import NoServer
+from scope_tui.tmux import NoServer, socket_path
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
@@ -85,10 +85,13 @@ def spawn(
         driver = driver or "command"
         if driver != "command":
             raise UsageError("--cmd goes with the command driver only")
-    if driver is None:
+    cfg: dict[str, Any] = {}
+    if os.path.lexists(os.path.join(project.path, "config.toml")):  # checked here, not in every worker
         from scope_tui.store import config
 
-        driver = str(config.load(project.config_path).get("driver", "builtin"))
+        cfg = config.load(project.config_path)
+    if driver is None:
+        driver = str(cfg.get("driver", "builtin"))
     if driver not in DRIVERS:
         raise UsageError(
             f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d not in ('pattern', 'orchestrator'))}"
@@ -111,7 +114,12 @@ def spawn(
     meta.update({k: v for k, v in extra.items() if v is not None})
     s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
     if launch_now:
-        launch(project, s)
+        try:
+            launch(project, s)
+        except BaseException:  # no window, or meta.json could not record it: nothing ran, nothing stays
+            if not (s.meta.get("tmux") or {}).get("window"):
+                sessions.remove_half_made(s.path)
+            raise
     return s
 
 
@@ -140,6 +148,13 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
     except NoServer:
         ensure(project)  # not started yet (or gone): start it with its options and hook, then again
         window, pane = open_window()
-    s.meta["tmux"] = {"socket": t.socket, "window": window, "pane": pane}
-    write_json(os.path.join(s.path, sessions.META), s.meta)
+    # the socket's path too: a reader with another TMUX_TMPDIR reaches another server, and must not take
+    # that server's missing windows for this session's
+    target = {"socket": t.socket, "socket_path": socket_path(t.socket), "window": window, "pane": pane}
+    try:
+        write_json(os.path.join(s.path, sessions.META), {**s.meta, "tmux": target})
+    except BaseException:  # a full disk: a worker no face could find again must not run on
+        t.kill_window(window)
+        raise
+    s.meta["tmux"] = target
     return s

@@ -22,10 +22,10 @@ class WaitResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 1 any failed / killed / escalated, 3 timeout."""
+        """0 all done, 1 any failed / killed / escalated / corrupt, 3 timeout."""
         if self.timed_out:
             return 3
-        return 0 if all(s.status == "done" for s in self.sessions if s.terminal) else 1
+        return 0 if all(s.status == "done" for s in self.sessions if s.terminal or s.corrupt) else 1
 
 
 RECONCILE_S = 2.0  # how often a wait sweeps tmux for sessions whose pane or server is gone
@@ -45,6 +45,10 @@ def resolve(project: Project, targets: list[str]) -> Callable[[], list[sessions.
     for sid in exact + trees:
         if not project.session_dir(sid).is_dir():
             raise UnknownSession(sid)
+    for root in trees:  # nothing to wait for: say so now rather than block on what may never come
+        prefix = root + "."
+        if not any(sid.startswith(prefix) for sid in sessions.list_ids(project)):
+            raise UsageError(f"no sessions match {root}.* (session {root} has no children)")
 
     def current() -> list[sessions.Session]:
         out = [sessions.load_dir(project.session_dir(s)) for s in exact]

@@ -24,7 +24,9 @@ ENGINES = {
 CMD_TEMPLATE_SKILLS = ("map-reduce", "maker-checker", "ralph")
 
 
-def prepare_params(skill: str, params: dict[str, Any] | None, opts: dict[str, Any]) -> dict[str, Any]:
+def prepare_params(
+    skill: str, params: dict[str, Any] | None, opts: dict[str, Any], project: Any = None
+) -> dict[str, Any]:
     """Check a pattern's parameters at spawn time and return them; may move `opts["cmd"]` into them.
 
     Raises UsageError for what would only fail later in the window (a DAG file with a cycle, a
@@ -43,9 +45,11 @@ def prepare_params(skill: str, params: dict[str, Any] | None, opts: dict[str, An
     if skill == "dag":
         if not params.get("dag"):
             raise UsageError("the dag skill needs --dag FILE (a TOML file of [tasks.NAME])")
-        from scope_tui.patterns.engines.dag import load
+        from scope_tui.patterns.engines.dag import check_skills, load
 
-        load(Path(params["dag"]))
+        dag = load(Path(params["dag"]))
+        if project is not None:
+            check_skills(project, dag)
     if skill == "maker-checker":
         if not params.get("rubric"):
             raise UsageError(

@@ -32,6 +32,7 @@ from scope_tui.patterns.engines.context import (
 from scope_tui.store import sessions
 from scope_tui.store.atomic import write_text
 from scope_tui.store.errors import UsageError
+from scope_tui.store.schema import Key, check_toml
 
 ON_FAILURE = ("stop", "continue", "retry")
 
@@ -106,6 +107,29 @@ def _paths_from(base: Path, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+# The keys of one [tasks.NAME] table and their types (store/schema.py kinds).
+NODE = (
+    Key("task", "str"),
+    Key("cmd", "str"),
+    Key("skill", "str"),
+    Key("params", "table"),
+    Key("on_failure", "str", choices=ON_FAILURE),
+    Key("retries", "int"),
+)
+
+
+def check_skills(project: Any, dag: Dag) -> None:
+    """UsageError when a task names a skill the project does not have (it would run without it)."""
+    from scope_tui.patterns import skills
+
+    for node in dag.nodes.values():
+        if node.skill:
+            try:
+                skills.load(project, str(node.skill))
+            except UsageError as exc:
+                raise UsageError(f"dag: task {node.name!r}: {exc}") from None
+
+
 def _where(path: Path, name: str) -> str:
     return f"dag {path}: task {name!r}"
 
@@ -113,12 +137,23 @@ def _where(path: Path, name: str) -> str:
 def load(path: Path) -> Dag:
     """Read and check a DAG file; raises UsageError naming what is wrong (a cycle by its members)."""
     try:
-        data = tomllib.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError(f"dag {path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"dag {path}: not valid TOML: {exc}") from None
     tasks = data.get("tasks")
+    if isinstance(tasks, dict):  # the types first, with the line: `dag.toml:4: tasks.build.cmd: ...`
+        for name, t in tasks.items():
+            if isinstance(t, dict):
+                check_toml(
+                    str(path),
+                    text,
+                    {"tasks": {name: t}},
+                    [Key(f"tasks.{name}.{k.name}", k.kind) for k in NODE],
+                )
+    check_toml(str(path), text, data, [Key("parallel", "int+")])
     if not isinstance(tasks, dict) or not tasks:
         raise UsageError(f"dag {path}: no tasks (write [tasks.NAME] tables with task or cmd)")
     nodes: dict[str, Node] = {}
