@@ -86,6 +86,7 @@ KEYS = (
     ),
     Key("serve", "table", doc="`scope serve`"),
     Key("serve.host", "str", trust=True, doc="where `scope serve` listens (not loopback needs a password)"),
+    Key("serve.port", "int+", doc="the port `scope serve` listens on (default 8000)"),
     Key("serve.password_file", "str", trust=True, doc="the password for `scope serve` off loopback"),
 )
 DEFAULTS: dict[str, Any] = defaults(KEYS)

@@ -120,12 +120,12 @@ NODE = (
 
 def check_skills(project: Any, dag: Dag) -> None:
     """UsageError when a task names a skill the project does not have (it would run without it)."""
-    from scope_tui.patterns import skills
+    from scope_tui.patterns import skill_files
 
     for node in dag.nodes.values():
         if node.skill:
             try:
-                skills.load(project, str(node.skill))
+                skill_files.load(project, str(node.skill))
             except UsageError as exc:
                 raise UsageError(f"dag: task {node.name!r}: {exc}") from None
 
