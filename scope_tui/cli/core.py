@@ -78,6 +78,11 @@ SPAWN_OPTIONS = (
     Option("--chunk-tokens", "int", metavar="N", help="map-reduce: partition into chunks of N tokens"),
     Option("--rubric", metavar="FILE", help="maker-checker: the checker's rubric (TOML)"),
     Option("--max-iter", "int", metavar="N", help="ralph / maker-checker / RLM: iteration limit"),
+    Option("--max-depth", "int", metavar="N", help="RLM: hard limit on recursion depth (default 3)"),
+    Option("--max-timeout", "float", metavar="SECONDS", help="RLM: wall time for the whole run"),
+    Option("--max-tokens", "int", metavar="N", help="RLM: tokens (in + out) for the whole run"),
+    Option("--max-errors", "int", metavar="N", help="RLM: stop after N blocks in a row that raised"),
+    Option("--max-subcalls", "int", metavar="N", help="RLM: concurrent sub-calls (default 4)"),
     Option("--promise", metavar="TEXT", help="ralph: stop when the agent says <promise>TEXT</promise>"),
     Option("--dag", metavar="FILE", help="dag: the TOML file of tasks"),
     Option(
@@ -93,7 +98,21 @@ def add_spawn_args(p: argparse.ArgumentParser) -> None:
         o.add_to(p)
 
 
-PATTERN_PARAMS = ("context", "parallel", "chunk_tokens", "rubric", "max_iter", "promise", "dag", "reduce_cmd")
+PATTERN_PARAMS = (
+    "context",
+    "parallel",
+    "chunk_tokens",
+    "rubric",
+    "max_iter",
+    "promise",
+    "dag",
+    "reduce_cmd",
+    "max_depth",
+    "max_timeout",
+    "max_tokens",
+    "max_errors",
+    "max_subcalls",
+)
 
 
 def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,8 +131,10 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
             for x in v:
                 if x != "-" and not os.path.exists(x):
                     raise UsageError(f"--context {x}: no such file or folder")
-        if k in ("parallel", "chunk_tokens", "max_iter") and v < 1:
+        if k in ("parallel", "chunk_tokens", "max_iter", "max_subcalls") and v < 1:
             raise UsageError(f"--{k.replace('_', '-')} must be at least 1")
+        if k in ("max_depth", "max_timeout", "max_tokens", "max_errors") and v < 0:
+            raise UsageError(f"--{k.replace('_', '-')} must not be negative")
         params[k] = v
     if getattr(args, "sandbox", False):  # only when asked: absent, [sessions] sandbox decides
         params["sandbox"] = True

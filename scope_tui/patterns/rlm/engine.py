@@ -22,11 +22,14 @@ from scope_tui.models.base import Model
 from scope_tui.models.select import model_for
 from scope_tui.patterns.rlm import protocol as P
 from scope_tui.patterns.rlm import repl as R
+from scope_tui.patterns.rlm.tools import tools_of
+from scope_tui.patterns.rlm.trajectory import Trajectory
 from scope_tui.store import config, events, sessions
 from scope_tui.store.project import Project
 
 MAX_ITER = 20
-MAX_DEPTH = 2
+MAX_DEPTH = 3  # the seed's dive depth; the skill's max_depth rule is a deviation threshold below it
+MAX_SUBCALLS = 4  # concurrent sub-calls, as the reference's max_concurrent_subcalls
 STDIN_FILE = "context-stdin.txt"
 CHILD_CONTEXT = ("context.txt", "context.json")
 
@@ -37,8 +40,10 @@ Write Python inside fenced blocks that open with ```repl and close with ```. Blo
 persistent namespace; you see what they print (cut after {limit:,} characters). Each block may run at
 most {timeout:g} seconds of computation (waiting on sub-calls does not count).
 When you know the answer, put FINAL_VAR(variable_name) or FINAL(your answer) at the START of a line of
-your reply, outside any block. FINAL_VAR wins over FINAL. Blocks in the same reply run first.
-Depth: this session is at depth {depth} of at most {max_depth}{depth_note}.
+your reply, outside any block. FINAL_VAR wins over FINAL. Blocks in the same reply run first. Inside a
+block, FINAL(value) and FINAL_VAR("name") are functions, and `answer["content"] = ...` then
+`answer["ready"] = True` answers too. Imports are limited to a list of safe modules.
+Depth: this session is at depth {depth} of at most {max_depth}{depth_note}.{tools}
 """
 
 
@@ -108,8 +113,12 @@ def size_of(context: Any) -> int:
 # ------------------------------------------------------------------------------------- the run
 
 
-def _first(*values: Any) -> Any:
-    return next(v for v in values if v is not None)
+def _num(value: Any) -> float | None:
+    """A limit's number, or None for no limit (absent, 0 or negative)."""
+    if value is None:
+        return None
+    n = float(value)
+    return n if n > 0 else None
 
 
 class RlmRun:
@@ -133,24 +142,34 @@ class RlmRun:
             rules = self.skill.rules
         except Exception:  # a broken or missing skill must not stop the run: use the built-in limits
             self.skill, rules = None, {}  # type: ignore[assignment]
-        # the session's own parameters, then the project's [rlm] settings, then the skill's rules
-        self.max_iter = int(
-            self.params.get("max_iter") or cfg.get("max_iter") or rules.get("max_iterations") or MAX_ITER
-        )
-        self.max_depth = int(
-            _first(self.params.get("max_depth"), cfg.get("max_depth"), rules.get("max_depth"), MAX_DEPTH)
-        )
+        fm = self.front = (self.skill.front if self.skill else {}) or {}
+        rlm_fm = fm.get("rlm")
+        self.front_rlm: dict[str, Any] = rlm_fm if isinstance(rlm_fm, dict) else {}
+        # limits: the flag (the session's params), then the skill's front matter [rlm], then config [rlm]
+        self.max_iter = int(self.opt("max_iter", rules.get("max_iterations") or MAX_ITER))
+        self.max_depth = int(self.opt("max_depth", MAX_DEPTH))
+        self.max_timeout = _num(self.opt("max_timeout", None))
+        self.max_tokens = _num(self.opt("max_tokens", None))
+        self.max_errors = _num(self.opt("max_errors", None))
+        self.max_subcalls = max(1, int(self.opt("max_subcalls", MAX_SUBCALLS)))
+        self.compact_tokens = _num(self.opt("compact_tokens", None))
         self.depth = int(self.params.get("rlm_depth", 0))
-        self.max_parallel = int(self.params.get("parallel") or rules.get("max_parallel") or 8)
+        self.max_parallel = self.max_subcalls
+        self.started = time.monotonic()
+        self.tokens = 0
+        self.errors_in_a_row = 0
+        self.compactions = 0
+        self.calls: list[dict[str, Any]] = []  # the sub-calls of the block now running (trajectory)
+        self.block_log: list[dict[str, Any]] = []
+        self.tools = tools_of(self.cfg, self.depth, self.project.home)
         self.output_limit = int(self.params.get("output_limit") or cfg.get("output_limit", R.OUTPUT_LIMIT))
         self.timeout = float(self.params.get("block_timeout") or cfg.get("block_timeout", R.BLOCK_TIMEOUT))
         self.child_timeout = float(cfg.get("child_timeout", 1800))
-        fm = self.front = (self.skill.front if self.skill else {}) or {}
         self.imports = [
             str(m)
             for m in [
                 *(cfg.get("imports") or []),
-                *(fm.get("imports") or []),
+                *(self.front_rlm.get("imports") or []),
                 *(self.params.get("imports") or []),
             ]
         ]
@@ -159,7 +178,32 @@ class RlmRun:
         self.partial = ""
         self.block_final: str | None = None  # an answer a block gave (FINAL(), FINAL_VAR(), answer dict)
 
-    # -- helpers given to the REPL (they run in the REPL's process) ------------------------------------
+    def opt(self, key: str, default: Any) -> Any:
+        """A limit: the flag (params) wins over the skill's front matter [rlm], which wins over config [rlm]."""
+        sources: tuple[dict[str, Any], ...] = (self.params, self.front_rlm, self.cfg)
+        for source in sources:
+            if source.get(key) is not None:
+                return source[key]
+        return default
+
+    def left(self) -> float | None:
+        """Seconds of --max-timeout left, or None without one."""
+        if self.max_timeout is None:
+            return None
+        return self.max_timeout - (time.monotonic() - self.started)
+
+    def limit_hit(self) -> str | None:
+        """The reason the run must end now (a limit passed), or None."""
+        left = self.left()
+        if left is not None and left <= 0:
+            return f"max_timeout: {self.max_timeout:g}s of wall time used"
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"max_tokens: {self.tokens:,} tokens used of {int(self.max_tokens):,}"
+        if self.max_errors is not None and self.errors_in_a_row >= self.max_errors:
+            return f"max_errors: {self.errors_in_a_row} blocks in a row raised"
+        return None
+
+    # -- helpers given to the REPL (served by this process: the REPL has no keys) ----------------------
     def _hook(self, action: dict[str, Any]) -> str | None:
         try:
             return self.ctx.before_action(action)
@@ -176,8 +220,18 @@ class RlmRun:
         m = model_for(
             self.project, meta, "rlm_sub", session_dir=self.dir
         )  # [models.rlm_sub], else operational
+        t0 = time.perf_counter()
         reply = m.complete(
             [{"role": "user", "content": str(prompt)}], system="", max_tokens=2048, purpose="llm_query"
+        )
+        self.calls.append(
+            {
+                "root_model": getattr(reply, "model", "") or getattr(m, "name", ""),
+                "prompt": str(prompt)[:4000],
+                "response": reply.text[:4000],
+                "usage_summary": {"model_usage_summaries": {}},
+                "execution_time": round(time.perf_counter() - t0, 4),
+            }
         )
         return reply.text
 
@@ -186,7 +240,7 @@ class RlmRun:
         prompts = [str(p) for p in prompts]
         if not prompts:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(prompts))) as pool:
+        with ThreadPoolExecutor(max_workers=min(self.max_subcalls, len(prompts))) as pool:
             return list(pool.map(lambda p: self._safe(self.llm_query, p, model), prompts))
 
     def _safe(self, fn: Any, *a: Any) -> str:
@@ -234,10 +288,10 @@ class RlmRun:
             driver="pattern",
             level="tactical",
             skill="rlm",
-            model=self.meta.get("model"),
+            model=self.sub_model(),
             cwd=self.ctx.cwd,
             launch_now=False,
-            params={"rlm_depth": self.depth + 1, "max_depth": self.max_depth},
+            params=self.child_params(),
             pattern="rlm",
             role="rlm_query",
         )
@@ -257,6 +311,26 @@ class RlmRun:
         )
         launch(self.project, s)
         return s.id
+
+    def sub_model(self) -> str | None:
+        """The children's model: [models.rlm_sub] when configured (the reference's other_backends), else ours."""
+        models = self.full_cfg.get("models") or {}
+        if isinstance(models, dict) and models.get("rlm_sub"):
+            from scope_tui.models.select import spec_for
+
+            return spec_for(self.full_cfg, {}, "rlm_sub").label
+        return self.meta.get("model")
+
+    def child_params(self) -> dict[str, Any]:
+        """What a child inherits: its depth, the hard limits, what is left of the wall time."""
+        out: dict[str, Any] = {"rlm_depth": self.depth + 1, "max_depth": self.max_depth}
+        for key in ("max_tokens", "max_errors", "max_subcalls", "compact_tokens", "imports", "sandbox"):
+            if self.params.get(key) is not None:
+                out[key] = self.params[key]
+        left = self.left()
+        if left is not None:
+            out["max_timeout"] = max(1.0, left)
+        return out
 
     def _answers(self, sids: list[str | dict[str, Any]]) -> list[str]:
         from scope_tui.substrate.wait import wait
@@ -278,6 +352,16 @@ class RlmRun:
                 reason = (child.state.get("reason") if child else "") or ""
                 text = f"[child {s} {status}{': ' + reason if reason else ''}] {text}".strip()
             out.append(text.strip())
+            self.calls.append(
+                {
+                    "root_model": str(child.meta.get("model") or "") if child else "",
+                    "prompt": (child.meta.get("title") if child else "") or "",
+                    "response": text.strip()[:4000],
+                    "usage_summary": {"model_usage_summaries": {}},
+                    "execution_time": 0.0,
+                    "child": s,
+                }
+            )
             # a dive that came back with nothing: what the empty_dive_ratio rule counts
             events.append(
                 self.dir,
@@ -298,7 +382,13 @@ class RlmRun:
         subs = list(sub_contexts) if sub_contexts is not None else [""] * len(prompts)
         if len(subs) != len(prompts):
             raise ValueError("rlm_query_batched needs as many sub_contexts as prompts")
-        return self._answers([self._spawn_child(p, c) for p, c in zip(prompts, subs, strict=True)])
+        if len(prompts) <= self.max_subcalls:  # all at once: spawned, then waited for together
+            return self._answers([self._spawn_child(str(p), c) for p, c in zip(prompts, subs, strict=True)])
+        # at most max_subcalls children running: each slot spawns one and waits for it, then the next
+        with ThreadPoolExecutor(max_workers=self.max_subcalls) as pool:
+            return list(
+                pool.map(lambda pc: self.rlm_query(str(pc[0]), pc[1]), zip(prompts, subs, strict=True))
+            )
 
     # -- the loop -------------------------------------------------------------------------------------
     def system_prompt(self) -> str:
@@ -311,13 +401,56 @@ class RlmRun:
             depth=self.depth,
             max_depth=self.max_depth,
             depth_note=note,
+            tools=(
+                "\nYour own tools, callable in blocks: "
+                + "; ".join(
+                    f"{k}(...): {(getattr(f, '__doc__', '') or '').strip()[:200]}"
+                    for k, f in self.tools.items()
+                )
+                if self.tools
+                else ""
+            ),
         )
 
     def first_message(self, task: str, context: Any) -> str:
         return f"TASK:\n{task.strip()}\n\nCONTEXT:\n{R.describe(context)}\n\nStart by looking at the context in a ```repl block."
 
     def turn(self, model: Model, messages: list[dict[str, Any]], system: str) -> str:
-        return model.complete(messages, system=system, max_tokens=4096, purpose="rlm").text
+        reply = model.complete(messages, system=system, max_tokens=4096, purpose="rlm")
+        usage = getattr(reply, "usage", None) or {}
+        self.tokens += int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0)
+        return reply.text
+
+    def compact(self, model: Model, messages: list[dict[str, Any]], system: str) -> list[dict[str, Any]]:
+        """Past `compact_tokens` (about 4 characters a token), the turns so far become one summary the
+        model writes; the first message (task and context shape) and the last user message stay."""
+        size = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        if self.compact_tokens is None or size < self.compact_tokens or len(messages) < 3:
+            return messages
+        ask = {
+            "role": "user",
+            "content": messages[-1]["content"]
+            + "\n\nThe history is getting long. Summarise your progress so far for yourself: what you "
+            "found, which REPL variables hold what, and what is left to do. No code block this time.",
+        }
+        summary = model.complete(
+            [*messages[:-1], ask], system=system, max_tokens=2048, purpose="compaction"
+        ).text
+        self.compactions += 1
+        events.append(
+            self.dir,
+            "decision",
+            what="compaction",
+            why=f"history ~{size:,} tokens >= {int(self.compact_tokens):,}",
+        )
+        head = str(messages[0]["content"])
+        return [
+            {
+                "role": "user",
+                "content": f"{head}\n\nYOUR SUMMARY OF THE WORK SO FAR (the history was compacted; the REPL "
+                f"variables are all still there):\n{summary}\n\n{messages[-1]['content']}",
+            }
+        ]
 
     def run_blocks(self, repl: R.Repl, text: str, iteration: int) -> list[str]:
         outputs = []
@@ -340,7 +473,10 @@ class RlmRun:
             early = R.makes_subcalls(code)
             if early:
                 events.append(self.dir, kind, **fields)
-            res = repl.run(code)
+            self.calls = []
+            res = repl.run(code, cap=self.left())
+            self.block_log.append({"code": code, "result": self._result_entry(res)})
+            self.errors_in_a_row = self.errors_in_a_row + 1 if res.error else 0
             if not early:
                 if kind == "grep" and not res.error:
                     hits = repl.measure(R.assigned_names(code))
@@ -366,7 +502,20 @@ class RlmRun:
             if res.final is not None:  # FINAL(), FINAL_VAR() or answer["ready"] inside the block
                 self.block_final = res.final
                 break
+            if self.limit_hit():
+                break
         return outputs
+
+    def _result_entry(self, res: R.BlockResult) -> dict[str, Any]:
+        """A block's result in the reference logger's REPLResult shape (trajectory.jsonl)."""
+        return {
+            "stdout": res.output if not res.error else res.output[: -len(res.error)].rstrip("\n"),
+            "stderr": res.error or "",
+            "locals": {},
+            "execution_time": round(res.seconds, 4),
+            "rlm_calls": list(self.calls),
+            "final_answer": res.final,
+        }
 
     def run(self) -> int:
         task = self.ctx.task()
@@ -382,16 +531,27 @@ class RlmRun:
         system = self.system_prompt()
         messages: list[dict[str, Any]] = [{"role": "user", "content": self.first_message(task, context)}]
         fns: dict[str, Any] = {
+            **self.tools,
             "llm_query": self.llm_query,
             "llm_query_batched": self.llm_query_batched,
             "rlm_query": self.rlm_query,
             "rlm_query_batched": self.rlm_query_batched,
         }
+        self.trajectory = Trajectory(self.dir)
+        self.trajectory.metadata(
+            root_model=getattr(model, "name", "") or str(self.meta.get("model") or ""),
+            max_depth=self.max_depth,
+            max_iterations=self.max_iter,
+            backend=type(model).__name__,
+            other_backends=[self.sub_model()] if self.sub_model() != self.meta.get("model") else None,
+            depth=self.depth,
+        )
         repl = self.make_repl(context, fns)
         try:
             return self._loop(repl, model, system, messages)
         except Exception as exc:
-            if sessions.load_dir(self.dir).terminal:  # e.g. the budget escalated it
+            if sessions.load_dir(self.dir).terminal:  # e.g. the budget escalated it: keep the best so far
+                sessions.write_result(self.dir, self._partial_text(f"{type(exc).__name__}: {exc}"))
                 return 1
             events.append(self.dir, "error", where="rlm", message=f"{type(exc).__name__}: {exc}"[:500])
             return self.ctx.finish(
@@ -435,6 +595,10 @@ class RlmRun:
             reap=os.environ.get("SCOPE_SESSION_ID") == self.ctx.sid,  # this process is the session's own
         )
 
+    def _limit_end(self, why: str) -> int:
+        events.append(self.dir, "decision", what="limit", why=why)
+        return self.ctx.finish(False, self._partial_text(why), why)
+
     def _partial_text(self, why: str) -> str:
         return f"No final answer ({why}).\n\nBest partial answer (last REPL output):\n{self.partial or '(none)'}\n"
 
@@ -455,6 +619,7 @@ class RlmRun:
 
     def _loop(self, repl: R.Repl, model: Any, system: str, messages: list[dict[str, Any]]) -> int:
         self._last_phase, self._last_tick = "observe", 0.0
+        self.started = time.monotonic()  # max_timeout counts from the first turn: set-up is not the run's
         last_chance = False
         for it in range(1, self.max_iter + 2):
             if it > self.max_iter:
@@ -467,12 +632,28 @@ class RlmRun:
                 return 1
             if it == 1:  # then the loop stays in act: a phase write a turn costs more than the step
                 self._phase("orient", "iteration 1: asking the model")
+            why = self.limit_hit()
+            if why:
+                return self._limit_end(why)
+            messages = self.compact(model, messages, system)
+            t_turn = time.perf_counter()
             text = self.turn(model, messages, system)
+            asked = messages[-1]["content"]
             messages.append({"role": "assistant", "content": text or "(empty)"})
             self._phase("act", f"iteration {it}: running its blocks")
             self.block_final = None
+            self.block_log = []
             outputs = self.run_blocks(repl, text, it)
             final = P.final_of(text)
+            answer = (
+                self.block_final
+                if self.block_final is not None
+                else (final[1] if final and final[0] == "text" else None)
+            )
+            if final and final[0] == "var" and self.block_final is None:
+                found, value = repl.get(final[1])
+                answer = value if found else None
+            self.trajectory.iteration(it, asked, text, self.block_log, answer, time.perf_counter() - t_turn)
             note = ""
             if self.block_final is not None:
                 events.append(self.dir, "decision", what="final", via="block", iteration=it)
@@ -496,6 +677,9 @@ class RlmRun:
                 return self.ctx.finish(True, final[1])
             if last_chance:
                 break
+            why = self.limit_hit()
+            if why:
+                return self._limit_end(why)
             parts = [f"[block {i + 1} output]\n{o}" for i, o in enumerate(outputs)]
             if not outputs and not note:
                 parts.append(

@@ -625,7 +625,8 @@ class Repl:
         except Exception as exc:
             return {"error": f"{type(exc).__name__}: {exc}"}
 
-    def run(self, code: str) -> BlockResult:
+    def run(self, code: str, cap: float | None = None) -> BlockResult:
+        """Run one block; `cap` (seconds) shortens its deadline (what is left of the run's max_timeout)."""
         from scope_tui.patterns.rlm import child
 
         t0 = time.perf_counter()
@@ -635,6 +636,8 @@ class Repl:
         except OSError:
             return self._restart(t0, "the REPL process died")
         budget = self.timeout + self.grace if self.timeout > 0 else None
+        if cap is not None:
+            budget = max(0.05, cap) if budget is None else min(budget, max(0.05, cap))
         deadline = None if budget is None else time.monotonic() + budget
         while True:
             left = None if deadline is None else deadline - time.monotonic()
