@@ -103,6 +103,9 @@ def test_custom_tools_run_in_the_engine_and_children_get_sub_tools(scope, sdk):
     (scope.scope_dir / "config.toml").write_text(
         '[rlm.tools]\nwords = "tools/wc.py:words"\nengine_pid = "tools/wc.py:pid"\n[rlm.sub_tools]\n'
     )
+    # a cloned project's tools are code nobody has vouched for: ignored until a person trusts it
+    assert engine.RlmRun(rlm_session(scope, "untrusted", "x").dir).tools == {}
+    assert scope.run("trust").returncode == 0
     scripted(sdk, ["```repl\nn = words(context)\nprint(n, engine_pid())\n```\nFINAL_VAR(n)"])
     s = rlm_session(scope, "count words", "one two three")
     assert engine.run(s.dir) == 0

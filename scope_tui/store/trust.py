@@ -30,6 +30,8 @@ GATED: tuple[str, ...] = (
     "sessions.allow_command_workers",  # a session may start shell commands
     "serve.host",  # where `scope serve` listens
     "serve.password_file",  # who may reach `scope serve` off loopback
+    "rlm.tools",  # Python callables an RLM's engine imports and runs
+    "rlm.sub_tools",  # the same, for its sub-calls
 )
 
 
