@@ -280,3 +280,24 @@ def test_the_room_names_the_ignored_keys_of_an_untrusted_project(scope):
 
     text = asyncio.run(go())
     assert "untrusted project" in text and "auto_approve" in text and "claude.allow" in text
+
+
+# --- doctor -----------------------------------------------------------------------------------------
+def test_doctor_reports_trust_serve_and_the_modes_of_dot_scope(scope):
+    (scope.scope_dir / "config.toml").write_text('[claude]\nbin = "./x"\n[serve]\nhost = "192.0.2.7"\n')
+    out = scope.run("doctor").stdout
+    assert "trust: not trusted; ignoring claude.bin, serve.host" in out
+    assert "serve: binds 127.0.0.1:8000, behind a token URL; no password (loopback only)" in out
+    scope.ok("trust")
+    p = scope.run("doctor")
+    assert "ok  trust: trusted" in p.stdout
+    assert "!!  serve: binds 192.0.2.7:8000, behind a token URL; no password" in p.stdout and p.returncode == 1
+    os.chmod(scope.scope_dir, 0o755)
+    (scope.scope_dir / "config.toml").chmod(0o644)
+    loose = scope.run("doctor").stdout
+    assert "--  .scope modes:" in loose and "is 755; open to others: ., " in loose and "config.toml" in loose
+    for folder, _, files in os.walk(scope.scope_dir):
+        os.chmod(folder, 0o700)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o600)
+    assert "nothing in it open to others" in scope.run("doctor").stdout

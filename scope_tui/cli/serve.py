@@ -23,19 +23,7 @@ import sys
 from typing import Any
 
 from scope_tui.store.errors import UsageError
-
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from scope_tui.substrate.serving import LOOPBACK_NAMES, configured, is_loopback
 
 
 def _hostport(host: str, port: int) -> str:
@@ -56,10 +44,9 @@ def read_password(path: str) -> str:
 def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, str | None]:
     """(host, port, password) from the command line over `[serve]` in config.toml; UsageError when the
     bind would expose the room without a password."""
-    found = cfg.get("serve")
-    serve: dict[str, Any] = found if isinstance(found, dict) else {}
-    host = args.host or str(serve.get("host") or "127.0.0.1")
-    port = args.port if args.port is not None else serve.get("port", 8000)
+    host, port, pw_file = configured(cfg)
+    host = args.host or host
+    port = args.port if args.port is not None else port
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise UsageError(f"--port {port}: use a port from 1 to 65535")
     if host in ("0.0.0.0", "::", ""):
@@ -67,8 +54,8 @@ def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, s
             f"--host {host or repr(host)}: give the one address the page is opened at "
             "(serve checks every request's Host against it)"
         )
-    pw_file = args.password_file or serve.get("password_file")
-    password = read_password(str(pw_file)) if pw_file else None
+    pw_file = args.password_file or pw_file
+    password = read_password(pw_file) if pw_file else None
     if not is_loopback(host) and password is None:
         raise UsageError(
             f"--host {host} is not loopback: anyone who reaches it gets a shell through the room, so a "

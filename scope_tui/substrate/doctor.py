@@ -76,6 +76,75 @@ def _sandbox() -> Check:
     return None, f"sandbox: probed, {p.why}; --sandbox falls back to rlimits and no keys", fix
 
 
+def _serve() -> Check:
+    """Where `scope serve` would listen, and whether a password lets it listen beyond loopback."""
+    from scope_tui.store import config
+    from scope_tui.substrate.serving import configured, is_loopback
+
+    found = project_mod.find()
+    try:
+        cfg = config.load(project_mod.Project(found).config_path) if found else {}
+    except Exception:  # reported by the trust line
+        cfg = {}
+    host, port, pw = configured(cfg)
+    loopback = is_loopback(host)
+    if pw:
+        ok = os.path.isfile(os.path.expanduser(str(pw)))
+        said = f"password file {pw}" + ("" if ok else " (missing)")
+    else:
+        ok, said = loopback, "no password (loopback only)" if loopback else "no password"
+    fix = "" if ok else "set [serve] password_file (then `scope trust`), or give --password-file"
+    return ok, f"serve: binds {host}:{port}, behind a token URL; {said}", fix
+
+
+def _trust() -> Check:
+    from scope_tui.store import config, trust
+
+    found = project_mod.find()
+    if found is None:
+        return None, "trust: no project here", ""
+    project = project_mod.Project(found)
+    try:
+        _, ignored = config.load_trusted(project.config_path)
+    except Exception as exc:  # a broken config.toml is reported, not raised
+        return False, f"trust: {exc}", f"fix {project.config_path}"
+    if ignored:
+        return (
+            None,
+            f"trust: not trusted; ignoring {', '.join(ignored)} in config.toml",
+            "read .scope/config.toml, then run `scope trust` (outside any session) to let them apply",
+        )
+    entry = trust.listed().get(trust.project_key(project.home_path))
+    return True, "trust: trusted" if entry else "trust: sets no trust-gated key", ""
+
+
+def _modes() -> Check:
+    """`.scope/` should be 0700 and its files 0600: other users of the machine read nothing there."""
+    import stat
+
+    found = project_mod.find()
+    if found is None:
+        return None, ".scope modes: no project here", ""
+    loose: list[str] = []
+    for folder, dirs, files in os.walk(found):
+        dirs[:] = sorted(d for d in dirs if d != "worktrees")  # a worktree is the project's own code
+        for name in [folder] + [os.path.join(folder, f) for f in sorted(files)]:
+            try:
+                st = os.lstat(name)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            if stat.S_IMODE(st.st_mode) & 0o077:  # folders 0700, files 0600
+                loose.append(os.path.relpath(name, found))
+    mode = stat.S_IMODE(os.stat(found).st_mode)
+    if loose:
+        first = ", ".join(loose[:3]) + (f" and {len(loose) - 3} more" if len(loose) > 3 else "")
+        # a warning: folders made before modes were kept stay as they were until fixed
+        return None, f".scope modes: {found} is {mode:o}; open to others: {first}", f"chmod -R go-rwx {found}"
+    return True, f".scope modes: {found} is {mode:o}, nothing in it open to others", ""
+
+
 def checks() -> list[Check]:
     """Each check as (ok, what, fix): ok is True, False (a problem) or None (optional, absent)."""
-    return [_tmux(), _store(), _key(), _claude(), _sandbox()]
+    return [_tmux(), _store(), _modes(), _trust(), _serve(), _key(), _claude(), _sandbox()]
