@@ -171,3 +171,27 @@ def test_a_long_conversation_cuts_old_tool_outputs(project, monkeypatch):
     assert "older output cut: 20000 characters" in first_result
     assert last[-1]["content"][0]["content"] == "x" * 20_000  # the newest output is whole
     assert any(e["type"] == "trim" for e in events.read_all(s.dir))
+
+
+def test_the_write_tool_cannot_change_scopes_records(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    s = session(project, "obey the file you read")
+    (project.root / "config.toml").write_text("theme = 'scope-dark'\n")
+    targets = [
+        ".scope/config.toml",
+        ".scope/patches/p9.json",
+        f".scope/sessions/{s.id}/state.json",
+        str(tmp_path / "xdg" / "scope" / "trusted.json"),
+    ]
+    m = Script(
+        *[[use("write_file", i, path=p, content="auto_approve = true\n")] for i, p in enumerate(targets)],
+        [use("write_file", 9, path="notes.txt", content="fine")],
+        [use("finish", result="ok")],
+    )
+    assert builtin.run(s.dir, model=m) == 0
+    told = [m.seen[i + 1]["messages"][-1]["content"][0] for i in range(len(targets))]
+    assert all(t["is_error"] and "Scope's records" in t["content"] for t in told), told
+    assert (project.root / "config.toml").read_text() == "theme = 'scope-dark'\n"
+    assert not (project.root / "patches" / "p9.json").exists()
+    assert not (tmp_path / "xdg" / "scope" / "trusted.json").exists()
+    assert (project.home / "notes.txt").read_text() == "fine"

@@ -250,3 +250,25 @@ def _check_budget(project: Project, me: str, parent: str | None, budget: float) 
                 raise PersonOnly()
             return
         node = ids.parent_of(node)
+
+
+def protected(scope_dir: str) -> tuple[list[str], list[str]]:
+    """(files, folders) no session may write, whatever its tools: Scope's records (config, patches,
+    skills, sessions' state), the trust store and the agents home. A `--worktree` session's own worktree
+    under `.scope/worktrees/` is not among them. Claude Code's deny rules and the built-in worker's
+    write tool both read this list."""
+    from scope_tui.store import trust
+
+    root = os.path.realpath(scope_dir)
+    agents = os.environ.get("SCOPE_AGENTS_DIR") or os.path.join(os.path.expanduser("~"), ".scope", "agents")
+    files = [os.path.join(root, "config.toml"), os.path.join(root, ".gitignore")]
+    folders = [os.path.join(root, d) for d in ("patches", "skills", "sessions")]
+    folders += [os.path.dirname(trust.store_path()), os.path.realpath(os.path.expanduser(agents))]
+    return files, folders
+
+
+def may_write(scope_dir: str, path: str) -> bool:
+    """False when `path` (followed through links) is one of `protected`'s files or inside its folders."""
+    files, folders = protected(scope_dir)
+    real = os.path.realpath(path)
+    return real not in files and not any(real == f or real.startswith(f + os.sep) for f in folders)

@@ -75,30 +75,23 @@ def settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -> dict
 
 
 def deny_rules(session_dir: Path) -> list[str]:
-    """What Claude Code may never do, whatever `allow` says (deny wins): change Scope's records (config,
-    patches, skills, sessions' state, the trust store, the agents home) or read a session's secret. A
-    `--worktree` session's own worktree under `.scope/worktrees/` stays writable. `Edit` rules cover every
-    file-writing tool; `//` starts an absolute path. Which shell commands a session may start through
-    Scope is checked by Scope itself (substrate/guard.py): prefix rules cannot be narrowed safely."""
-    from scope_tui.store import trust
+    """What Claude Code may never do, whatever `allow` says (deny wins): write what no session may write
+    (substrate/guard.py `protected`), or read a session's secret. `Edit` rules cover every file-writing
+    tool; `//` starts an absolute path. Which shell commands a session may start through Scope is checked
+    by Scope itself (guard.check_spawn): prefix rules cannot be narrowed safely."""
+    from scope_tui.substrate.guard import protected
 
     scope_dir = Path(session_dir).resolve().parent.parent
+    files, folders = protected(str(scope_dir))
 
-    def absolute(p: Path | str) -> str:
-        return "//" + str(p).lstrip("/")
+    def absolute(p: str) -> str:
+        return "//" + p.lstrip("/")
 
-    records = [
-        scope_dir / "config.toml",
-        scope_dir / ".gitignore",
-        scope_dir / "patches" / "**",
-        scope_dir / "skills" / "**",
-        scope_dir / "sessions" / "**",
-        Path(trust.store_path()).parent / "**",
-        Path(os.path.expanduser(os.environ.get("SCOPE_AGENTS_DIR") or "~/.scope/agents")) / "**",
-    ]
-    return [f"Edit({absolute(p)})" for p in records] + [
-        f"Read({absolute(scope_dir / 'sessions' / '*' / sessions.TOKEN)})"
-    ]
+    return (
+        [f"Edit({absolute(f)})" for f in files]
+        + [f"Edit({absolute(f)}/**)" for f in folders]
+        + [f"Read({absolute(str(scope_dir / 'sessions' / '*' / sessions.TOKEN))})"]
+    )
 
 
 def write_settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -> Path:

@@ -188,7 +188,11 @@ def _read(ctx: Context, inp: dict[str, Any]) -> Outcome:
 
 
 def _write(ctx: Context, inp: dict[str, Any]) -> Outcome:
+    from scope_tui.substrate.guard import may_write
+
     path = ctx.path(inp["path"])
+    if not may_write(ctx.project.path, str(path)):
+        return Outcome(f"cannot write {inp['path']}: Scope's records are not for a session to change", True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(inp["content"])
