@@ -291,7 +291,9 @@ def test_doctor_reports_trust_serve_and_the_modes_of_dot_scope(scope):
     scope.ok("trust")
     p = scope.run("doctor")
     assert "ok  trust: trusted" in p.stdout
-    assert "!!  serve: binds 192.0.2.7:8000, behind a token URL; no password" in p.stdout and p.returncode == 1
+    assert (
+        "!!  serve: binds 192.0.2.7:8000, behind a token URL; no password" in p.stdout and p.returncode == 1
+    )
     os.chmod(scope.scope_dir, 0o755)
     (scope.scope_dir / "config.toml").chmod(0o644)
     loose = scope.run("doctor").stdout

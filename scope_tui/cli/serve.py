@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from scope_tui.store.errors import UsageError
-from scope_tui.substrate.serving import LOOPBACK_NAMES, configured, is_loopback
+from scope_tui.store.serving import LOOPBACK_NAMES, configured, is_loopback
 
 
 def _hostport(host: str, port: int) -> str:

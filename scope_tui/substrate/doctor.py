@@ -79,7 +79,7 @@ def _sandbox() -> Check:
 def _serve() -> Check:
     """Where `scope serve` would listen, and whether a password lets it listen beyond loopback."""
     from scope_tui.store import config
-    from scope_tui.substrate.serving import configured, is_loopback
+    from scope_tui.store.serving import configured, is_loopback
 
     found = project_mod.find()
     try:
