@@ -112,6 +112,7 @@ def test_native_hang_restarts_the_repl_and_says_so():
 
 
 def test_offline_counts_exactly_over_5mb_through_final_var(scope):
+    (scope.scope_dir / "config.toml").write_text("[rlm]\nchunk_chars = 10_000_000\n")  # no children here
     path = scope.root / "app.log"
     n = make_log(path, 5_000_000)
     s = sessions.create(
@@ -335,3 +336,51 @@ def test_the_namespace_is_guarded(scope, sdk):
     for name in ("os", "subprocess", "socket", "ctypes"):
         assert f"refused: {name} ImportError" in seen
     assert "ran: json" in seen
+
+
+# --------------------------------------------------------------------------------------------- recursion
+
+
+def error_log(n: int) -> tuple[str, int]:
+    lines = [f"{'ERROR' if i % 3 == 0 else 'INFO'} event {i}" for i in range(n)]
+    return "\n".join(lines) + "\n", sum(1 for i in range(n) if i % 3 == 0)
+
+
+def test_offline_stand_in_recurses_in_parallel_children(scope):
+    text, n = error_log(400)
+    (scope.scope_dir / "config.toml").write_text("[rlm]\nchunk_chars = 2000\n")
+    (scope.root / "log.txt").write_text(text)
+    sid = scope.spawn(
+        "--skill", "rlm", "--model", "offline", "--context", "log.txt", "How many lines contain ERROR?"
+    )
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert scope.status(sid) == "done", (scope.session(sid) / "result.md").read_text()
+    assert (scope.session(sid) / "result.md").read_text().strip() == str(n)
+    children = [e["child"] for e in scope.events(sid) if e["type"] == "rlm_query"]
+    parts = -(-len(text) * 11 // 20000)
+    assert children == [f"{sid}.{i}" for i in range(1, parts + 1)]
+    assert all(scope.meta(c)["role"] == "rlm_query" and scope.status(c) == "done" for c in children)
+    tree = scope.run("tree").stdout
+    assert all(c in tree for c in children)
+
+
+def test_offline_stand_ins_children_overlap(scope, stub):
+    """A barrier: the children (on [models.rlm_sub], here the stub) hold their first replies until two
+    are in flight at once; children run one after another would never get there."""
+    text, n = error_log(150)
+    scope.env.update(stub.env)
+    (scope.scope_dir / "config.toml").write_text(
+        '[rlm]\nchunk_chars = 2000\n[models.rlm_sub]\nname = "sub-m"\n'
+    )
+    (scope.root / "log.txt").write_text(text)
+    stub.respond_with(lambda body: "FINAL(5)")
+    stub.hold_until(2)
+    sid = scope.spawn(
+        "--skill", "rlm", "--model", "offline", "--context", "log.txt", "How many lines contain ERROR?"
+    )
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert not stub.hold_failed, "the children were never in flight at the same time"
+    assert scope.status(sid) == "done", (scope.session(sid) / "result.md").read_text()
+    children = [e["child"] for e in scope.events(sid) if e["type"] == "rlm_query"]
+    assert len(children) >= 2 and {r.body["model"] for r in stub.requests} == {"sub-m"}
+    assert (scope.session(sid) / "result.md").read_text().strip() == str(5 * len(children))

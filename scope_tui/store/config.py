@@ -76,6 +76,7 @@ KEYS = (
     Key("rlm.max_tokens", "int+", doc="tokens in and out for a whole RLM run (--max-tokens)"),
     Key("rlm.max_errors", "int+", doc="REPL blocks in a row that raised before the run stops (--max-errors)"),
     Key("rlm.max_subcalls", "int+", doc="concurrent sub-calls (--max-subcalls, default 4)"),
+    Key("rlm.chunk_chars", "int+", doc="the sub-context size the RLM's prompt suggests (default 500,000)"),
     Key("rlm.compact_tokens", "int+", doc="history tokens past which the RLM compacts its turns"),
     Key("rlm.imports", "list[str]", doc="modules a REPL block may import beyond the allow-list"),
     Key(

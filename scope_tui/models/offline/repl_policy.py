@@ -1,6 +1,11 @@
 """The offline model's RLM policy: real REPL code that peeks, greps for the task's words, partitions
 when the context is big, and answers exactly through FINAL_VAR. Deterministic, no network.
 
+Over the chunk size the system prompt names ("at most N characters" a sub-context), and while the
+depth allows it, it recurses: the lines are cut into parts, `rlm_query_batched` gives each to a child
+session (running in parallel, in the tree), and the children's answers are added up or joined.
+The task's words enter the code only as repr() literals: data, never code.
+
 `reply(messages, system) -> str` answers a turn of an RLM session (the system prompt holds "```repl");
 `plain(messages, system) -> str` answers an `llm_query` sub-call over the text in its prompt.
 """
@@ -152,6 +157,46 @@ def final(task: str) -> str:
     )
 
 
+def _chunk_and_depth(system: str) -> tuple[int | None, bool]:
+    """(the sub-context size the prompt asks for, whether a child may still be an RLM)."""
+    m = re.search(r"at most ([\d,]+) characters", system)
+    chunk = int(m.group(1).replace(",", "")) if m else None
+    d = re.search(r"depth (\d+) of at most (\d+)", system)
+    deeper = bool(d) and int(d.group(1)) + 1 <= int(d.group(2)) if d else False
+    return chunk, deeper
+
+
+def recurse(task: str, size: int, chunk: int) -> str:
+    """Partition the lines into parts of about `chunk` characters; a child RLM session answers each."""
+    kind = kind_of(task)
+    parts = max(2, -(-size * 11 // (chunk * 10)))  # a tenth to spare: a line-cut part stays under chunk
+    code = [
+        _LINES,
+        f"n = {parts}",
+        "step = -(-len(lines) // n)",
+        "parts = [chr(10).join(lines[i:i + step]) for i in range(0, len(lines), step)]",
+        f"task = {task!r}",
+        "answers = rlm_query_batched([task] * len(parts), parts)",
+        "print(len(parts), 'children answered:', [a[:60] for a in answers])",
+    ]
+    if kind in ("lines", "occurrences", "files"):
+        code += [
+            "nums = [re.search(r'-?\\d+', a) for a in answers]",
+            "answer = sum(int(m.group(0)) for m in nums if m)",
+        ]
+    else:
+        code.append(
+            "answer = chr(10).join(a for a in answers if a.strip() and a.strip() != 'nothing matches')"
+        )
+    code.append("print(answer)")
+    return (
+        f"The context is {size:,} characters: more than a sub-context should be, so each of {parts} parts "
+        "goes to a child RLM, in parallel, and I combine their answers.\n\n```repl\n"
+        + "\n".join(code)
+        + "\n```\n\nFINAL_VAR(answer)\n"
+    )
+
+
 def _size_hint(messages: list[dict[str, Any]]) -> int:
     first = next((_content(m) for m in messages if m.get("role") == "user"), "")
     m = re.search(r"([\d,]+) characters", first)
@@ -167,7 +212,11 @@ def reply(messages: list[dict[str, Any]], system: str = "") -> str:
         return final(task)
     if turns == 0:
         return peek()
-    return grep(task, _size_hint(messages))
+    size = _size_hint(messages)
+    chunk, deeper = _chunk_and_depth(system)
+    if chunk and deeper and size > chunk:
+        return recurse(task, size, chunk)
+    return grep(task, size)
 
 
 def plain(messages: list[dict[str, Any]], system: str = "") -> str:

@@ -29,6 +29,7 @@ from scope_tui.store.project import Project
 
 MAX_ITER = 20
 MAX_DEPTH = 3  # the seed's dive depth; the skill's max_depth rule is a deviation threshold below it
+CHUNK_CHARS = 500_000  # a sub-context's size the prompt suggests (the offline stand-in recurses past it)
 MAX_SUBCALLS = 4  # concurrent sub-calls, as the reference's max_concurrent_subcalls
 STDIN_FILE = "context-stdin.txt"
 CHILD_CONTEXT = ("context.txt", "context.json")
@@ -43,7 +44,8 @@ When you know the answer, put FINAL_VAR(variable_name) or FINAL(your answer) at 
 your reply, outside any block. FINAL_VAR wins over FINAL. Blocks in the same reply run first. Inside a
 block, FINAL(value) and FINAL_VAR("name") are functions, and `answer["content"] = ...` then
 `answer["ready"] = True` answers too. Imports are limited to a list of safe modules.
-Depth: this session is at depth {depth} of at most {max_depth}{depth_note}.{tools}
+Depth: this session is at depth {depth} of at most {max_depth}{depth_note}. A sub-context for rlm_query is
+best at most {chunk:,} characters; up to {subcalls} sub-calls run at once.{tools}
 """
 
 
@@ -153,6 +155,7 @@ class RlmRun:
         self.max_errors = _num(self.opt("max_errors", None))
         self.max_subcalls = max(1, int(self.opt("max_subcalls", MAX_SUBCALLS)))
         self.compact_tokens = _num(self.opt("compact_tokens", None))
+        self.chunk_chars = int(self.opt("chunk_chars", CHUNK_CHARS))
         self.depth = int(self.params.get("rlm_depth", 0))
         self.max_parallel = self.max_subcalls
         self.started = time.monotonic()
@@ -401,6 +404,8 @@ class RlmRun:
             depth=self.depth,
             max_depth=self.max_depth,
             depth_note=note,
+            chunk=self.chunk_chars,
+            subcalls=self.max_subcalls,
             tools=(
                 "\nYour own tools, callable in blocks: "
                 + "; ".join(
