@@ -143,13 +143,14 @@ def _hold_secret(session_dir: str) -> None:
         os.environ.pop("SCOPE_SESSION_TOKEN", None)  # never a parent's secret
 
 
-def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:
+def kill(project: Project, sid: str, *, why: str = "killed by a person", tmux: Any = None) -> list[str]:
     """Kill `sid` and its subtree (substrate.control.kill), then let each killed session's agent learn
-    that it ended (the worker never reaches run_worker's end). Returns the killed ids."""
+    that it ended (the worker never reaches run_worker's end). Returns the killed ids. `tmux`: the
+    control room's client (`tmux_control(...).commands`) to close the windows through."""
     from scope_tui.agents.lifecycle import after_terminal
     from scope_tui.substrate.control import kill as substrate_kill
 
-    killed = substrate_kill(project, sid, why=why)
+    killed = substrate_kill(project, sid, why=why, tmux=tmux)
     for k in killed:
         after_terminal(project, project.session_dir(k))
     return killed
@@ -246,19 +247,33 @@ def follow_events(s: sessions.Session, *, follow: bool = False) -> Any:
             return
 
 
-def reconcile(project: Project, listed: list[sessions.Session]) -> None:
+def reconcile(project: Project, listed: list[sessions.Session], *, tmux: Any = None) -> None:
     """Mark the live sessions among `listed` whose window or tmux server is gone failed (reason lost):
-    one `list-panes -a` for all of them."""
+    one `list-panes -a` for all of them (through `tmux`, the room's control client, when given)."""
     from scope_tui.substrate.reconcile import reconcile as substrate_reconcile
 
-    substrate_reconcile(project, listed)
+    substrate_reconcile(project, listed, tmux=tmux)
 
 
 def tmux_running(project: Project) -> bool:
-    """Whether the project's tmux server is up (a stat of its socket, no tmux call)."""
+    """Whether the project's tmux server is up: its socket answers (a connect, no tmux call; kill-server
+    leaves the socket file behind). A socket this process may not open counts as up."""
+    from scope_tui.substrate.server import tmux_for
+    from scope_tui.tmux import server_gone
+
+    return server_gone(tmux_for(project).socket) is not True
+
+
+def tmux_control(project: Project, events: Any) -> Any:
+    """A started tmux control-mode client on the project's server (substrate.control_mode.ControlClient),
+    telling `events` (output, window_closed, pane_died, exited) what happens; raises ScopeError when
+    control mode cannot be had (no server, an old tmux)."""
+    from scope_tui.substrate.control_mode import ControlClient
     from scope_tui.substrate.server import tmux_for
 
-    return os.path.exists(tmux_for(project).socket_path())
+    client = ControlClient(tmux_for(project).socket, events)
+    client.start()
+    return client
 
 
 def capture_pane(project: Project, target: str) -> str:

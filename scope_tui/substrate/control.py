@@ -9,13 +9,16 @@ from scope_tui.store.errors import CorruptFile, UsageError
 from scope_tui.store.files import WriteFailed
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
+from scope_tui.tmux import Tmux
 
 # Drivers that read their terminal but have no supervisor of ours to type for them, so a redirect is
 # pasted into the pane as well as dropped in the inbox (the claude driver types its inbox itself).
 PASTE_DRIVERS = ("command",)
 
 
-def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list[str]:
+def kill(
+    project: Project, sid: str, *, why: str = "killed by a person", tmux: Tmux | None = None
+) -> list[str]:
     """Kill `sid` and its whole subtree, deepest first: each live one's window is closed first, then it
     is marked `killed`, so a full disk never leaves a worker running.
 
@@ -23,7 +26,7 @@ def kill(project: Project, sid: str, *, why: str = "killed by a person") -> list
     when a `killed` could not be recorded.
     """
     tree = sessions.subtree(project, sid)
-    t = tmux_for(project)
+    t = tmux or tmux_for(project)  # the control room's client, or the server directly
     killed = []
     failed: Exception | None = None
     for s in sorted(tree, key=lambda x: (-ids.depth(x.id), ids.sort_key(x.id))):

@@ -9,7 +9,7 @@ import time
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
-from scope_tui.tmux import server_gone, socket_path
+from scope_tui.tmux import Tmux, server_gone, socket_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,19 +52,21 @@ def reconcile(
     listed: list[sessions.Session] | None = None,
     *,
     tell: Callable[[str], None] | None = None,
+    tmux: Tmux | None = None,
 ) -> list[str]:
     """Check every live session against one `list-panes -a` call; returns the ids marked failed.
 
     `lost` is a monitor's guess, as in OTP: the worker's own final write still wins over it
     (sessions.update_state). A session whose server this process cannot reach (another TMUX_TMPDIR, a
     socket it may not open) is marked nothing, and `tell` (default: stderr, once) hears "server
-    unreachable". Costs no tmux call at all when no session claims to be alive.
+    unreachable". Costs no tmux call at all when no session claims to be alive. `tmux`: ask through it
+    (the control room's control-mode client) instead of starting a tmux process.
     """
     listed = sessions.list_all(project) if listed is None else listed
     live = [s for s in listed if not s.corrupt and not s.terminal]
     if not live:
         return []
-    t = tmux_for(project)
+    t = tmux or tmux_for(project)
     here = socket_path(t.socket)
     unreachable = [s for s in live if (s.meta.get("tmux") or {}).get("socket_path") not in (None, here)]
     live = [s for s in live if s not in unreachable]

@@ -33,6 +33,7 @@ class RoomActions(App[None]):
     patch_idx: int
     theme_names: list[str]
     room: Any
+    tmux: Any
 
     # supplied by ScopeApp
     def selected(self) -> str | None:
@@ -112,7 +113,7 @@ class RoomActions(App[None]):
         from scope_tui import api  # the substrate's kill, then each killed session's agent update
 
         try:
-            killed = api.kill(self.project, sid)
+            killed = api.kill(self.project, sid, tmux=self.tmux.commands)  # through the control client
         except ScopeError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return

@@ -19,7 +19,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input
+from textual.widgets import Input, TabbedContent
 
 from scope_tui.store import config, sessions
 from scope_tui.store.errors import ScopeError
@@ -28,7 +28,7 @@ from scope_tui.tui import labels
 from scope_tui.tui.actions import RoomActions
 from scope_tui.tui.commands import ScopeCommands
 from scope_tui.tui.index import Change, Index
-from scope_tui.tui.live import Polling, live_target
+from scope_tui.tui.live import RoomTmux, live_target
 from scope_tui.tui.messages import Banner, FilesChanged, JumpToSession, PaneOutput, SessionHighlighted
 from scope_tui.tui.watcher import StateWatcher
 from scope_tui.tui.widgets.alerts import AlertsPanel
@@ -100,7 +100,9 @@ class ScopeApp(RoomActions):
         self.watcher = StateWatcher(
             project.root, self._files_changed, partial(self.notify, severity="warning")
         )
-        self.tmux = Polling(self, project, shown=self._pane_on_show, live=self.index.live)
+        self.tmux = RoomTmux(
+            self, project, shown=self._pane_on_show, live=self.index.live, pane=live_pane, sweep=sweep
+        )
         self.untrusted = ""  # said in the banner: a project whose trust-gated settings are ignored
         try:
             self.settings, ignored = config.load_trusted(project.config_path)
@@ -161,7 +163,7 @@ class ScopeApp(RoomActions):
             self.set_banner("")
         self.load_all()
         self.set_interval(1.0, self.session_tree.tick_ages)
-        self.tmux.start(pane=self.live_pane, sweep=self.sweep_on)
+        self.tmux.start()
 
     def watch_theme(self, name: str) -> None:
         self.palette = labels.Palette.from_variables(self.get_css_variables())
@@ -279,6 +281,8 @@ class ScopeApp(RoomActions):
         sel = self.selected()
         if sel and (sel in ch.changed or sel in ch.added):
             self.show_details(sel, changed=True)
+        if ch.added or ch.changed:
+            self.tmux.changed()  # a server may have appeared, a session may have its window now
         for sid in ch.attention:
             s = self.index.sessions.get(sid)
             what = "needs input" if s and s.status == "needs_input" else "escalated"
@@ -327,6 +331,11 @@ class ScopeApp(RoomActions):
                 self.details.show_pane_log(s)
         else:
             self._pane_key = None
+        self.tmux.follow()
+
+    @on(TabbedContent.TabActivated)
+    def tab_activated(self) -> None:
+        self.tmux.follow()  # the Pane tab open or closed: listen to its pane, or to none
 
     def _pane_on_show(self) -> sessions.Session | None:
         """The session whose live pane the Pane tab shows, or None when no live pane is on show."""

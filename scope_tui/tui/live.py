@@ -1,12 +1,18 @@
 """What the room asks tmux: the selected session's pane, and whether live sessions still have windows.
 
-The polling path: a capture of the pane on show a few times a second and a reconcile sweep every few
-seconds, each a tmux process. Results come back to the app as `PaneOutput` and `Banner` messages.
+`RoomTmux` holds one tmux control-mode client on the project's server (substrate.control_mode): the pane
+on show is captured through it only after tmux said that pane printed (at most PANE_HZ a second), and
+windows that close or panes that die arrive as notifications, each followed by one reconcile through
+the same client. Idle, it costs nothing: no timer, no process. Where control mode cannot be had (an old
+tmux), `Polling` is the path, said once in the banner: a `capture-pane` process a few times a second and
+a reconcile sweep every few seconds. Results come back to the app as `PaneOutput` and `Banner`.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import contextvars
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,14 +52,15 @@ class Polling:
         self.project = project
         self.shown = shown
         self.live = live
-        self._busy = threading.Lock()
         self._last: tuple[str, str] = ("", "")
+        self.note = ""  # why the room polls (said in the banner while nothing worse is)
+        self._timers: list[Any] = []
 
     def start(self, *, pane: bool, sweep: bool) -> None:
         if pane:
-            self.app.set_interval(1 / PANE_HZ, self.tick_pane)
+            self._timers.append(self.app.set_interval(1 / PANE_HZ, self.tick_pane))
         if sweep:
-            self.app.set_interval(SWEEP_S, self.tick_sweep)
+            self._timers.append(self.app.set_interval(SWEEP_S, self.tick_sweep))
 
     def tick_pane(self) -> None:
         s = self.shown()
@@ -79,15 +86,14 @@ class Polling:
         live = self.live()
         if live:
             self.app.run_worker(lambda: self.sweep(live), thread=True, group="sweep", exclusive=True)
-        else:
-            self.app.post_message(Banner(""))
+        # with nothing live the banner stays as it is: "the server is gone" stays true until one is back
 
     def sweep(self, live: list[sessions.Session]) -> None:
         """One tmux call for every live session (reconcile's list-panes); the banner needs none: a stat of
         the server's socket says whether it is there."""
         from scope_tui import api
 
-        banner = GONE if not api.tmux_running(self.project) else ""
+        banner = GONE if not api.tmux_running(self.project) else self.note
         try:
             api.reconcile(self.project, live)
         except ScopeError as exc:
@@ -95,4 +101,237 @@ class Polling:
         self.app.post_message(Banner(banner))
 
     def stop(self) -> None:
-        pass
+        for t in self._timers:
+            t.stop()
+        self._timers.clear()
+
+
+class RoomTmux:
+    """The room's link to tmux: a control client while the project's server is there, else polling.
+
+    `changed()` after the sessions changed (a server may have appeared); `follow()` when the pane on
+    show may have changed; `gone_check()` reconciles once through the client.
+    """
+
+    def __init__(
+        self,
+        app: App[Any],
+        project: Project,
+        *,
+        shown: Callable[[], sessions.Session | None],
+        live: Callable[[], list[sessions.Session]],
+        pane: bool,
+        sweep: bool,
+    ) -> None:
+        self.app = app
+        self.project = project
+        self.shown = shown
+        self.live = live
+        self.pane_on, self.sweep_on = pane, sweep
+        self.polling = Polling(app, project, shown=shown, live=live)
+        self.client: Any = None  # api.tmux_control's client while control mode is on
+        self.mode = "idle"  # idle (no server to ask), starting, control, polling
+        self.broken = ""  # why control mode cannot be had on this machine: poll for good
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ctx: contextvars.Context | None = None
+        self._following: tuple[str, str] | None = None  # (sid, pane) whose output is listened to
+        self._last_capture = 0.0
+        self._in_flight = False
+        self._dirty = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._check: asyncio.TimerHandle | None = None
+        self._last: tuple[str, str] = ("", "")
+
+    @property
+    def commands(self) -> Any:
+        """A Tmux for the room's own commands (kill, reconcile): through the client while it is there."""
+        c = self.client
+        return c.commands if c is not None and c.alive else None
+
+    def up(self) -> bool:
+        from scope_tui import api
+
+        return api.tmux_running(self.project)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._ctx = contextvars.copy_context()  # the app's (active_app): timers set from callbacks need it
+        if not (self.pane_on or self.sweep_on):
+            return
+        self.changed()
+        if self.mode == "idle" and self.live():
+            self._poll("")  # live sessions and no server: the sweep says so and marks them lost
+
+    def changed(self) -> None:
+        """Start the control client when the server is there and something is live (once at a time)."""
+        if self.mode in ("starting", "control") or not (self.pane_on or self.sweep_on):
+            return
+        if self.broken:
+            if self.mode != "polling":
+                self._poll(self.broken)
+            return
+        if not any((s.meta.get("tmux") or {}).get("pane") for s in self.live()):
+            return
+        if not self.up():
+            if self.mode != "polling":
+                self._poll("")
+            return
+        self.mode = "starting"
+        self.app.run_worker(self._start_client, thread=True, group="tmux-control", exclusive=True)
+
+    def _start_client(self) -> None:
+        from scope_tui import api
+
+        try:
+            client = api.tmux_control(self.project, self)
+        except (OSError, ScopeError) as exc:
+            gone = not self.up()
+            self._call(self._fallback, "" if gone else f"tmux control mode unavailable ({exc}); polling tmux")
+            return
+        self.client = client
+        self._call(self._started)
+
+    def _started(self) -> None:
+        self.mode = "control"
+        self.polling.stop()
+        self.polling.note = ""
+        self.app.post_message(Banner(""))
+        self._following = None
+        self.follow()
+        self.gone_check()  # what ended while nobody listened
+
+    def _fallback(self, why: str) -> None:
+        """Control mode broke: poll, and say why once (unless the server is simply gone)."""
+        self.client = None
+        if why:
+            self.broken = why
+        self._poll(why)
+
+    def _poll(self, why: str) -> None:
+        if self.mode == "polling":
+            return
+        self.mode = "polling"
+        self.polling.note = why
+        self.polling.start(pane=self.pane_on, sweep=self.sweep_on)
+        if why:
+            self.app.post_message(Banner(why))
+
+    # -- the pane on show --------------------------------------------------------------------------
+    def follow(self) -> None:
+        """Listen to the pane on show (and capture it now), or to none."""
+        if self.mode != "control" or self.client is None:
+            if self.mode == "polling":
+                self.polling.pane_forget()
+            return
+        s = self.shown() if self.pane_on else None
+        target = live_target(s)
+        want = (s.id, target) if s is not None and target else None
+        if want == self._following:
+            return
+        self._following = want
+        self.client.listen(want[1] if want else None)
+        if want:
+            self._last = ("", "")
+            self._capture()
+
+    def output(self, pane: str) -> None:  # reader thread
+        self._call(self._output_seen, pane)
+
+    def _output_seen(self, pane: str) -> None:
+        if self._following is None or self._following[1] != pane:
+            return
+        if self._in_flight:
+            self._dirty = True
+            return
+        wait = self._last_capture + 1 / PANE_HZ - time.monotonic()
+        if wait <= 0:
+            self._capture()
+        elif self._timer is None and self._loop is not None:
+            self._timer = self._loop.call_later(wait, self._capture)
+
+    def _capture(self) -> None:
+        self._timer = None
+        if self._following is None or self.client is None:
+            return
+        sid, pane = self._following
+        self._in_flight, self._dirty = True, False
+        self._last_capture = time.monotonic()
+
+        def then(ran: Any) -> None:  # reader thread
+            if ran.returncode == 0:
+                text = ran.stdout.decode(errors="replace")
+                if (sid, text) != self._last:
+                    self._last = (sid, text)
+                    self.app.post_message(PaneOutput(sid, text))
+            self._call(self._captured)
+
+        self.client.send(["capture-pane", "-p", "-e", "-t", pane], then)
+
+    def _captured(self) -> None:
+        self._in_flight = False
+        if self._dirty:
+            self._output_seen(self._following[1] if self._following else "")
+
+    # -- ends ----------------------------------------------------------------------------------------
+    def window_closed(self, window: str) -> None:  # reader thread
+        self._call(self._soon_check)
+
+    def pane_died(self, pane: str) -> None:  # reader thread
+        self._call(self._soon_check)
+
+    def _soon_check(self) -> None:
+        if self._check is None and self._loop is not None:
+            self._check = self._loop.call_later(0.05, self.gone_check)  # a kill closes a few at once
+
+    def gone_check(self) -> None:
+        """One reconcile of the live sessions, through the control client."""
+        self._check = None
+        live, tmux = self.live(), self.commands
+        if not live or tmux is None or not self.sweep_on:
+            return
+
+        def check() -> None:
+            from scope_tui import api
+
+            try:
+                api.reconcile(self.project, live, tmux=tmux)  # what it marks arrives as file events
+            except ScopeError as exc:
+                self.app.post_message(Banner(str(exc)))
+                return
+            if not self.up():  # the windows closed because the server is going
+                self.app.post_message(Banner(GONE))
+
+        self.app.run_worker(check, thread=True, group="sweep", exclusive=True)
+
+    def exited(self, reason: str) -> None:  # reader thread
+        self._call(self._client_exited, reason)
+
+    def _client_exited(self, reason: str) -> None:
+        self.client = None
+        self._following = None
+        if self.mode != "control":
+            return
+        self.mode = "idle"
+
+        # the server gone: poll until it is back, the sweep saying so and marking the sessions lost; else
+        # tmux refused us: poll for good, and say why
+        gone = not self.up()
+        self._fallback("" if gone else f"tmux control mode ended ({reason}); polling tmux")
+
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(fn, *args, context=self._ctx)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: the room is gone
+
+    def stop(self) -> None:
+        self.polling.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._check is not None:
+            self._check.cancel()
+        c, self.client = self.client, None
+        if c is not None:
+            c.close()  # nothing more is delivered to a room that is gone

@@ -46,14 +46,6 @@ class PaneOutput(Message):
         self.text = text
 
 
-class WindowsGone(Message):
-    """tmux says windows closed (control mode): the sessions in them are checked at once, no sweep."""
-
-    def __init__(self, reason: str = "") -> None:
-        super().__init__()
-        self.reason = reason
-
-
 class Banner(Message):
     """Say `text` in the banner across the top (empty: hide it)."""
 
