@@ -326,6 +326,20 @@ def doctor() -> list[Any]:
     return checks()
 
 
+def trajectory(s: sessions.Session) -> list[dict[str, Any]]:
+    """An RLM session's trajectory lines (the reference logger's JSONL format); [] for other sessions."""
+    from scope_tui.patterns.rlm import trajectory as t
+
+    return t.read(s.dir)
+
+
+def render_trajectory(entries: list[dict[str, Any]], *, limit: int = 1200) -> str:
+    """The trajectory as text: iteration, code, output, sub-calls and the final answer."""
+    from scope_tui.patterns.rlm import trajectory as t
+
+    return t.render(entries, limit=limit)
+
+
 def worktree_diff(s: sessions.Session, *, color: bool = False, stat: bool = False) -> str:
     """What a --worktree session changed, as git shows it."""
     from scope_tui.substrate.worktree import diff

@@ -378,6 +378,14 @@ def cmd_log(args: argparse.Namespace) -> int:
     from scope_tui.store import sessions
 
     s = sessions.load(_project(), args.id)
+    if args.rlm:  # the RLM trajectory: readable, or with --json the JSONL its visualiser opens
+        entries = api.trajectory(s)
+        if args.json:
+            for e in entries:
+                print(json.dumps(e, ensure_ascii=False))
+        else:
+            sys.stdout.write(api.render_trajectory(entries))
+        return 0 if entries else 1
     types = set(args.type.split(",")) if args.type else None
 
     def show(evs: list[dict[str, Any]]) -> None:
@@ -485,6 +493,11 @@ def register(sub: Any) -> None:
     p.add_argument("--type", metavar="T[,T]", help="only these event types, e.g. decision,orientation")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the session ends")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--rlm",
+        action="store_true",
+        help="an RLM session's trajectory (with --json: its JSONL, as the reference logs it)",
+    )
     p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("doctor", help="check tmux, the .scope folder, API key and Claude Code")

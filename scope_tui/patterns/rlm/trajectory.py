@@ -87,7 +87,14 @@ def read(session_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (but newline and tab) shown as escapes: a trajectory holds
+    whatever the model and its code printed, and an ESC must not reach the person's terminal."""
+    return "".join(c if c in "\n\t" or (c >= " " and c != "\x7f") else f"\\x{ord(c):02x}" for c in text)
+
+
 def _indent(text: str, pad: str = "    ", limit: int = 1200) -> str:
+    text = printable(text)
     text = text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit:,} more characters)"
     return "\n".join(pad + ln for ln in text.splitlines()) or pad + "(none)"
 
@@ -98,7 +105,7 @@ def render(entries: list[dict[str, Any]], *, limit: int = 1200) -> str:
     for e in entries:
         if e.get("type") == "metadata":
             out.append(
-                f"RLM run · model {e.get('root_model') or '?'} · depth {e.get('depth', 0)} of at most "
+                f"RLM run · model {printable(str(e.get('root_model') or '?'))} · depth {e.get('depth', 0)} of at most "
                 f"{e.get('max_depth')} · at most {e.get('max_iterations')} iterations"
             )
             continue
@@ -118,7 +125,7 @@ def render(entries: list[dict[str, Any]], *, limit: int = 1200) -> str:
             out.append(_indent(text.strip(), limit=limit))
             for c in r.get("rlm_calls") or []:
                 who = f"child {c['child']}" if c.get("child") else "llm_query"
-                out.append(f"  sub-call → {who}: {str(c.get('prompt') or '')[:100]!r}")
+                out.append(f"  sub-call → {printable(str(who))}: {str(c.get('prompt') or '')[:100]!r}")
                 out.append(_indent(str(c.get("response") or ""), pad="      ", limit=min(limit, 400)))
         if e.get("final_answer") is not None:
             out.append("  FINAL ANSWER:")
