@@ -625,3 +625,12 @@ def delegate(name: str, task: str) -> str | None:
     from scope_tui.agents.delegate import pick
 
     return pick(name, task)
+
+
+def allow_command_workers(project: Project) -> None:
+    """The person's choice that sessions of `project` may start shell workers (`scope spawn --cmd`):
+    written to its config and trusted at once (the demo, made by the person who runs it, uses this)."""
+    from scope_tui.store import config, trust
+
+    config.update(project.config_path, {"sessions": {"allow_command_workers": True}})
+    trust.trust(project.home_path, config.read_raw(project.config_path))

@@ -77,6 +77,9 @@ def seed(project: Project) -> list[str]:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
     _scripts(folder)
+    # The survey's sessions start shell workers with `scope spawn --cmd`, which a session may do only when
+    # the person's trusted config allows it: the person who runs `scope demo` makes and trusts this project.
+    api.allow_command_workers(project)
     top = api.spawn(
         project,
         "Survey the demo data: word counts per file, in two passes\n\n"
