@@ -1,9 +1,11 @@
 """Substrate benchmark: spawn throughput, poll latency, idle tmux process rate. Prints a table.
 
-    .venv/bin/python bench/substrate.py [--spawns 100] [--poll-sessions 200]
+    .venv/bin/python bench/substrate.py [--spawns 100] [--poll-sessions 200] [--baseline /work/baseline]
 
 Each figure is compared with a floor measured in the same run on the same machine (what the bare
-tools cost), so a slow machine shows as a slow floor rather than a failed goal.
+tools cost), so a slow machine shows as a slow floor rather than a failed goal. With `--baseline DIR` (a
+checkout with its own .venv) the spawn measures run for that Scope too, in turns with this one, with a key
+in the environment (so this Scope's key handover is in the figure).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ SCOPE = Path(PY).with_name("scope")
 SCOPE_ARGV = [str(SCOPE)] if SCOPE.is_file() else [PY, "-m", "scope_tui"]
 
 
-def scope(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([*SCOPE_ARGV, *args], env=env, capture_output=True)
+def scope(
+    env: dict[str, str], *args: str, argv: list[str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*(argv or SCOPE_ARGV), *args], env=env, capture_output=True)
 
 
 def project(tmp: Path, name: str) -> tuple[dict[str, str], Path]:
@@ -44,18 +48,43 @@ def kill_server(home: Path) -> None:
     subprocess.run(["tmux", "-L", socket_for(home), "kill-server"], capture_output=True)
 
 
-def bench_spawn(tmp: Path, n: int, concurrency: int) -> tuple[float, float]:
-    env, home = project(tmp, "spawn")
-    scope(env, "spawn", "--cmd", "true", "warm-up")  # start the tmux server outside the timing
+def spawn_and_wait(tmp: Path, name: str, n: int, concurrency: int, argv: list[str] | None = None) -> float:
+    """`n` command sessions spawned `concurrency` at a time, then waited on; seconds in all."""
+    env, home = project(tmp, name)
+    scope(env, "spawn", "--cmd", "true", "warm-up", argv=argv)  # start the tmux server outside the timing
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        outs = list(pool.map(lambda i: scope(env, "spawn", "--cmd", f"echo {i}", f"bench {i}"), range(n)))
+        outs = list(
+            pool.map(lambda i: scope(env, "spawn", "--cmd", f"echo {i}", f"bench {i}", argv=argv), range(n))
+        )
     ids = [o.stdout.decode().strip() for o in outs]
     assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs if o.returncode]
-    w = scope(env, "wait", *ids, "--timeout", "120")
+    w = scope(env, "wait", *ids, "--timeout", "120", argv=argv)
     total = time.perf_counter() - t0
     assert w.returncode == 0, w.stderr
     kill_server(home)
+    return total
+
+
+def spawn_one(tmp: Path, name: str, n: int, argv: list[str] | None = None) -> list[float]:
+    """Seconds of each of `n` `scope spawn` processes, one at a time, of built-in (offline) sessions: the
+    spawner hands them the key in its environment."""
+    env, home = project(tmp, name)
+    env["ANTHROPIC_API_KEY"] = "sk-ant-bench-0000000000000000000000000000"
+    scope(env, "spawn", "--model", "offline", "warm-up", argv=argv)
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        out = scope(env, "spawn", "--model", "offline", f"bench {i}", argv=argv)
+        times.append(time.perf_counter() - t0)
+        assert out.returncode == 0, out.stderr
+    scope(env, "wait", "--timeout", "120", *[str(i) for i in range(1, n + 2)], argv=argv)
+    kill_server(home)
+    return times
+
+
+def bench_spawn(tmp: Path, n: int, concurrency: int) -> tuple[float, float]:
+    total = spawn_and_wait(tmp, "spawn", n, concurrency)
     # floor: per session, two bare Python starts (a spawner, a worker) and one tmux window, on a plain
     # server of its own (no hooks), at the same concurrency
     sock = "scope-bench-floor"
@@ -178,17 +207,58 @@ def bench_crash(tmp: Path, n: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def bench_against(
+    tmp: Path, baseline: Path, n: int, concurrency: int, rounds: int
+) -> list[tuple[str, str, str, str, bool]]:
+    """The spawn measures for this Scope and the baseline's, in turns (noise on a shared machine hits both)."""
+    base_argv = [str(baseline / ".venv" / "bin" / "scope")]
+    # both compiled first: with PYTHONDONTWRITEBYTECODE a tree whose sources changed compiles at every start
+    for py, tree in (
+        (PY, Path(__file__).resolve().parents[1]),
+        (str(baseline / ".venv/bin/python"), baseline),
+    ):
+        subprocess.run([py, "-m", "compileall", "-q", str(tree / "scope_tui")], capture_output=True)
+    ours: dict[str, list[float]] = {"all": [], "one": []}
+    theirs: dict[str, list[float]] = {"all": [], "one": []}
+    for r in range(rounds):
+        for label, argv, into in (("ours", None, ours), ("base", base_argv, theirs)):
+            into["all"].append(spawn_and_wait(tmp, f"all-{label}-{r}", n, concurrency, argv))
+            into["one"] += spawn_one(tmp, f"one-{label}-{r}", 10, argv)
+    all_o, all_b = statistics.median(ours["all"]), statistics.median(theirs["all"])
+    one_o, one_b = statistics.median(ours["one"]), statistics.median(theirs["one"])
+    return [
+        (
+            f"{n} spawns + wait, median of {rounds}, vs baseline",
+            f"{all_o:.2f} s",
+            f"{all_b:.2f} s",
+            "<= +10 %",
+            all_o <= all_b * 1.10,
+        ),
+        (
+            f"one scope spawn with a key, median of {10 * rounds}",
+            f"{one_o * 1000:.0f} ms",
+            f"{one_b * 1000:.0f} ms",
+            "<= +10 %",
+            one_o <= one_b * 1.10,
+        ),
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spawns", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--poll-sessions", type=int, default=200)
     ap.add_argument("--idle-seconds", type=float, default=5.0)
+    ap.add_argument("--baseline", type=Path, help="a checkout of Scope with its own .venv, measured in turns")
+    ap.add_argument("--rounds", type=int, default=3, help="with --baseline: turns of the spawn measures")
     a = ap.parse_args()
     os.environ.setdefault("TMUX_TMPDIR", tempfile.mkdtemp(prefix="scb-"))
     rows = []
     with tempfile.TemporaryDirectory(prefix="scope-bench-") as d:
         tmp = Path(d)
+        if a.baseline is not None:
+            rows += bench_against(tmp, a.baseline, a.spawns, a.concurrency, a.rounds)
         total, floor = bench_spawn(tmp, a.spawns, a.concurrency)
         rows.append(
             (

@@ -96,6 +96,9 @@ def run_worker(session_dir: StrPath) -> int:
     Returns 0 exactly when the session's end is recorded (the driver's own exit code is in state.json);
     anything else sends the window's shell to the reaper (substrate.server.worker_command).
     """
+    from scope_tui.store import keys
+
+    keys.take(session_dir)  # the keys the spawner handed this worker (never in its argv or tmux's env)
     s = sessions.load_dir(session_dir)  # its pane log is attached already (tmux.Tmux.new_window)
     _hold_secret(s.path)
     driver = s.meta.get("driver")

@@ -14,7 +14,7 @@ except ImportError:  # not CPython
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 # shlex.quote's safe characters (it tests them with a regex: re and enum are imported for it)
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
@@ -44,16 +44,19 @@ def _inherited_fds() -> list[int]:
     return out
 
 
-def spawn(argv: list[str], actions: Sequence[tuple[int, ...]] = ()) -> int:
+def spawn(
+    argv: list[str], actions: Sequence[tuple[int, ...]] = (), env: Mapping[str, str] | None = None
+) -> int:
     """posix_spawn `argv` (a path as argv[0]) with `actions`, the way subprocess would: descriptors this
-    process inherited are not passed on (close_fds; a long-lived tmux server would otherwise hold a
-    caller's pipe open for good), and SIGPIPE and SIGXFSZ are back at their defaults (Python ignores
-    them, and `yes | head -1` in a command would complain of a broken pipe). Returns the pid."""
+        process inherited are not passed on (close_fds; a long-lived tmux server would otherwise hold a
+        caller's pipe open for good), and SIGPIPE and SIGXFSZ are back at their defaults (Python ignores
+        them, and `yes | head -1` in a command would complain of a broken pipe). `env` defaults to this
+    process's environment. Returns the pid."""
     closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()]
     return os.posix_spawn(
         argv[0],
         argv,
-        os.environ,
+        os.environ if env is None else env,
         file_actions=[*actions, *closes],
         setsigdef=(SIGPIPE, SIGXFSZ),
     )
@@ -71,7 +74,7 @@ class Ran:
         return f"Ran({self.returncode}, stdout={self.stdout[:200]!r}, stderr={self.stderr[:200]!r})"
 
 
-def run_captured(argv: list[str], input: bytes | None = None) -> Ran:
+def run_captured(argv: list[str], input: bytes | None = None, env: Mapping[str, str] | None = None) -> Ran:
     """Run `argv` to its end, feeding it `input` and collecting stdout and stderr.
 
     subprocess.run's job, done with `spawn` and poll.
@@ -85,7 +88,7 @@ def run_captured(argv: list[str], input: bytes | None = None) -> Ran:
     if input is not None:
         actions.append((os.POSIX_SPAWN_DUP2, in_r, 0))
     try:
-        pid = spawn(argv, actions)
+        pid = spawn(argv, actions, env)
     except BaseException:
         for fd in (out_r, err_r, in_w):
             if fd >= 0:

@@ -13,6 +13,7 @@ import os
 import time
 
 from scope_tui.procs import Ran, quote, run_captured
+from scope_tui.store import keys
 from scope_tui.store.errors import ScopeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
@@ -95,12 +96,31 @@ def literal(text: str, *, strftime: bool = False) -> str:
 
 def _appending_to(path: str) -> str:
     """A pipe-pane command that appends the pane's output to `path` (which may end in a tmux format)."""
-    return literal(f"cat >> {quote(path)}", strftime=True)
+    return literal(f"umask 077; exec cat >> {quote(path)}", strftime=True)  # a 0600 log, as all state
 
 
 def _argument(text: str) -> str:
     """`text` as one argument of a tmux command line: one that ends in `;` would end the command."""
     return text[:-1] + "\\;" if text.endswith(";") else text
+
+
+# What a paste may not carry into a pane: ESC (so no sequence at all, the end of a bracketed paste
+# `\x1b[201~` included), the C0 controls but newline and tab (^C would interrupt the worker, ^D end its
+# input), DEL and the C1 controls (`\x9b` is an 8-bit CSI). Keys meant as keys go by name (send_keys).
+_UNPASTEABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
+for _c in (0x09, 0x0A):
+    del _UNPASTEABLE[_c]
+
+
+def pasteable(text: str) -> str:
+    """`text` as it may be pasted into a pane: line ends as newlines, and nothing a terminal acts on."""
+    for seq in ("\x1b[200~", "\x1b[201~", "\x9b200~", "\x9b201~"):
+        text = text.replace(seq, "")
+    return text.replace("\r\n", "\n").translate(_UNPASTEABLE)
+
+
+# A key name for send-keys: Enter, Escape, C-c, BSpace, F1, ... (letters, digits, `-`); never text
+_KEY_NAME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 PIPED_MARK = "scope-pane-log"  # a no-op word in the shell line of the windows whose output Scope logs
@@ -152,12 +172,14 @@ class Tmux:
         return os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", self.socket)
 
     # -- plumbing -------------------------------------------------------------------------------
-    def run(self, *args: str, input: bytes | None = None, check: bool = False) -> Ran:
+    def run(
+        self, *args: str, input: bytes | None = None, check: bool = False, env: dict[str, str] | None = None
+    ) -> Ran:
         exe = tmux_exe()
         if exe is None:
             raise TmuxError("tmux is not installed (install it: apt-get install tmux)")
         _count()
-        proc = run_captured([exe, "-L", self.socket, *args], input)
+        proc = run_captured([exe, "-L", self.socket, *args], input, env)
         if check and proc.returncode != 0:
             raise TmuxError(f"tmux {args[0]}: {proc.stderr.decode(errors='replace').strip()}")
         return proc
@@ -233,9 +255,11 @@ class Tmux:
                 "pane-died",
                 f"if-shell -F '#{{!=:#{{pane_dead_status}},0}}' {{ {hook} }}",
             ]
+        # the server's global environment is the environment of the process that starts it: no key in it
+        env = keys.without(os.environ)
         deadline = time.monotonic() + 3.0
         while True:
-            proc = self.run(*cmds)
+            proc = self.run(*cmds, env=env)
             if proc.returncode == 0 or b"duplicate session" in proc.stderr:
                 return
             # another process may be starting the same server this instant (ten spawns in a new
@@ -271,6 +295,8 @@ class Tmux:
         # server, or one that a Scope from before this hook opens and pipes itself, is left alone
         hook = f"if-shell -F '#{{m:*{PIPED_MARK}*,#{{pane_start_command}}}}' {{ pipe-pane -o {quote(pipe)} }}"
         args: list[str] = ["set-hook", "-g", "after-new-window", hook, ";"]
+        for k in keys.KEYS:  # a server started by a Scope from before store/keys.py has them: gone
+            args += ["set-environment", "-g", "-u", k, ";"]
         args += [
             "new-window",
             "-d",
@@ -329,14 +355,19 @@ class Tmux:
         self.lib("kill-window", "-t", window_id)
 
     def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None:
-        """Put `text` into a pane byte-exact: load a buffer from stdin, paste it (bracketed), then Enter."""
+        """Put `text` into a pane, cleaned (`pasteable`): load a buffer from stdin, paste it (bracketed),
+        then Enter, sent as a key."""
         buf = f"scope-{os.getpid()}-{pane_id.lstrip('%')}"
-        self.run("load-buffer", "-b", buf, "-", input=text.encode(), check=True)
+        self.run("load-buffer", "-b", buf, "-", input=pasteable(text).encode(), check=True)
         self.run("paste-buffer", "-d", "-p", "-b", buf, "-t", pane_id, check=True)
         if enter:
             self.run("send-keys", "-t", pane_id, "Enter", check=True)
 
     def send_keys(self, pane_id: str, *keys: str) -> None:
+        """Send keys by their tmux names (`Enter`, `Escape`, `C-c`); text goes through `paste`."""
+        bad = [k for k in keys if not k or not set(k) <= _KEY_NAME]
+        if bad:
+            raise TmuxError(f"not a key name: {bad[0]!r} (text is pasted, not sent as keys)")
         r = self.lib("send-keys", "-t", pane_id, *keys)
         if r.returncode != 0:
             raise TmuxError(f"tmux send-keys: {' '.join(r.stderr).strip()}")

@@ -111,12 +111,15 @@ def test_plain_text_answer_finishes_and_redirect_arrives_as_user_text(project):
     assert s.dir.joinpath("result.md").read_text() == "Bonjour.\n"
 
 
-def test_secrets_are_redacted_from_tool_output(project, monkeypatch):
+def test_secrets_are_redacted_from_tool_output(project, monkeypatch, tmp_path):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-very-secret-value-123")
+    (tmp_path / "found.txt").write_text("sk-ant-very-secret-value-123\n")  # a key the shell finds on disk
     s = session(project, "leak")
-    m = Script([use("bash", command="echo key=$ANTHROPIC_API_KEY")], [use("finish", result="k")])
+    cmd = f"echo key=$ANTHROPIC_API_KEY; cat {tmp_path / 'found.txt'}"
+    m = Script([use("bash", command=cmd)], [use("finish", result="k")])
     builtin.run(s.dir, model=m)
     sent = m.seen[1]["messages"][-1]["content"][0]["content"]
+    assert sent.startswith("key=\n")  # the model's shell calls no model: it is not given the key
     assert "sk-ant-very-secret" not in sent and "[redacted]" in sent
     for p in s.dir.rglob("*"):
         if p.is_file():

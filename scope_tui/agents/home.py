@@ -170,7 +170,7 @@ class Lock:
 
     def __enter__(self) -> Lock:
         self.d.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.d / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        self.fd = os.open(self.d / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 

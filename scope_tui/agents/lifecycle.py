@@ -266,7 +266,7 @@ def _once(session_dir: Path) -> bool:
     """True for the first caller per run of the session (a restart starts a new run: a new attempt)."""
     marker = _marker(session_dir)
     try:
-        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return False
     os.write(fd, f"{time.time():.3f} {os.getpid()}\n".encode())

@@ -88,6 +88,12 @@ SPAWN_OPTIONS = (
     Option(
         "--reduce-cmd", metavar="COMMAND", help="map-reduce: reducer command ({results} = the mappers' JSON)"
     ),
+    Option(
+        "--env",
+        "append",
+        metavar="NAME",
+        help="pass this variable (a key too) to the worker, through a 0600 file, never an argv",
+    ),
     Option("--json", "flag", help="print the new session as JSON"),
 )
 
@@ -167,6 +173,7 @@ def cmd_spawn(args: argparse.Namespace) -> int:
         budget=args.budget,
         agent=args.agent,
         worktree=args.worktree,
+        env=args.env,
     )
     if args.json:
         import json

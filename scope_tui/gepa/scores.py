@@ -44,7 +44,7 @@ def record(
     folder = (Path(root) if root else project.skills) / skill
     folder.mkdir(parents=True, exist_ok=True)
     lpath = folder / skill_files.LINEAGE
-    fd = os.open(folder / ".scores.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(folder / ".scores.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

@@ -151,7 +151,7 @@ def record(
         **fields,
     )
     with _thread_lock:
-        fd = os.open(d / _ACCT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(d / _ACCT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:

@@ -1,4 +1,4 @@
-"""Atomic file writes: a temp file in the same folder, then os.replace."""
+"""Atomic file writes: a temp file in the same folder, then os.replace. Files are 0600: state is the person's."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _open_temp(folder: str, name: str) -> tuple[int, str]:
     while True:
         tmp = os.path.join(folder, f"{TEMP_PREFIX}{name}.{os.getpid()}.{next(_serial)}")
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
         except FileExistsError:  # left by a crashed process whose pid came round again
             continue
 

@@ -10,7 +10,7 @@ import fcntl
 import os
 import time
 
-from scope_tui.store import files, jsontext, schema
+from scope_tui.store import files, jsontext, keys, schema
 from scope_tui.store.errors import CorruptFile
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
@@ -64,7 +64,7 @@ def append(session_dir: StrPath, type: str, **fields: Any) -> dict[str, Any]:
         size = os.fstat(fd).st_size
         seq = _last_seq(fd) + 1
         event = {"seq": seq, "t": round(time.time(), 3), "type": type, **fields}
-        line = (jsontext.dumps(event) + "\n").encode()
+        line = (keys.redact(jsontext.dumps(event)) + "\n").encode()  # no key ever reaches the stream
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
         try:

@@ -61,7 +61,7 @@ def _name(path: StrPath) -> str:
     return os.path.basename(os.fspath(path))
 
 
-def open_regular(path: StrPath, flags: int = _READ, mode: int = 0o644) -> int:
+def open_regular(path: StrPath, flags: int = _READ, mode: int = 0o600) -> int:
     """A descriptor on `path` when it is a regular file reached without a link; CorruptFile otherwise.
 
     FileNotFoundError passes through: a missing file means different things to different callers.
@@ -137,7 +137,7 @@ def refuse_link(path: StrPath) -> None:
         raise CorruptFile(_name(path), "a folder, not a file")
 
 
-def open_append(path: StrPath, mode: int = 0o644) -> int:
+def open_append(path: StrPath, mode: int = 0o600) -> int:
     """An O_APPEND descriptor on a regular file (created when missing); CorruptFile for a link or a
     non-file, so an appender never writes through a link planted in `.scope/`."""
     return open_regular(path, _APPEND, mode)

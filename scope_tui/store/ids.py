@@ -65,7 +65,7 @@ def allocate(sessions_dir: StrPath, parent: str | None) -> tuple[str, str]:
         sid = f"{prefix}{n}"
         path = os.path.join(sessions_dir, sid)
         try:
-            os.mkdir(path)
+            os.mkdir(path, 0o700)
             return sid, path
         except FileExistsError:
             n += 1

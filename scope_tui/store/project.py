@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
 
 SCOPE = ".scope"
+GITIGNORE = ".gitignore"
+# What a project's `.scope/` keeps out of git: the person's sessions, patches, worktrees and logs. The
+# skills and config.toml are the project's knowledge and may be committed.
+IGNORED = """# written by Scope: state that is the person's, not the project's
+sessions/
+patches/
+worktrees/
+*.log
+.tmp-*
+.stdin-*
+*.lock
+"""
 
 
 def _Path(p: str) -> Path:
@@ -131,6 +143,7 @@ class Project:
         found = find(start)
         if found is None:
             raise NoProject()
+        secure(found)
         return cls(found)
 
     @classmethod
@@ -138,6 +151,7 @@ class Project:
         """The project governing `start`, or a new one at the git root (else at `start`)."""
         found = find(start)
         if found is not None:
+            secure(found)
             return cls(found)
         env = os.environ.get("SCOPE_DIR")
         if env:
@@ -150,6 +164,43 @@ class Project:
     @classmethod
     def create(cls, root: StrPath) -> Project:
         path = os.path.realpath(root)
+        os.makedirs(path, 0o700, exist_ok=True)
         for sub in ("sessions", "patches", "skills"):
-            os.makedirs(os.path.join(path, sub), exist_ok=True)
+            os.makedirs(os.path.join(path, sub), 0o700, exist_ok=True)
+        secure(path)
         return cls(path)
+
+
+def secure(path: str) -> None:
+    """Make a `.scope/` folder the person's alone: 0700, its files 0600, and a .gitignore that keeps the
+    person's state out of git. A folder with its .gitignore is taken as done (one stat per command); one
+    from before (no .gitignore) is upgraded here, once, without a word."""
+    ignore = os.path.join(path, GITIGNORE)
+    if os.path.lexists(ignore):
+        return
+    try:
+        os.chmod(path, 0o700)
+        for folder, dirs, files in os.walk(path):
+            if folder == path:  # the worktrees are the person's checkouts: their modes are git's
+                dirs[:] = [d for d in dirs if d != "worktrees"]
+            for d in dirs:
+                _chmod(os.path.join(folder, d), 0o700)
+            for f in files:
+                _chmod(os.path.join(folder, f), 0o600)
+        fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:  # another process upgraded it this instant
+        return
+    except OSError:  # not ours to change (a read-only checkout): the commands still work
+        return
+    try:
+        os.write(fd, IGNORED.encode())
+    finally:
+        os.close(fd)
+
+
+def _chmod(path: str, mode: int) -> None:
+    try:  # a link is left alone: its target may be anything outside `.scope/`
+        if not os.path.islink(path):
+            os.chmod(path, mode)
+    except OSError:
+        pass

@@ -6,7 +6,7 @@ import fcntl
 import os
 import time
 
-from scope_tui.store import events, files, ids, jsontext, schema
+from scope_tui.store import events, files, ids, jsontext, keys, schema
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UnknownSession
 from scope_tui.store.project import Project
@@ -196,7 +196,7 @@ def _fill(
     driver: str,
     meta_fields: dict[str, Any],
 ) -> Session:
-    os.mkdir(os.path.join(d, INBOX))
+    os.mkdir(os.path.join(d, INBOX), 0o700)
     _write_secret(d)
     write_text(os.path.join(d, TASK), task)
     meta = {
@@ -351,6 +351,8 @@ def set_status(
 ) -> bool:
     """Set status (and reason) and record a `status` event; False when the session was already terminal."""
     assert status in STATUSES, status
+    if reason:
+        reason = keys.redact(reason)  # a reason is often a line of a worker's output
     new = update_state(d, force=force, status=status, reason=reason, **extra)
     if new is None:
         return False
@@ -367,7 +369,7 @@ def set_phase(d: StrPath, phase: str, why: str = "") -> None:
 
 
 def write_result(d: StrPath, text: str) -> None:
-    write_text(os.path.join(d, RESULT), text)
+    write_text(os.path.join(d, RESULT), keys.redact(text))  # a command's `env` output, a model's echo
 
 
 def put_message(d: StrPath, kind: str, text: str, **fields: Any) -> str:

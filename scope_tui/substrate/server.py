@@ -46,7 +46,7 @@ def reap_shell(project: Project, sid: str, status: str, signal: str, pane: str, 
             "2>>" + path(os.path.join(project.path, "reaper.log")),  # nobody sees these errors otherwise
         ]
     )
-    return f"[ {status} = 0 ] || {reap}"
+    return f"[ {status} = 0 ] || {{ umask 077; {reap}; }}"  # reaper.log is 0600, as all state
 
 
 def reaper_command(project: Project) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from scope_tui.store import ids, sessions
+from scope_tui.store import ids, keys, sessions
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
@@ -38,14 +38,35 @@ def current_session(project: Project) -> str | None:
 
 
 def window_env(project: Project, sid: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a worker's window gets: the spawner's, never the tmux server's stale one."""
-    env = {k: v for k, v in os.environ.items() if k in _PASS_ENV or k.startswith(_PASS_ENV_PREFIXES)}
+    """The environment a worker's window gets: the spawner's, never the tmux server's stale one, and no key
+    (those go through `handed_keys`: tmux's -e is an argv, and a window's environment is tmux's)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (k in _PASS_ENV or k.startswith(_PASS_ENV_PREFIXES)) and k not in keys.KEYS
+    }
     env.pop("TMUX", None)
     env.pop("SCOPE_SESSION_TOKEN", None)  # the spawner's own secret; the worker reads its session's file
     env["SCOPE_DIR"] = project.path
     env["SCOPE_SESSION_ID"] = sid
-    env.update(extra or {})
+    env.update(keys.without(extra or {}))
     return env
+
+
+def _env_name(name: str) -> bool:
+    return (
+        bool(name) and not name[0].isdigit() and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
+    )
+
+
+def handed_keys(s: sessions.Session) -> dict[str, str]:
+    """What the session's worker is handed through its 0600 file (store/keys.py): every registered key
+    this process has when the worker calls a model (any driver but `command`), and the variables the
+    person named with `--env NAME`."""
+    named = [str(n) for n in s.meta.get("env") or ()]
+    out = keys.present() if s.meta.get("driver") != "command" else {}
+    out.update({n: v for n in named if (v := os.environ.get(n)) is not None})
+    return out
 
 
 def spawn(
@@ -61,6 +82,7 @@ def spawn(
     budget: float | None = None,
     agent: str | None = None,
     cwd: StrPath | None = None,
+    env: list[str] | None = None,
     launch_now: bool = True,
     **extra: Any,
 ) -> sessions.Session:
@@ -102,6 +124,11 @@ def spawn(
         raise UsageError("--model needs a model name (or 'offline')")
     if budget is not None and not 0 <= budget < float("inf"):  # nan and inf too
         raise UsageError(f"--budget must be a number of dollars, 0 or more (not {budget})")
+    for name in env or ():
+        if not _env_name(name):
+            raise UsageError(f"--env takes a variable's name (its value is read here), not {name!r}")
+        if name not in os.environ:
+            raise UsageError(f"--env {name}: not set in this environment")
     meta: dict[str, Any] = {
         "skill": skill,
         "model": model,
@@ -111,6 +138,8 @@ def spawn(
     }
     if cmd is not None:
         meta["cmd"] = cmd
+    if env:
+        meta["env"] = sorted(set(env))  # names only: the values go through the worker's 0600 file
     meta.update({k: v for k, v in extra.items() if v is not None})
     s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
     if launch_now:
@@ -132,6 +161,8 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
     cwd = str(s.meta.get("worktree") or s.meta.get("cwd") or project.home_path)
     if not os.path.isdir(cwd):
         cwd = project.home_path
+
+    keys.handover(s.path, handed_keys(s))
 
     def open_window() -> tuple[str, str]:
         return t.new_window(

@@ -6,7 +6,7 @@ import os
 import sys
 
 from scope_tui.procs import spawn
-from scope_tui.store import events, sessions
+from scope_tui.store import events, keys, sessions
 from scope_tui.workers.process import dying_with_parent
 
 TAIL_LINES = 200
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
 
 
-def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
+def _start(argv: list[str], cwd: str | None, env: dict[str, str]) -> tuple[int, int]:
     """Start `argv` with stdout and stderr into one pipe; returns (pid, the pipe's read end).
 
     procs.spawn, not subprocess: importing subprocess is a cost every command window would pay.
@@ -26,7 +26,7 @@ def _start(argv: list[str], cwd: str | None) -> tuple[int, int]:
         os.chdir(cwd)  # a --worktree session works in its own; a missing folder fails the session here
     r, w = os.pipe()
     try:
-        pid = spawn(argv, [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2)])
+        pid = spawn(argv, [(os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, w, 2)], env)
     except BaseException:
         os.close(r)
         raise
@@ -107,7 +107,8 @@ def run(session_dir: StrPath) -> int:
     # a killed worker takes its command with it (the death signal), even with kill -9
     cwd = s.meta.get("worktree") or s.meta.get("cwd") or None
     argv = dying_with_parent(_sandboxed(s, ["/bin/sh", "-c", cmd], cwd), "HUP")
-    pid, fd = _start(argv, cwd)
+    # no key unless the person passed it by name (--env NAME), even from a window that has one
+    pid, fd = _start(argv, cwd, keys.without(os.environ, keep=s.meta.get("env") or ()))
     tail = Tail()
     out = sys.stdout.buffer
     try:

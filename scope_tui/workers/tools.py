@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scope_tui.store import events, sessions
+from scope_tui.store import events, keys, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 
 MAX_OUTPUT = 20_000
 MAX_READ = 100_000
-SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
 def _spec(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -107,8 +106,8 @@ class Context:
 
     def redact(self, text: str) -> str:
         for s in self.secrets:
-            text = text.replace(s, "[redacted]")
-        return text
+            text = text.replace(s, keys.REDACTED)
+        return keys.redact(text)
 
     def path(self, p: str) -> Path:
         q = Path(os.path.expanduser(p))
@@ -116,7 +115,7 @@ class Context:
 
 
 def secrets_from_env() -> list[str]:
-    return [v for k in SECRET_VARS if len(v := os.environ.get(k, "")) >= 8]
+    return [v for v in keys.present().values() if len(v) >= keys.MIN_VALUE]
 
 
 def _cut(text: str, limit: int = MAX_OUTPUT) -> str:
@@ -160,6 +159,7 @@ def _bash(ctx: Context, inp: dict[str, Any]) -> Outcome:
         p = subprocess.run(
             ["/bin/sh", "-c", inp["command"]],
             cwd=ctx.cwd,
+            env=keys.without(os.environ),  # the model's shell calls no model: it gets no key
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.patterns.engines.context import ChildSpec, EngineContext, fill, run_guarded
+from scope_tui.store import keys
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
 
@@ -164,7 +165,7 @@ def check(
     Gates run first; prose criteria are judged (by the checker session's model) only when every gate passed.
     """
     rubric = load_rubric(rubric_path)
-    env = dict(os.environ)
+    env = keys.without(os.environ)  # a gate is a command: it gets no key
     env["MAKER_SESSION"] = maker_dir.name
     env["MAKER_RESULT"] = str(maker_dir / "result.md")
     gates = []
@@ -287,6 +288,8 @@ def _run(ctx: EngineContext) -> int:
             title=f"checker {attempt}/{max_iter}",
             cmd=chk_cmd,
             retries=1,
+            # a command session that judges with a model: it is handed the keys by name (store/keys.py)
+            extra={"env": sorted(keys.present())},
         )
         (checker,) = ctx.run_children([chk_spec], parallel=1)
         ctx.phase("orient", f"reading the verdict on attempt {attempt}")

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import RichLog, TabbedContent, TabPane
 
-from scope_tui.store import events, sessions
+from scope_tui.store import events, keys, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 from scope_tui.tui import labels
@@ -131,8 +131,8 @@ class DetailsTabs(TabbedContent):
                 data = fh.read().decode(errors="replace")
         except OSError:
             data = ""
-        if data:
-            pane.write(Text.from_ansi(data.replace("\r\n", "\n")))
+        if data:  # tmux writes pane.log: a key a worker printed is redacted here, as it is read
+            pane.write(Text.from_ansi(keys.redact(data).replace("\r\n", "\n")))
         else:
             pane.write(Text("(no pane output recorded)", style=self.palette.muted))
 
@@ -142,7 +142,7 @@ class DetailsTabs(TabbedContent):
             return
         pane = self.tab_log("pane")
         pane.clear()
-        pane.write(Text.from_ansi(text.rstrip("\n")))
+        pane.write(Text.from_ansi(keys.redact(text).rstrip("\n")))
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
