@@ -42,6 +42,14 @@ COMMANDS = {
 # runs by the hundred; hook on every tool call of every Claude Code session.
 PLAIN = ("spawn", "hook")
 
+# Commands that print what sessions, patches, skills and agents hold: their output goes through
+# render.printable, so no control character from state reaches the person's terminal. Not the room (its
+# screen is Textual's), attach, and the commands whose output is a program's (worker, hook, reap, diff).
+PRINTS_STATE = frozenset(
+    ["wait", "poll", "tree", "log", "kill", "redirect", "clean", "doctor", "run", "escalate"]
+    + ["patches", "agent", "skills"]
+)
+
 
 def _read_plain(argv: list[str]) -> Args | None:
     if not argv or argv[0] not in PLAIN:
@@ -61,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
         args = build_parser(argv[0] if argv else None).parse_args(argv)
     func = getattr(args, "func", None)
+    if argv and argv[0] in PRINTS_STATE:
+        from scope_tui.cli.render import Escaping
+
+        sys.stdout, sys.stderr = Escaping(sys.stdout), Escaping(sys.stderr)  # type: ignore[assignment]
     try:
         if func is None:
             from scope_tui.cli.room import open_room

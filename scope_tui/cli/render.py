@@ -1,9 +1,39 @@
-"""Plain-text rendering shared by the commands: ages, the poll table, the tree."""
+"""Plain-text rendering shared by the commands: ages, the poll table, the tree, and text from state made
+safe for a terminal."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: `scope wait` and `poll` start by the dozen
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+# Control characters (C0 but newline and tab, DEL, C1) as escapes: a task, a reason or a result written
+# by a model must not drive the person's terminal (`\e]0;OWNED\a` would retitle it, others worse)
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but newline and tab written as `\\xNN`."""
+    return text.translate(_ESCAPES)
+
+
+class Escaping:
+    """A text stream that writes through `printable`: stdout and stderr of the commands that print state."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ...: the real stream's
+        return getattr(self._stream, name)
+
 
 
 def age(since: float | None, now: float | None = None) -> str:
