@@ -35,7 +35,6 @@ class Escaping:
         return getattr(self._stream, name)
 
 
-
 def age(since: float | None, now: float | None = None) -> str:
     if not since:
         return "-"

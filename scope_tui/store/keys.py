@@ -27,12 +27,13 @@ KEYS: dict[str, str | None] = {
     "ANTHROPIC_API_KEY": "sk-ant-",
     "ANTHROPIC_AUTH_TOKEN": None,
     "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-",  # `claude setup-token`: Claude Code's own key
+    "OPENAI_API_KEY": "sk-",  # models/openai_model.py
 }
 
 HANDOVER = "keys.json"  # in the session's folder, for the time between spawn and the worker's start
 REDACTED = "[redacted]"
 MIN_VALUE = 8  # a value shorter than this is not redacted (it would blank out ordinary words)
-MIN_TAIL = 16  # a shape matches its prefix followed by at least this many key characters
+MIN_TAIL = 16  # a shape matches its prefix (not inside a word) and at least this many key characters
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -124,7 +125,8 @@ def _redact_shape(text: str, prefix: str) -> str:
         end = start + len(prefix)
         while end < len(text) and text[end] in _KEY_CHARS:
             end += 1
-        if end - start - len(prefix) >= MIN_TAIL:
+        inside = start > 0 and text[start - 1] in _KEY_CHARS  # "task-..." holds "sk-": not a key
+        if end - start - len(prefix) >= MIN_TAIL and not inside:
             out.append(text[pos:start] + REDACTED)
         else:
             out.append(text[pos:end])
