@@ -172,17 +172,19 @@ class Tmux:
         return os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", self.socket)
 
     # -- plumbing -------------------------------------------------------------------------------
-    def run(
-        self, *args: str, input: bytes | None = None, check: bool = False, env: dict[str, str] | None = None
-    ) -> Ran:
+    def run(self, *args: str, input: bytes | None = None, check: bool = False) -> Ran:
+        proc = self._client(args, input)
+        if check and proc.returncode != 0:
+            raise TmuxError(f"tmux {args[0]}: {proc.stderr.decode(errors='replace').strip()}")
+        return proc
+
+    def _client(self, args: tuple[str, ...], input: bytes | None, env: dict[str, str] | None = None) -> Ran:
+        """One tmux client process, with `env` (default: this process's environment)."""
         exe = tmux_exe()
         if exe is None:
             raise TmuxError("tmux is not installed (install it: apt-get install tmux)")
         _count()
-        proc = run_captured([exe, "-L", self.socket, *args], input, env)
-        if check and proc.returncode != 0:
-            raise TmuxError(f"tmux {args[0]}: {proc.stderr.decode(errors='replace').strip()}")
-        return proc
+        return run_captured([exe, "-L", self.socket, *args], input, env)
 
     @property
     def server(self) -> Any:
@@ -259,7 +261,7 @@ class Tmux:
         env = keys.without(os.environ)
         deadline = time.monotonic() + 3.0
         while True:
-            proc = self.run(*cmds, env=env)
+            proc = self._client(tuple(cmds), None, env)
             if proc.returncode == 0 or b"duplicate session" in proc.stderr:
                 return
             # another process may be starting the same server this instant (ten spawns in a new
