@@ -410,6 +410,13 @@ def list_patches(project: Project, status: str | None = None) -> list[dict[str, 
     return patches.list_patches(project, status)
 
 
+def patch_files(project: Project) -> dict[str, dict[str, Any]]:
+    """Every patch file by id, a broken one as status "corrupt" with its reason (gepa.patches.patch_files)."""
+    from scope_tui.gepa import patches
+
+    return patches.patch_files(project)
+
+
 def load_patch(project: Project, pid: str) -> dict[str, Any]:
     """One patch; UsageError for an unknown id."""
     from scope_tui.gepa import patches

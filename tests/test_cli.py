@@ -128,3 +128,12 @@ def test_poll_and_tree_show_the_rooms_glyph_for_each_status(scope):
         assert room == expected[status]
         assert f"{room} {status}" in poll, poll
         assert f"{room} {s.id}  " in tree, tree
+
+
+def test_the_cli_and_the_room_write_an_age_the_same_way():
+    from scope_tui.cli.render import age
+    from scope_tui.tui import labels
+
+    now = 1_000_000.0
+    for seconds, shown in ((42, "42s"), (187, "3m07s"), (725, "12m"), (7500, "2h05m")):
+        assert age(now - seconds, now) == labels.age(seconds) == shown

@@ -19,6 +19,7 @@ from typing import Any
 from scope_tui.store import config as store_config
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UsageError
+from scope_tui.store.project import agents_home
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -46,11 +47,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def agents_dir() -> Path:
-    """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (not created here)."""
-    env = os.environ.get("SCOPE_AGENTS_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("HOME") or Path.home()) / ".scope" / "agents"
+    """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (store.project.agents_home; not created here)."""
+    return agents_home()
 
 
 def config_path() -> Path:

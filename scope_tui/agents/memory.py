@@ -8,7 +8,6 @@ consolidation) replaces the heuristics with its text. gepa knows nothing of agen
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from pathlib import Path
@@ -92,10 +91,9 @@ def pull_patches(
     A skill patch counts when its skill is one the agent used; an `agent:<name>/heuristics` patch
     replaces the heuristics with its approved text (one rule a line).
     """
-    try:
-        files = sorted(project.patches.glob("*.json"))
-    except OSError:
-        return []
+    from scope_tui.gepa.patches import list_patches
+
+    approved = list_patches(project, "approved")  # oldest first: a later patch builds on an earlier one
     r = read_heuristics(d)
     if r.problem:
         problems.append(r.problem)
@@ -103,14 +101,8 @@ def pull_patches(
     done = set(r.value["pulled"])
     new: list[dict[str, Any]] = []
     pulled: list[str] = []
-    for f in files:
-        try:
-            p = json.loads(f.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(p, dict) or p.get("status") != "approved":
-            continue
-        pid = str(p.get("id") or f.stem)
+    for p in approved:
+        pid = str(p["id"])
         if pid in done:
             continue
         target = str(p.get("target") or "")
@@ -182,19 +174,14 @@ def maybe_consolidate(
         return None
     data = r.value
     target = f"agent:{name}/heuristics"
-    for f in project.patches.glob("*.json"):
-        try:
-            p = json.loads(f.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(p, dict) and p.get("target") == target and p.get("status") == "pending":
-            return None
+    from scope_tui.gepa.patches import list_patches, propose  # written, listed, approved like any other
+
+    if any(p.get("target") == target for p in list_patches(project, "pending")):
+        return None
     if data.get("proposed") == len(data["heuristics"]):
         return None  # already proposed at this size (and rejected or superseded since)
     old = "".join(f"- {h.get('text', '')}\n" for h in data["heuristics"])
     new = consolidated_text(data["heuristics"], keep=max(10, limit // 2))
-    from scope_tui.gepa.patches import propose  # written, listed and approved like any other patch
-
     patch = propose(
         project,
         target=target,

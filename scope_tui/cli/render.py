@@ -34,18 +34,14 @@ class Escaping:
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ...: the real stream's
         return getattr(self._stream, name)
 
+from scope_tui.store import glyphs
+
 
 def age(since: float | None, now: float | None = None) -> str:
+    """How long ago `since` was, as the room shows it (store.glyphs.age); "-" when unknown."""
     if not since:
         return "-"
-    d = max(0, int((now or time.time()) - since))
-    if d < 60:
-        return f"{d}s"
-    if d < 3600:
-        return f"{d // 60}m{d % 60:02d}s"
-    if d < 86400:
-        return f"{d // 3600}h{(d % 3600) // 60:02d}m"
-    return f"{d // 86400}d{(d % 86400) // 3600:02d}h"
+    return glyphs.age((now or time.time()) - since)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -43,26 +43,47 @@ def _norm_id(pid: str) -> str:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        obj = json.loads(path.read_text())
+        return _parse(path)
     except (OSError, ValueError):
         return None
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    obj = json.loads(path.read_text())
     if not isinstance(obj, dict):
-        return None
+        raise ValueError("not an object")
     obj.setdefault("id", path.stem)
     obj.setdefault("status", "pending")
     return obj
+
+
+def _files(project: Project) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(project.patches) if n.endswith(".json") and not n.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def patch_files(project: Project) -> dict[str, dict[str, Any]]:
+    """Every patch file by id, in file-name order, a broken one too, as {"id", "status": "corrupt",
+    "reason"}: what the control room shows (a person should see that a file is broken)."""
+    found: dict[str, dict[str, Any]] = {}
+    for n in _files(project):
+        path = project.patches / n
+        try:
+            p = _parse(path)
+        except (OSError, ValueError) as exc:
+            p = {"id": path.stem, "status": "corrupt", "reason": str(exc)[:80]}
+        found[str(p["id"])] = p
+    return found
 
 
 def list_patches(project: Project, status: str | None = None) -> list[dict[str, Any]]:
     """Every readable patch, oldest first (by created_at, then id); only those with `status` when given.
 
     A half-written or broken file is skipped, never raised."""
-    try:
-        names = [n for n in os.listdir(project.patches) if n.endswith(".json") and not n.startswith(".")]
-    except FileNotFoundError:
-        return []
     out = []
-    for n in names:
+    for n in _files(project):
         p = _read(project.patches / n)
         if p is not None and (status is None or p.get("status") == status):
             out.append(p)

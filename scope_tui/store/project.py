@@ -39,6 +39,15 @@ def _Path(p: str) -> Path:
     return Path(p)
 
 
+def agents_home() -> Path:
+    """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (not created here). Persistent agents live
+    there, outside every project; agents.home reads and writes it, and Claude Code sessions are kept out."""
+    env = os.environ.get("SCOPE_AGENTS_DIR")
+    if env:
+        return _Path(os.path.expanduser(env))
+    return _Path(os.path.join(os.environ.get("HOME") or os.path.expanduser("~"), SCOPE, "agents"))
+
+
 def _home_scope() -> str | None:
     home = os.environ.get("HOME")
     return os.path.realpath(os.path.join(home, SCOPE)) if home else None

@@ -258,9 +258,10 @@ def protected(scope_dir: str) -> tuple[list[str], list[str]]:
     under `.scope/worktrees/` is not among them. Claude Code's deny rules and the built-in worker's
     write tool both read this list."""
     from scope_tui.store import trust
+    from scope_tui.store.project import agents_home
 
     root = os.path.realpath(scope_dir)
-    agents = os.environ.get("SCOPE_AGENTS_DIR") or os.path.join(os.path.expanduser("~"), ".scope", "agents")
+    agents = str(agents_home())
     files = [os.path.join(root, "config.toml"), os.path.join(root, ".gitignore")]
     folders = [os.path.join(root, d) for d in ("patches", "skills", "sessions")]
     folders += [os.path.dirname(trust.store_path()), os.path.realpath(os.path.expanduser(agents))]

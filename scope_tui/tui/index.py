@@ -6,7 +6,6 @@ changed, so the tree can be updated in place. Every reader tolerates broken file
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,23 +210,12 @@ class Index:
     # -- patches -----------------------------------------------------------------------------------
     def load_patches(self) -> bool:
         """Re-read `.scope/patches/*.json`; True when anything differs from what was shown."""
-        found: dict[str, Patch] = {}
-        try:
-            names = sorted(os.listdir(self.project.patches))
-        except FileNotFoundError:
-            names = []
-        for n in names:
-            if not n.endswith(".json") or n.startswith("."):
-                continue
-            path = self.project.patches / n
-            try:
-                data = json.loads(path.read_text())
-                if not isinstance(data, dict):
-                    raise ValueError("not an object")
-            except (OSError, ValueError) as exc:
-                data = {"status": "corrupt", "reason": str(exc)[:80]}
-            pid = str(data.get("id") or n[:-5])
-            found[pid] = Patch(pid, path, data)
+        from scope_tui import api
+
+        found = {
+            pid: Patch(pid, self.project.patches / f"{pid}.json", data)
+            for pid, data in api.patch_files(self.project).items()
+        }
         changed = {k: v.data for k, v in found.items()} != {k: v.data for k, v in self.patches.items()}
         self.patches = found
         return changed

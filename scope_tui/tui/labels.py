@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from scope_tui.store.glyphs import glyph, words
+from scope_tui.store.glyphs import age, glyph, words
 from scope_tui.store.sessions import Session, first_line
 
 MIN_TITLE = 28
@@ -59,19 +59,6 @@ class Palette:
             "escalated": self.warning,
             "corrupt": self.error,
         }.get(status, self.text)
-
-
-def age(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 3600:  # past ten minutes, seconds are noise (and a row that changes each second costs a repaint)
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
 def elapsed(s: Session, now: float) -> float:
