@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from scope_tui.store import glyphs
+
 TYPE_CHECKING = False  # typing is not imported at run time: `scope wait` and `poll` start by the dozen
 if TYPE_CHECKING:
     from typing import Any, TextIO
@@ -33,8 +35,6 @@ class Escaping:
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ...: the real stream's
         return getattr(self._stream, name)
-
-from scope_tui.store import glyphs
 
 
 def age(since: float | None, now: float | None = None) -> str:
