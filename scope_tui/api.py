@@ -10,6 +10,7 @@ import os
 import sys
 
 from scope_tui.store import sessions
+from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
 TYPE_CHECKING = False  # typing and pathlib are not imported at run time: every process would pay for them
@@ -42,10 +43,18 @@ def spawn(
 
         check(opts["agent"])  # an unknown or retired agent is refused before a session folder exists
     worktree = bool(opts.pop("worktree", False))
+    if opts.get("skill") and "@" in str(opts["skill"]):  # --skill NAME@vN pins a version (an eval's runs)
+        from scope_tui.gepa.scores import split_ref
+
+        name, pinned = split_ref(str(opts["skill"]))
+        if pinned is None:
+            raise UsageError(f"bad skill version in {opts['skill']!r} (write NAME@vN, e.g. rlm@v2)")
+        opts["skill"], opts["skill_version"] = name, pinned
     if opts.get("skill") and not opts.get("agent"):
         from scope_tui.patterns.skill_files import load
 
-        load(project, str(opts["skill"]))  # an unknown skill is refused (exit 2) with the known ones named
+        # an unknown skill or version is refused (exit 2) with the known ones named
+        load(project, str(opts["skill"]), opts.get("skill_version"))
     if opts.get("skill") in PATTERN_SKILLS and opts.get("driver") in (None, "pattern"):
         from scope_tui.patterns.engines import prepare_params
 
@@ -83,7 +92,7 @@ def _choose_skill_version(
 
     key = str((params or {}).get("task_key") or opts.get("task_key") or task_key(task))
     opts["task_key"] = key
-    if opts.get("skill_version") is None and "@" not in str(opts["skill"]):
+    if opts.get("skill_version") is None:
         version = choose_version(project, str(opts["skill"]), key)
         if version is not None:
             opts["skill_version"] = version
@@ -112,6 +121,10 @@ def run_worker(session_dir: StrPath) -> int:
         from scope_tui.ooda.supervisor import run_tactical
 
         code = run_tactical(s.dir)
+    elif driver == "eval":
+        from scope_tui.gepa.trial import run as run_eval
+
+        code = run_eval(s.dir)
     elif driver == "orchestrator":
         from scope_tui.ooda.orchestrator import run_strategic
 
@@ -441,6 +454,21 @@ def reject_patch(project: Project, pid: str, reason: str, *, by: str = "person")
     return patches.reject(project, pid, reason, by=by)
 
 
+def patch_test(patch: dict[str, Any]) -> str:
+    """What a patch's test found: "v2 3/3 · v1 1/3 · +$0.04", "testing" or "untested" (gepa.trial)."""
+    from scope_tui.gepa import trial
+
+    return trial.summary(patch)
+
+
+def rate_run(project: Project, sid: str, verdict: str, why: str = "") -> dict[str, Any] | None:
+    """The person's verdict (good/bad) on a finished run, scored for its skill version (gepa.scores.rate);
+    the caller refuses it inside a session (person_only)."""
+    from scope_tui.gepa import scores
+
+    return scores.rate(project, sid, verdict, why)
+
+
 # ---------------------------------------------------------------- skills
 
 
@@ -506,8 +534,8 @@ def selection_event(sel: Any) -> dict[str, Any]:
 
 
 def skill_versions(project: Project | None, name: str, *, agent: str | None = None) -> list[dict[str, Any]]:
-    """Every version of skill `name` with its lineage and scores: parent, origin, patches, tasks, successes,
-    deviations, cost, Pareto state and its chance of the next task. UsageError for an unknown skill."""
+    """Every version of skill `name` with its lineage and scores: parent, origin, patches, tasks, successes
+    (the sum of its verified scores), reinforced (repeats of its lines' deviations), deviations, cost, Pareto state and its chance of the next task. UsageError for an unknown skill."""
     from scope_tui.patterns import skill_files
 
     root = agent_skill_root(agent)
@@ -516,6 +544,7 @@ def skill_versions(project: Project | None, name: str, *, agent: str | None = No
         skill_files.load(project, name, agent_skill_root=root)  # raises the helpful UsageError
     lin = skill_files.lineage(project, name, root).get("versions", {})
     from scope_tui.gepa import pareto
+    from scope_tui.gepa.scores import value
 
     try:  # stable or evolving, and the chance of getting the next task (GEPA's Pareto draw)
         states = pareto.states(project, name) if root is None and project else {}
@@ -533,7 +562,8 @@ def skill_versions(project: Project | None, name: str, *, agent: str | None = No
                 "origin": entry.get("origin", "?"),
                 "patches": entry.get("patches", []),
                 "tasks": len(scores),
-                "successes": sum(1 for v in scores.values() if isinstance(v, dict) and v.get("success")),
+                "successes": round(sum(value(v) for v in scores.values() if isinstance(v, dict)), 2),
+                "reinforced": sum(int(n) for n in (entry.get("reinforced") or {}).values()),
                 "deviations": sum(
                     int(v.get("deviations", 0)) for v in scores.values() if isinstance(v, dict)
                 ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -213,15 +212,6 @@ def test_eleven_approved_patches_bring_one_consolidation(project):
     assert all(f"check item {i} " in body for i in range(11)) and body.count("## Learned rules") == 1
 
 
-def test_auto_approve_applies_at_once(project):
-    from scope_tui.store import config, trust
-
-    trust.trust(project.home_path, config.update(project.config_path, {"auto_approve": True}))
-    p = patches.propose_rule(project, "dag", "NEVER start a task before its inputs exist.", signature="x")
-    assert p["status"] == "approved" and p["decided_by"] == "auto"
-    assert skill_files.load(project, "dag").version == 2
-
-
 def test_agent_patch_is_only_marked_approved(project):
     p = patches.propose(
         project, target="agent:ada/heuristics", new_text="ALWAYS run the tests first.\n", signature="h"
@@ -234,54 +224,15 @@ def test_agent_patch_is_only_marked_approved(project):
 # ---------------------------------------------------------------- scores and the Pareto draw
 
 
-def _score(ok: bool, dev: int = 0, cost: float = 1.0) -> dict:
-    return {"success": ok, "deviations": dev, "cost": cost, "t": 0}
-
-
-def test_pareto_draw_matches_front_counts(project):
-    for i in range(3):  # v2, v3, v4 of map-reduce
-        skill_files.write_version(
-            project,
-            "map-reduce",
-            skill_files.load(project, "map-reduce").path.read_text() + f"\n<!-- {i} -->\n",
-        )
-    table = {  # instance -> scores of v1..v4
-        "a": [_score(True), _score(True), _score(False), _score(True)],
-        "b": [_score(True), _score(False), _score(False), _score(False)],
-        "c": [_score(False), _score(True), _score(False), _score(False)],
-        "d": [_score(False), _score(False), _score(True), _score(False)],
-        "e": [_score(True, 2), _score(True, 1), _score(True, 1, 0.5), _score(True, 3)],
-        "f": [_score(True, 0, 0.1), _score(True, 0, 0.2), _score(False), _score(False)],
-    }
-    for key, row in table.items():
-        for v, sc in enumerate(row, 1):
-            scores.record(project, "map-reduce", v, key, sc)
-    # fronts: a {1,2,4}  b {1}  c {2}  d {3}  e {3}  f {1}; v4 is only on a, where others are too: pruned
-    _, sc = pareto._scores(project, "map-reduce")
-    assert pareto.front_counts(sc) == {1: 3, 2: 2, 3: 2}
-    rng = random.Random(7)
-    draws = [pareto.choose_version(project, "map-reduce", "x", rng=rng) for _ in range(100)]
-    draws += [pareto.draw(sc, rng) for _ in range(1900)]  # the same draw, without re-reading the files
-    freq = {v: draws.count(v) / len(draws) for v in (1, 2, 3, 4)}
-    for v, want in {1: 3 / 7, 2: 2 / 7, 3: 2 / 7, 4: 0.0}.items():
-        assert abs(freq[v] - want) < 0.04, (v, freq)
-    # the shipped v1's lineage entry keeps its origin when its first score lands in the project
-    assert skill_files.lineage(project, "map-reduce")["versions"]["1"]["origin"] == "shipped"
-    # a new version with no scores yet gets the next task
-    skill_files.write_version(
-        project, "map-reduce", skill_files.load(project, "map-reduce").path.read_text() + "\n"
-    )
-    assert pareto.choose_version(project, "map-reduce", "x", rng=rng) == 5
-    assert (
-        pareto.states(project, "map-reduce")[1] == "stable"
-        and pareto.states(project, "map-reduce")[5] == "evolving"
-    )
+# (the Pareto draw over the shapes the online flow makes: tests/test_learning.py)
 
 
 def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(scope):
     project = Project(scope.scope_dir)
     skill_files.write_version(project, "ralph", skill_files.load(project, "ralph").path.read_text() + "\n")
-    sid = scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "echo ok", "Fix   the BUILD")
+    sid = scope.spawn(
+        "--driver", "command", "--skill", "ralph", "--cmd", "echo ok", "--check", "true", "Fix   the BUILD"
+    )
     meta = scope.meta(sid)
     assert meta["skill_version"] == 2 and meta["task_key"] == scores.task_key("fix the build")
     scope.wait_status(sid, "done")
@@ -293,16 +244,21 @@ def test_spawn_records_version_and_task_key_and_the_outcome_lands_in_lineage(sco
         ),
         what="the score of ralph v2",
     )
-    assert got["success"] is True and got["deviations"] == 0 and got["session"] == sid
+    assert got["score"] == 1.0 and got["verifier"] == "check" and got["deviations"] == 0
+    assert got["session"] == sid
     table = {ln.split()[0]: ln for ln in scope.ok("skills", "versions", "ralph").splitlines()[1:]}
-    assert "evolving" in table["v2"] and " 0% " in table["v2"] and " 100% " in table["v1"]
-    # now v1 is the only version without scores: it gets the next task
+    assert "evolving" in table["v2"] and " 100% " in table["v2"] and " 0% " in table["v1"]
+    # v2 is the only version scored, and it solved its task: it gets the next one
     assert (
         scope.meta(scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "true", "x"))[
             "skill_version"
         ]
-        == 1
+        == 2
     )
+    # a run with no verifier has no score: ending done is not success
+    plain = scope.spawn("--driver", "command", "--skill", "ralph", "--cmd", "true", "no check")
+    scope.wait_status(plain, "done")
+    assert scores.task_key("no check") not in skill_files.lineage(project, "ralph")["versions"]["2"]["scores"]
 
 
 # ---------------------------------------------------------------- the CLI and the Claude Code hook

@@ -74,14 +74,14 @@ def test_project_version_overrides_shipped_and_write_version_adds_lineage(scope)
     assert skill_files.load(project, "rlm").body.startswith("Prompt of rlm patched")
 
     lin["versions"][str(newer + 1)]["scores"] = {
-        "k1": {"success": True, "deviations": 2, "cost": 0.5, "t": 1.0},
-        "k2": {"success": False, "deviations": 1, "cost": 0.25, "t": 2.0},
+        "k1": {"score": 1.0, "deviations": 2, "cost": 0.5, "t": 1.0},
+        "k2": {"score": 0.0, "deviations": 1, "cost": 0.25, "t": 2.0},
     }
     (d / "lineage.json").write_text(json.dumps(lin))
     out = scope.ok("skills", "versions", "rlm")
     assert "shipped" in out
     row = next(ln for ln in out.splitlines() if ln.startswith(f"v{newer + 1} "))
-    assert row.split()[:8] == [f"v{newer + 1}", f"v{newer}", "patch", "1", "2", "1", "3", "$0.7500"]
+    assert row.split()[:9] == [f"v{newer + 1}", f"v{newer}", "patch", "1", "2", "1/2", "3", "0", "$0.7500"]
     with pytest.raises(UsageError, match="no v99"):
         skill_files.load(project, "rlm@v99")
     with pytest.raises(UsageError, match="broken at line"):

@@ -418,8 +418,11 @@ def after_terminal(project: Project, session_dir: Path) -> None:
         new_h = []
         for e in events.read_all(session_dir):
             if e.get("type") == "reflection":
-                text = str(e.get("text") or e.get("reflection") or "").strip()
-                if text:
+                from scope_tui.gepa.reflection import adjustment
+
+                # the heuristic is the reflection's actionable sentence, keyed by its deviation
+                text = str(e.get("adjustment") or adjustment(str(e.get("text") or e.get("reflection") or "")))
+                if text.strip():
                     new_h.append(
                         {
                             "text": sessions.first_line(text, 200),
@@ -427,6 +430,7 @@ def after_terminal(project: Project, session_dir: Path) -> None:
                             "ref": f"{s.id}#{e.get('seq')}",
                             "skill": s.meta.get("skill"),
                             "project": str(project.home),
+                            **({"key": str(e["signature"])} if e.get("signature") else {}),
                         }
                     )
         if success and s.meta.get("skill") and not used_own:

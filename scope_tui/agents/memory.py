@@ -56,18 +56,30 @@ def add_heuristics(d: Path, items: list[dict[str, Any]], problems: list[str], pu
         return 0
     data = r.value
     known = {_norm(str(h.get("text", ""))) for h in data["heuristics"]}
+    by_key = {str(h["key"]): h for h in data["heuristics"] if h.get("key")}
     added = 0
+    changed = False
     for it in items:
         key = _norm(str(it.get("text", "")))
+        sig = it.get("key")
+        if sig and str(sig) in by_key:  # the same deviation again: counted, not copied
+            h = by_key[str(sig)]
+            h["count"] = int(h.get("count") or 1) + 1
+            h["last_seen"] = round(time.time(), 3)
+            changed = True
+            continue
         if not key or key in known:
             continue
+        if sig:
+            it.setdefault("count", 1)
+            by_key[str(sig)] = it
         known.add(key)
         it.setdefault("t", round(time.time(), 3))
         it["id"] = f"h{len(data['heuristics']) + 1}"
         data["heuristics"].append(it)
         added += 1
     new_pulled = [p for p in pulled if p not in data["pulled"]]
-    if added or new_pulled:
+    if added or new_pulled or changed:
         data["pulled"] += new_pulled
         home.write(d / HEURISTICS, data)
     return added
@@ -115,9 +127,10 @@ def pull_patches(
             continue
         lines = _added_lines(str(p.get("diff") or ""))[:3]
         if not lines and p.get("reflection"):
+            from scope_tui.gepa.reflection import adjustment
+
             refl = p["reflection"]
-            text = refl.get("text") if isinstance(refl, dict) else str(refl)
-            lines = [next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")]
+            lines = [adjustment(str(refl.get("text") if isinstance(refl, dict) else refl))]
         for ln in lines:
             if ln:
                 new.append(

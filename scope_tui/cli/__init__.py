@@ -30,6 +30,7 @@ COMMANDS = {
     "hook": "hook",
     "diff": "diff",
     "patches": "patches",
+    "rate": "patches",
     "agent": "agent",
     "reap": "agent",
     "skills": "skills",

@@ -94,6 +94,10 @@ SPAWN_OPTIONS = (
         metavar="NAME",
         help="pass this variable (a key too) to the worker, through a 0600 file, never an argv",
     ),
+    Option(
+        "--check", "append", metavar="CMD", help="a command that verifies the run (exit 0 passes; repeatable)"
+    ),
+    Option("--expect", metavar="TEXT", help="the expected answer (exact, or equal as a number)"),
     Option("--json", "flag", help="print the new session as JSON"),
 )
 
@@ -118,6 +122,7 @@ PATTERN_PARAMS = (
     "max_tokens",
     "max_errors",
     "max_subcalls",
+    *("check", "expect"),  # verifiers (gepa.scores): kept in the session's params, applied when it ends
 )
 
 
@@ -141,6 +146,11 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f"--{k.replace('_', '-')} must be at least 1")
         if k in ("max_depth", "max_timeout", "max_tokens", "max_errors") and v < 0:
             raise UsageError(f"--{k.replace('_', '-')} must not be negative")
+        if k == "check":
+            if not all(str(c).strip() for c in v):
+                raise UsageError("--check needs a command")
+            params["checks"] = list(v)
+            continue
         params[k] = v
     if getattr(args, "sandbox", False):  # only when asked: absent, [sessions] sandbox decides
         params["sandbox"] = True

@@ -1,4 +1,5 @@
-"""`scope patches`: list, show, approve, reject (with a reason) and edit-then-approve skill patches."""
+"""`scope patches`: list, show, approve, reject (with a reason) and edit-then-approve skill patches;
+`scope rate`: the person's verdict on a finished run."""
 
 from __future__ import annotations
 
@@ -51,12 +52,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no {status} patches" if status else "no patches")
         return 0
-    print(f"{'ID':<6} {'STATUS':<10} {'TARGET':<24} {'BASE':<5} {'AGE':>5}  WHAT")
+    print(f"{'ID':<6} {'STATUS':<10} {'TARGET':<24} {'BASE':<5} {'AGE':>5}  {'TEST':<24} WHAT")
     for p in rows:
         base = f"v{p['base_version']}" if p.get("base_version") is not None else "-"
+        test = api.patch_test(p) if str(p.get("target", "")).startswith("skill:") else "-"
         print(
             f"{p['id']:<6} {p.get('status', '?'):<10} {str(p.get('target', '?'))[:24]:<24} {base:<5} "
-            f"{_age(p.get('created_at')):>5}  {_summary(p)[:70]}"
+            f"{_age(p.get('created_at')):>5}  {test:<24} {_summary(p)[:60]}"
         )
     return 0
 
@@ -81,6 +83,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("reflection:")
         for ln in str(p["reflection"]).splitlines():
             print(f"  {ln}")
+    if str(p.get("target", "")).startswith("skill:"):
+        test = p.get("test") or {}
+        extra = f"  ({test['note']})" if test.get("note") else ""
+        print(f"test: {api.patch_test(p)}{extra}")
+        if test.get("status") == "done":
+            for item in test.get("items") or []:
+                c, q = test["candidate"], test["parent"]
+                print(
+                    f"  {item}: v{c['version']} {c['scores'].get(item, 0):g} (${c['costs'].get(item, 0):.4f})"
+                    f"  v{q['version']} {q['scores'].get(item, 0):g} (${q['costs'].get(item, 0):.4f})"
+                )
+        if p.get("auto_note"):
+            print(p["auto_note"])
     if p.get("decided_by"):
         note = f": {p['decision_note']}" if p.get("decision_note") else ""
         made = (
@@ -133,8 +148,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     project = _project()
     _person(project)
     p = api.load_patch(project, args.id)
-    if p.get("status") != "pending":
-        raise UsageError(f"patch {p['id']} is already {p.get('status')} (only pending patches can be edited)")
+    if p.get("status") not in ("pending", "testing"):
+        raise UsageError(
+            f"patch {p['id']} is already {p.get('status')}: already decided by {p.get('decided_by')}"
+        )
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     fd, path = tempfile.mkstemp(prefix=f"scope-{p['id']}-", suffix=".md")
     try:
@@ -160,7 +177,27 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rate(args: argparse.Namespace) -> int:
+    from scope_tui import api
+
+    project = _project()
+    _person(project)  # a verdict is a person's: refused inside a session
+    score = api.rate_run(project, args.id, args.verdict, args.why or "")
+    if score is None:
+        print(f"rated {args.id} {args.verdict} (no skill: nothing to score)")
+    else:
+        by = "" if score["verifier"] == "person" else f" (its {score['verifier']} scored it first)"
+        print(f"rated {args.id} {args.verdict}: score {score['score']:g}{by}")
+    return 0
+
+
 def register(sub: Any) -> None:
+    r = sub.add_parser("rate", help="your verdict on a finished run: good or bad (scores its skill version)")
+    r.add_argument("id", metavar="ID")
+    r.add_argument("verdict", choices=["good", "bad"])
+    r.add_argument("--why", metavar="TEXT", help="why (kept with the verdict)")
+    r.set_defaults(func=cmd_rate)
+
     p = sub.add_parser(
         "patches", help="skill patches learned from deviations: list, show, approve, reject, edit"
     )
@@ -168,7 +205,7 @@ def register(sub: Any) -> None:
     ps = p.add_subparsers(dest="patches_command", metavar="ACTION", parser_class=type(p))
 
     q = ps.add_parser("list", help="patches (pending unless --status or --all)")
-    q.add_argument("--status", choices=["pending", "approved", "rejected", "superseded"])
+    q.add_argument("--status", choices=["testing", "pending", "approved", "rejected", "superseded"])
     q.add_argument("--all", action="store_true", help="every patch, whatever its status")
     q.add_argument("--json", action="store_true", help="one JSON object a line (without the new text)")
     q.set_defaults(func=cmd_list)

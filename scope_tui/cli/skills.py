@@ -133,14 +133,15 @@ def _versions(args: argparse.Namespace, name: str) -> int:
             print(json.dumps(r))
         return 0
     print(
-        f"{'ver':<5}{'parent':<8}{'origin':<14}{'patches':<9}{'tasks':<7}{'ok':<5}{'dev':<5}{'cost':<9}"
-        f"{'state':<10}{'next':<6}path"
+        f"{'ver':<5}{'parent':<8}{'origin':<14}{'patches':<9}{'tasks':<7}{'score':<7}{'dev':<5}{'again':<6}"
+        f"{'cost':<9}{'state':<10}{'next':<6}path"
     )
     for r in rows:
         parent = f"v{r['parent']}" if r["parent"] else "-"
         print(
             f"v{r['version']:<4}{parent:<8}{r['origin']:<14}{len(r['patches']):<9}{r['tasks']:<7}"
-            f"{r['successes']:<5}{r['deviations']:<5}{'$' + format(r['cost'], '.4f'):<9}"
+            f"{format(r['successes'], 'g') + '/' + str(r['tasks']):<7}{r['deviations']:<5}{r['reinforced']:<6}"
+            f"{'$' + format(r['cost'], '.4f'):<9}"
             f"{r['state']:<10}{'-' if r['chance'] is None else format(r['chance'], '.0%'):<6}{r['path']}"
         )
     return 0

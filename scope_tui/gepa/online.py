@@ -97,9 +97,17 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
             signature=dev.signature,
             action=deviation.action_kind(action),
         )
-        text, line, author = reflection.write(dev, skill, skill_text, evs, _model_for(project, s.meta))
+        model = _model_for(project, s.meta)
+        text, line, author = reflection.write(dev, skill, skill_text, evs, model)
         events.append(
-            session_dir, "reflection", text=text, deviation=dev_ev["seq"], kind=dev.kind, author=author
+            session_dir,
+            "reflection",
+            text=text,
+            deviation=dev_ev["seq"],
+            kind=dev.kind,
+            author=author,
+            signature=dev.signature,
+            adjustment=reflection.adjustment(text),
         )
         if s.meta.get("driver") in INBOX_DRIVERS:
             sessions.put_message(session_dir, "reflection", text, deviation=dev_ev["seq"])
@@ -114,6 +122,7 @@ def _check(project: Project, session_dir: Path, action: dict[str, Any]) -> str |
             signature=dev.signature,
             session=s.id,
             root=s.meta.get("skill_root"),  # an agent's own skill is patched in the agent's folder
+            model=model,
         )
         texts.append(text)
     return "\n\n".join(texts)

@@ -8,22 +8,26 @@ A rejected patch is kept, and its deviation signature is never proposed again fo
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import json
 import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scope_tui.gepa.learned import LIMIT, THRESHOLD, add_learned_line, fold
+from scope_tui.gepa.learned import LIMIT, THRESHOLD, add_learned_line, fold, learned_lines
 from scope_tui.store import events
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
-STATUSES = ("pending", "approved", "rejected", "superseded")
+STATUSES = ("testing", "pending", "approved", "rejected", "superseded")
+OPEN = ("testing", "pending")  # not decided yet: a person may decide either; `auto` only a tested one
 RECENT = 5  # oscillation is judged against this many recent approved or pending patches
 _PID = re.compile(r"^p?(\d{1,9})$")
 
@@ -109,6 +113,11 @@ def load_patch(project: Project, pid: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- skill text helpers
 
 
+def _has_line(text: str, line: str) -> bool:
+    want = line.strip().removeprefix("- ").strip()
+    return any(ln.strip().removeprefix("- ").strip() == want for ln in text.splitlines())
+
+
 def unified_diff(old: str, new: str, old_name: str, new_name: str) -> str:
     return "".join(
         difflib.unified_diff(
@@ -144,6 +153,7 @@ def _skill_text(
 
 
 _POLARITY = re.compile(r"^(?:-\s*)?\**\s*(ALWAYS|NEVER|DO NOT|DON'T)\b[:\s]*", re.IGNORECASE)
+_RULE = re.compile(r"^(?:-\s*)?\**\s*[A-Za-z]")  # a line of text (a header starts with '#', a note '(')
 _NUM = re.compile(r"\d+(?:\.\d+)?%?")
 
 
@@ -160,15 +170,23 @@ def _core(line: str) -> tuple[str | None, str]:
 
 
 def oscillation(
-    project: Project, target: str, added: list[str], removed: list[str], exclude: str | None = None
+    project: Project,
+    target: str,
+    added: list[str],
+    removed: list[str],
+    exclude: str | None = None,
+    model: Any = None,
 ) -> str | None:
     """Why a change with these added/removed lines undoes or contradicts one of the last RECENT approved or
-    pending patches of `target`, or None when it does not."""
+    open patches of `target`, or None when it does not. Contradiction is judged by meaning: offline by
+    what the lines ask for or against over shared key terms (gepa.meaning); with `model`, by asking it."""
+    from scope_tui.gepa import meaning
+
     recent = [
         p
         for p in list_patches(project)
         if p.get("target") == target
-        and p.get("status") in ("approved", "pending")
+        and p.get("status") in ("approved", *OPEN)
         and p.get("kind") != "consolidation"
         and p.get("id") != exclude
     ]
@@ -188,6 +206,11 @@ def oscillation(
                 pb, cb = _core(b)
                 if pa and pb and pa != pb and ca == cb:
                     return f"it contradicts {pid} ({a!r} against {b!r})"
+                if not _RULE.match(a) or not _RULE.match(b):
+                    continue  # a header or a note is no rule
+                why = meaning.ask_model(model, b, a) if model is not None else meaning.contradiction(b, a)
+                if why:
+                    return f"it contradicts {pid} ({a!r} against {b!r}: {why})"
                 ta, tb = _NUM.sub("#", a), _NUM.sub("#", b)
                 if "#" in ta and ta == tb and a != b and LIMIT.search(a):
                     return f"it moves a limit {pid} set ({b!r} -> {a!r}): the limit would move back and forth"
@@ -240,6 +263,7 @@ def propose(
     signature: str | None = None,
     session: str | None = None,
     kind: str = "rule",
+    model: Any = None,
     **extra: Any,
 ) -> dict[str, Any] | None:
     """Write a pending patch and a `patch_proposed` event in `session`; returns it.
@@ -267,12 +291,12 @@ def propose(
                         f"the same deviation ({signature}) was rejected in {p.get('id')}; it is not proposed again"
                     )
                     return None
-                if p.get("status") == "pending":
-                    refuse(f"the same deviation ({signature}) is already pending as {p.get('id')}")
+                if p.get("status") in OPEN:
+                    refuse(f"the same deviation ({signature}) is already {p.get('status')} as {p.get('id')}")
                     return None
     if kind != "consolidation":
         added, removed = diff_lines(diff)
-        why = oscillation(project, target, added, removed)
+        why = oscillation(project, target, added, removed, model=model)
         if why:
             refuse(f"refused: {why}")
             return None
@@ -307,16 +331,56 @@ def propose(
         signature=signature,
         kind=kind,
     )
-    from scope_tui.store import config
+    if target.startswith("skill:"):
+        # GEPA's propose-then-test: the candidate runs against its parent before anyone decides
+        from scope_tui.gepa import trial
 
-    try:
-        auto = bool(config.load(project.config_path).get("auto_approve"))
-    except Exception:  # a broken config.toml must not stop learning; it just stays manual
-        auto = False
-    if auto:
+        return trial.start(project, patch, extra.get("skill_root"))
+    if auto_approve(project):
         approve(project, patch["id"], by="auto", note="auto_approve is on")
         return load_patch(project, patch["id"])
     return patch
+
+
+def auto_approve(project: Project) -> bool:
+    """The person's `auto_approve` setting: a gated key, dropped by config.load unless the person trusted
+    the project's config (`scope trust`)."""
+    from scope_tui.store import config
+
+    try:
+        return bool(config.load(project.config_path).get("auto_approve"))
+    except Exception:  # a broken config.toml must not stop learning; it just stays manual
+        return False
+
+
+def tested(project: Project, pid: str, test: dict[str, Any]) -> str:
+    """Land a patch's test (from its eval session): the patch becomes `pending` with the per-instance
+    scores and costs; with `auto_approve` on it is accepted (`by: auto`) only when the candidate's sum
+    over the minibatch is strictly greater than its parent's. Returns the summary line."""
+    from scope_tui.gepa import trial
+
+    with deciding(project, pid):
+        patch = load_patch(project, pid)
+        patch["test"] = test
+        if patch.get("status") == "testing":
+            patch["status"] = "pending"
+        save(project, patch)
+    line = trial.summary(patch)
+    _session_event(project, patch.get("session"), "patch_tested", patch=patch["id"], summary=line)
+    if patch.get("status") != "pending" or test.get("status") != "done" or not auto_approve(project):
+        return line
+    cand, par = trial.scores_line(test)
+    if cand > par:
+        try:
+            approve(project, patch["id"], by="auto", note=f"auto_approve: {line}")
+        except UsageError:  # a person decided meanwhile: the first decision stands
+            pass
+        return line
+    with deciding(project, pid):
+        fresh = load_patch(project, pid)
+        fresh["auto_note"] = f"auto_approve: not a strict improvement ({line}); a person decides"
+        save(project, fresh)
+    return line
 
 
 def propose_rule(
@@ -330,11 +394,38 @@ def propose_rule(
     signature: str | None = None,
     session: str | None = None,
     root: str | Path | None = None,
+    model: Any = None,
 ) -> dict[str, Any] | None:
     """Propose adding `line` to the "## Learned rules" of `skill` (its latest version unless `base_version`).
 
-    `root` is an agent's own skills folder when the skill is the agent's: approval writes the version there."""
+    `root` is an agent's own skills folder when the skill is the agent's: approval writes the version there.
+    A signature owns one line: when the text already holds it (or the line it was approved as), the
+    repeat reinforces that line (a count in lineage) and no patch is proposed. With learning off
+    (`gepa = false`) nothing is proposed."""
+    from scope_tui.gepa import evals, scores
+
+    if not evals.settings(project)["enabled"]:
+        _session_event(
+            project, session, "patch_refused", skill=skill, signature=signature, reason="learning is off"
+        )
+        return None
     version, text = _skill_text(project, skill, base_version, root)
+    latest, latest_text = _skill_text(project, skill, None, root)
+    owned = {line} | {
+        str(p.get("rule_line"))
+        for p in list_patches(project, "approved")
+        if p.get("target") == f"skill:{skill}"
+        and signature
+        and p.get("signature") == signature
+        and p.get("rule_line")
+    }
+    for v, t in ((version, text), (latest, latest_text)):
+        if signature and any(_has_line(t, ln) for ln in owned):
+            n = scores.reinforce(project, skill, v, signature, Path(root) if root else None)
+            _session_event(
+                project, session, "rule_reinforced", skill=skill, version=v, signature=signature, count=n
+            )
+            return None
     new_text = add_learned_line(text, line)
     return propose(
         project,
@@ -347,13 +438,28 @@ def propose_rule(
         reflection=reflection,
         signature=signature,
         session=session,
+        model=model,
         rule_line=line,
         **({"skill_root": str(root)} if root else {}),
     )
 
 
-def _save(project: Project, patch: dict[str, Any]) -> None:
+def save(project: Project, patch: dict[str, Any]) -> None:
     write_json(_path(project, patch["id"]), patch)
+
+
+_save = save
+
+
+@contextlib.contextmanager
+def deciding(project: Project, pid: str) -> Iterator[None]:
+    """Held while a patch is decided or its test lands: two faces deciding at once, the first wins."""
+    fd = os.open(project.patches / f".{_norm_id(pid)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _decided_event(project: Project, patch: dict[str, Any]) -> None:
@@ -373,11 +479,10 @@ def _decided_event(project: Project, patch: dict[str, Any]) -> None:
 
 def _pending(project: Project, pid: str) -> dict[str, Any]:
     patch = load_patch(project, pid)
-    if patch.get("status") != "pending":
+    if patch.get("status") not in OPEN:
         raise UsageError(
-            f"patch {patch['id']} is already {patch.get('status')}"
-            + (f" by {patch['decided_by']}" if patch.get("decided_by") else "")
-            + " (only pending patches can be decided)"
+            f"patch {patch['id']} is already {patch.get('status')}: already decided by "
+            f"{patch.get('decided_by') or 'nobody known'}"
         )
     return patch
 
@@ -392,6 +497,11 @@ def approve(
     older version is re-applied to the latest one. For an agent patch nothing is written but the decision:
     the return value is then the number of approved patches of that target (its heuristics' version).
     Raises UsageError for an unknown or already decided patch, or an edited text that is not a valid skill."""
+    with deciding(project, load_patch(project, pid)["id"]):
+        return _approve(project, pid, by, text, note)
+
+
+def _approve(project: Project, pid: str, by: str, text: str | None, note: str | None) -> int:
     patch = _pending(project, pid)
     target = str(patch.get("target", ""))
     now = round(time.time(), 3)
@@ -432,13 +542,18 @@ def approve(
         entry = {
             "parent": latest,
             "patches": [*folded, patch["id"]],
-            "origin": "consolidation" if patch.get("kind") == "consolidation" else "patch",
+            "origin": patch.get("kind") if patch.get("kind") in ("consolidation", "merge") else "patch",
             "created_at": now,
             "approved_by": by,
         }
-        written = skill_files.write_version(
-            project, name, new_text, entry, agent_skill_root=Path(root) if root else None
-        )
+        cand = patch.get("candidate_version")
+        if isinstance(cand, int) and text is None and "rebased_from" not in patch:
+            # the tested candidate becomes the version, with the scores its test gave it
+            written = skill_files.promote(project, name, cand, entry, Path(root) if root else None)
+        else:
+            written = skill_files.write_version(
+                project, name, new_text, entry, agent_skill_root=Path(root) if root else None
+            )
         version = int(written.version)
     else:
         version = 1 + sum(1 for p in list_patches(project, "approved") if p.get("target") == target)
@@ -446,7 +561,7 @@ def approve(
     _save(project, patch)
     _decided_event(project, patch)
     # Other pending proposals for the same deviation are now moot.
-    for other in list_patches(project, "pending"):
+    for other in [p for p in list_patches(project) if p.get("status") in OPEN]:
         if (
             other.get("target") == target
             and other.get("signature")
@@ -489,19 +604,29 @@ def since_consolidation(project: Project, skill: str) -> list[dict[str, Any]]:
 def propose_consolidation(
     project: Project, skill: str, session: str | None = None, root: str | None = None
 ) -> dict[str, Any] | None:
-    """Propose a consolidation of `skill` when more than THRESHOLD patches were approved since the last
-    one and none is pending; returns the new patch or None."""
+    """Propose a consolidation of `skill` when its text holds more than THRESHOLD learned lines, a patch
+    was approved since the last one, the fold merges something (or more than THRESHOLD patches came
+    since), and none is open; returns the new patch (tested like any other) or None."""
     target = f"skill:{skill}"
     folded = since_consolidation(project, skill)
-    if len(folded) <= THRESHOLD:
+    if not folded:
         return None
     if any(
-        p.get("target") == target and p.get("kind") == "consolidation"
-        for p in list_patches(project, "pending")
+        p.get("target") == target and p.get("kind") == "consolidation" and p.get("status") in OPEN
+        for p in list_patches(project)
     ):
         return None
     version, text = _skill_text(project, skill, root=root)
-    new_text = fold(text, len(folded))
+    if len(learned_lines(text)) <= THRESHOLD:
+        return None
+    owners = {
+        str(p["rule_line"]).strip(): str(p["signature"])
+        for p in list_patches(project, "approved")
+        if p.get("target") == target and p.get("rule_line") and p.get("signature")
+    }
+    new_text, merged = fold(text, len(folded), owners)
+    if not merged and len(folded) <= THRESHOLD:
+        return None  # nothing to merge, and too few new lines to be worth a rewrite
     ids = [str(p["id"]) for p in folded]
     return propose(
         project,
@@ -511,12 +636,14 @@ def propose_consolidation(
         base_text=text,
         new_text=new_text if new_text != text else text + "\n",
         deviation={},
-        reflection=f"{len(folded)} patches approved since the last consolidation ({', '.join(ids)}): "
-        "one rewritten prompt folds them together.",
+        reflection=f"{len(learned_lines(text))} learned lines, {len(folded)} patches approved since the last "
+        f"consolidation ({', '.join(ids)}): one rewritten set"
+        + (f" merging {sum(len(v) for v in merged.values())} lines." if merged else "."),
         signature=f"consolidation:{'+'.join(ids)}",
         session=session,
         kind="consolidation",
         folds=ids,
+        merged=merged,
         **({"skill_root": root} if root else {}),
     )
 
@@ -526,6 +653,11 @@ def reject(project: Project, pid: str, reason: str, by: str = "person") -> dict[
     Raises UsageError for an unknown or already decided patch, or an empty reason."""
     if not reason or not str(reason).strip():
         raise UsageError("a rejection needs a reason (--reason TEXT)")
+    with deciding(project, load_patch(project, pid)["id"]):
+        return _reject(project, pid, reason, by)
+
+
+def _reject(project: Project, pid: str, reason: str, by: str) -> dict[str, Any]:
     patch = _pending(project, pid)
     patch.update(
         status="rejected", decided_by=by, decision_note=str(reason).strip(), decided_at=round(time.time(), 3)

@@ -49,6 +49,19 @@ RULE_LINE: dict[str, str] = {
 }
 
 
+_HEADERS = ("deviation detected", "skill:", "expected:", "actual:", "why this matters:")
+
+
+def adjustment(text: str) -> str:
+    """The actionable sentence of a reflection: its ADJUSTMENT line (a model's too), never the
+    "DEVIATION DETECTED" header; failing that, the first line that is not a header."""
+    lines = [ln.strip().lstrip("*# ").strip() for ln in str(text or "").splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.upper().startswith("ADJUSTMENT:"):
+            return ln.split(":", 1)[1].strip()
+    return next((ln for ln in lines if not ln.lower().startswith(_HEADERS)), "")
+
+
 def rule_line(dev: Deviation) -> str:
     """The ALWAYS/NEVER line a patch adds to the skill's "## Learned rules" for this deviation."""
     tmpl = RULE_LINE.get(dev.kind, "ALWAYS follow the rule '{rule}': expected {expected}.")

@@ -8,10 +8,14 @@ A broken file becomes a SkillError (file, line, message) and never stops the oth
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from scope_tui.store.project import Project
 # The top-level skills/ of a checkout, through a link that a wheel replaces by the files themselves
 SHIPPED = (Path(scope_tui.__file__).parent / "shipped" / "skills").resolve()
 LINEAGE = "lineage.json"
+CANDIDATES = "candidates"  # <name>/candidates/v<N>.md: a proposed version under test, not yet drawn or latest
 _VFILE = re.compile(r"^v(\d+)\.md$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -340,6 +345,15 @@ def load(
     if version is None:
         return vs[max(vs)]
     if version not in vs:
+        for root in roots(project, agent_skill_root):  # a patch's candidate, tested before it is a version
+            cand = root / name / CANDIDATES / f"v{version}.md"
+            if cand.is_file():
+                try:
+                    return read_file(cand, root=root, name=name, version=version)
+                except _Broken as exc:
+                    raise UsageError(
+                        f"skill {name!r} candidate v{version} is broken: {exc.message}"
+                    ) from None
         have = ", ".join(f"v{v}" for v in sorted(vs))
         raise UsageError(f"skill {name!r} has no v{version} (has {have}; try 'scope skills versions {name}')")
     return vs[version]
@@ -368,8 +382,10 @@ def write_version(
     text: str,
     lineage_entry: dict[str, Any] | None = None,
     agent_skill_root: Path | None = None,
+    candidate: bool = False,
 ) -> Skill:
-    """Write `text` as the next version of `name` (next N across all roots) into the project's
+    """With `candidate`, the version is written under `<name>/candidates/` (loaded only by its number,
+    never the latest: a patch under test). Write `text` as the next version of `name` (next N across all roots) into the project's
     `.scope/skills/<name>/v<N>.md` (or the agent's root when given), record it in that folder's
     lineage.json and return the new Skill. Raises UsageError if `name` is unsafe or `text` unreadable."""
     if not _NAME.match(name):
@@ -379,14 +395,18 @@ def write_version(
     except _Broken as exc:
         raise UsageError(f"new text for skill {name!r} is broken at line {exc.line}: {exc.message}") from None
     existing = versions(project, name, agent_skill_root)
-    n = max([s.version for s in existing], default=0) + 1
     root = Path(agent_skill_root) if agent_skill_root is not None else project.skills
     folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"v{n}.md"
-    while path.exists():  # another writer took it; move on
+    sub = folder / CANDIDATES if candidate else folder
+    sub.mkdir(parents=True, exist_ok=True)
+    taken = [s.version for s in existing] + [
+        int(m.group(1)) for f in (folder / CANDIDATES).glob("v*.md") if (m := _VFILE.match(f.name))
+    ]
+    n = max(taken, default=0) + 1
+    path = sub / f"v{n}.md"
+    while path.exists() or (folder / f"v{n}.md").exists():  # another writer took it; move on
         n += 1
-        path = folder / f"v{n}.md"
+        path = sub / f"v{n}.md"
     write_text(path, text)
     entry: dict[str, Any] = {
         "parent": existing[-1].version if existing else None,
@@ -397,12 +417,53 @@ def write_version(
     entry.update(lineage_entry or {})
     entry.setdefault("created_at", round(time.time(), 3))
     lpath = folder / LINEAGE
-    try:
-        data = json.loads(lpath.read_text())
-        if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
-            raise ValueError
-    except (OSError, ValueError):
-        data = {"name": name, "versions": {}}
-    data["versions"][str(n)] = entry
-    write_json(lpath, data)
+    if candidate:
+        entry["status"] = "candidate"
+    with lineage_lock(folder):
+        try:
+            data = json.loads(lpath.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
+                raise ValueError
+        except (OSError, ValueError):
+            data = {"name": name, "versions": {}}
+        data["versions"][str(n)] = entry
+        write_json(lpath, data)
     return read_file(path, root=root, name=name, version=n)
+
+
+@contextlib.contextmanager
+def lineage_lock(folder: Path) -> Iterator[None]:
+    """Held by every writer of `folder`'s lineage.json (scores arrive from many sessions at once)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lineage.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def promote(
+    project: Project, name: str, version: int, changes: dict[str, Any], agent_skill_root: Path | None = None
+) -> Skill:
+    """Make the candidate `version` of `name` a version (moved out of candidates/), its lineage entry
+    updated with `changes`; its scores stay. Raises UsageError when there is no such candidate."""
+    root = Path(agent_skill_root) if agent_skill_root is not None else project.skills
+    folder = root / name
+    src, dst = folder / CANDIDATES / f"v{version}.md", folder / f"v{version}.md"
+    if not src.is_file() or dst.exists():
+        raise UsageError(f"skill {name!r} has no candidate v{version} to promote")
+    os.replace(src, dst)
+    lpath = folder / LINEAGE
+    with lineage_lock(folder):
+        try:
+            data = json.loads(lpath.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
+                raise ValueError
+        except (OSError, ValueError):
+            data = {"name": name, "versions": {}}
+        entry = data["versions"].setdefault(str(version), {"parent": None, "patches": [], "scores": {}})
+        entry.pop("status", None)
+        entry.update(changes)
+        write_json(lpath, data)
+    return read_file(dst, root=root, name=name, version=version)

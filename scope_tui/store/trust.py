@@ -26,6 +26,7 @@ GATED: tuple[str, ...] = (
     "claude.allow",  # extra permission rules: what Claude Code may run without asking
     "models.base_url",  # where the model calls (and the key) go
     "auto_approve",  # patches become skills with no person's say
+    "gepa.run_stored_checks",  # an eval item's stored --check commands run when a patch is tested
     "hooks",  # commands run on events
     "sessions.allow_command_workers",  # a session may start shell commands
     "serve.host",  # where `scope serve` listens

@@ -203,6 +203,7 @@ def check_spawn(
             ("--cmd", cmd is not None),
             ("--driver command", driver == "command"),
             ("--reduce-cmd", params.get("reduce_cmd") is not None),
+            ("--check", bool(params.get("checks"))),  # a verifier is a command too
         )
         if given
     ]

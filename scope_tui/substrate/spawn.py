@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 
     from _typeshed import StrPath
 
-DRIVERS = ("builtin", "claude", "command", "pattern", "orchestrator")
+DRIVERS = (
+    "builtin",
+    "claude",
+    "command",
+    "pattern",
+    "orchestrator",
+    "eval",
+)  # eval: a patch's test (gepa.trial)
 _PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
 _PASS_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "LANG", "TERM", "PYTHONPATH", "TZ", "USER", "SHELL")
 
@@ -116,7 +123,7 @@ def spawn(
         driver = str(cfg.get("driver", "builtin"))
     if driver not in DRIVERS:
         raise UsageError(
-            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d not in ('pattern', 'orchestrator'))}"
+            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d not in ('pattern', 'orchestrator', 'eval'))}"
         )
     if driver == "command" and cmd is None:
         raise UsageError("the command driver needs --cmd COMMAND")

@@ -460,7 +460,10 @@ class RlmRun:
     def run_blocks(self, repl: R.Repl, text: str, iteration: int) -> list[str]:
         outputs = []
         for i, code in enumerate(P.code_blocks(text)):
-            kind = R.classify(code, tainted=self.taint)
+            looks = R.classify(code, tainted=self.taint)
+            # a block that recurses or calls a model is that sub-call, whatever it prints: checked as one
+            sub = R.subcall_kind(code)
+            kind = sub or looks
             action = {"kind": kind, "code": code[:2000], "iteration": iteration, "block": i}
             refusal = self._hook(action)
             if refusal:
@@ -473,11 +476,12 @@ class RlmRun:
                 "block": i,
                 "context_chars": self.context_size,
             }
-            # a block that makes sub-calls is recorded before it runs (its look precedes its spawns);
-            # any other after, with what it found (a grep's hits feed the grep_hit_limit rule)
-            early = R.makes_subcalls(code)
+            # a sub-call block is recorded as an exec (its spawns and calls record themselves): it is
+            # no look at the context, so "spawned before any peek" fires; any other block after it
+            # ran, with what it found (a grep's hits feed the grep_hit_limit rule)
+            early = sub is not None
             if early:
-                events.append(self.dir, kind, **fields)
+                events.append(self.dir, "exec", calls=sub, looks=looks, **fields)
             self.calls = []
             res = repl.run(code, cap=self.left())
             self.block_log.append({"code": code, "result": self._result_entry(res)})

@@ -113,13 +113,19 @@ def classify(code: str, context_name: str = "context", tainted: set[str] | None 
     return "peek"
 
 
-def makes_subcalls(code: str) -> bool:
-    """True when the block calls llm_query / rlm_query (or their batched forms)."""
+def subcall_kind(code: str) -> str | None:
+    """'spawn' when the block calls rlm_query / rlm_query_batched, 'llm_call' when it calls llm_query /
+    llm_query_batched, else None: a block that makes sub-calls is one, whatever else it prints."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return False
-    return any(isinstance(n, ast.Name) and n.id in _SUBCALLS for n in ast.walk(tree))
+        return None
+    called = {
+        n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    } & _SUBCALLS
+    if called & {"rlm_query", "rlm_query_batched"}:
+        return "spawn"
+    return "llm_call" if called else None
 
 
 def assigned_names(code: str) -> list[str]:
