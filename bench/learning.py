@@ -36,6 +36,9 @@ _TMUX = tempfile.mkdtemp(prefix="scl-")  # a private tmux: never the person's se
 os.environ["TMUX_TMPDIR"] = _TMUX
 os.environ.pop("TMUX", None)
 os.environ.pop("SCOPE_SESSION_ID", None)
+_HOME = tempfile.mkdtemp(prefix="scope-learning-home-")  # trust and agents records: never the person's
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, ".config")
+os.environ["SCOPE_AGENTS_DIR"] = os.path.join(_HOME, "agents")
 
 from tests.support.habit import OBEYS, habit_model, log_with_code  # noqa: E402
 from tests.support.helpers import ScopeRunner  # noqa: E402
@@ -63,6 +66,7 @@ def run_world(
     cfg = "auto_approve = true\n"
     cfg += "[gepa]\nminibatch = 3\neval_budget = 1.0\n" if learning else "gepa = false\n"
     (runner.scope_dir / "config.toml").write_text(cfg)
+    runner.ok("trust")  # auto_approve is a gated key: the person trusts this config, as `scope trust` does
     rows = []
     try:
         for i, (task, ctx, code) in enumerate(tasks, 1):
@@ -140,6 +144,7 @@ def main() -> int:
             off = run_world("learning-off", base, stub, tasks, learning=False)
     finally:
         shutil.rmtree(_TMUX, ignore_errors=True)
+        shutil.rmtree(_HOME, ignore_errors=True)
     print(
         f"Learning curve: {args.tasks} rlm tasks with expected answers, in sequence; auto_approve = true, minibatch k = 3"
     )

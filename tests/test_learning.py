@@ -101,9 +101,11 @@ def _test(cand: list[float], par: list[float], cost=(0.05, 0.01)) -> dict:
 
 
 def test_auto_approve_accepts_only_a_strict_improvement(project):
-    from scope_tui.store import config
+    from scope_tui.store import config, trust
 
-    config.update(project.config_path, {"auto_approve": True})
+    raw = config.update(project.config_path, {"auto_approve": True})
+    assert not patches.auto_approve(project)  # a gated key: nothing until the person trusts it
+    trust.trust(project.home_path, raw)
     p = patches.propose_rule(project, "dag", "NEVER start a task before its inputs exist.", signature="x")
     assert p["status"] == "pending" and trial.summary(p) == "untested"  # no eval items: nobody tested it
     assert patches.tested(project, p["id"], _test([1, 1, 0], [1, 0, 1])) == "v2 2/3 · v1 2/3 · +$0.04"

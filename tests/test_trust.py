@@ -236,6 +236,15 @@ def test_auto_approve_applies_only_once_trusted_and_is_recorded_by_auto(scope):
     out = scope.ok("trust")
     assert "auto_approve = True" in out
     p2 = patches.propose_rule(project, "ralph", "ALWAYS run the tests before saying done.", signature="b")
+    assert p2["status"] == "pending"  # untested: auto_approve takes only a strict improvement (learning)
+    test = {
+        "status": "done",
+        "items": ["i1"],
+        "candidate": {"version": 2, "scores": {"i1": 1.0}, "cost": 0.0},
+        "parent": {"version": 1, "scores": {"i1": 0.0}, "cost": 0.0},
+    }
+    patches.tested(project, p2["id"], test)
+    p2 = patches.load_patch(project, p2["id"])
     assert p2["status"] == "approved" and p2["decided_by"] == "auto"
 
 
