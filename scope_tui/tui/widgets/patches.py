@@ -47,10 +47,10 @@ class PatchPanel(RichLog):
         d = patch.data
         self.border_title = f"Patch {patch.id} · {patch.target} · {position + 1} of {pending} pending"
         if patch.target.startswith("skill:"):
-            from scope_tui.gepa.trial import summary
+            from scope_tui.api import patch_test
 
             # the candidate against its parent on the minibatch: "v2 3/3 · v1 1/3 · +$0.04"
-            self.write(Text(f"test: {summary(d)}", style=p.primary))
+            self.write(Text(f"test: {patch_test(d)}", style=p.primary))
         dev = d.get("deviation") or {}
         if isinstance(dev, dict) and dev:
             self.write(
