@@ -247,3 +247,34 @@ def test_state_watcher_reports_writes_and_drops_temp_files(project, monkeypatch,
     asyncio.run(main())
     every = set().union(*seen)
     assert not any(p.endswith(".lock") or "/.tmp-" in p for p in every)
+
+
+def test_trajectory_tab_shows_the_run_and_jumps_to_a_child(project):
+    from scope_tui.patterns.rlm.trajectory import Trajectory
+
+    sid = make(project, "How many lines contain ERROR?", status="done")
+    t = Trajectory(project.session_dir(sid))  # the engine's own writer
+    t.metadata(root_model="offline", max_depth=3, max_iterations=20, backend="offline", depth=0)
+    calls = [
+        {"root_model": "offline", "prompt": "part", "response": str(n), "child": f"{sid}.{n}"} for n in (1, 2)
+    ]
+    block = {
+        "code": "answers = rlm_query_batched(ps, parts)",
+        "result": {"stdout": "2 children", "rlm_calls": calls},
+    }
+    t.iteration(1, "TASK", "I split it.", [block], "3", 0.5)
+    tabs = DetailsTabs(project)
+
+    async def body(pilot, app):
+        tabs.show(sessions.load(project, sid))
+        tabs.active = "tab-trajectory"
+        log = tabs.query_one("#trajectory")
+        await until(pilot, lambda: "rlm_query_batched" in lines_of(log), what="the trajectory")
+        text = lines_of(log)
+        assert f"[1] {sid}.1  [2] {sid}.2" in text and "FINAL ANSWER" in text
+        log.focus()
+        await pilot.press("2")
+        await until(pilot, lambda: app.posted)
+        assert isinstance(app.posted[-1], JumpToSession) and app.posted[-1].sid == f"{sid}.2"
+
+    mounted(tabs, body, size=(100, 30))

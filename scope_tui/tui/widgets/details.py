@@ -1,4 +1,4 @@
-"""The details of the selected session, in tabs: pane, task, events, result, memory, diff."""
+"""The details of the selected session, in tabs: pane, task, events, result, trajectory, memory, diff."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from scope_tui.store import events, keys, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 from scope_tui.tui import labels
+from scope_tui.tui.widgets.trajectory import TrajectoryLog
 
 LOG_TAIL_BYTES = 64_000
 EVENT_STYLES = {
@@ -69,6 +70,7 @@ class DetailsTabs(TabbedContent):
             ("Task", "tab-task", RichLog(id="task", wrap=True)),
             ("Events", "tab-events", RichLog(id="events", max_lines=2000)),
             ("Result", "tab-result", RichLog(id="result", wrap=True)),
+            ("Trajectory", "tab-trajectory", TrajectoryLog(id="trajectory")),
             ("Memory", "tab-memory", RichLog(id="memory", wrap=True)),
             ("Diff", "tab-diff", RichLog(id="diff", wrap=False, min_width=20)),
         ):
@@ -112,10 +114,18 @@ class DetailsTabs(TabbedContent):
             result.clear()
             r = s.result()
             result.write(r if r is not None else Text("(no result yet)", style=p.muted))
+            self.show_trajectory(s)
         if first and pane_log:
             self.show_pane_log(s)
         if first and self.active == "tab-diff":
             self.load_diff(s)
+
+    def show_trajectory(self, s: sessions.Session) -> None:
+        from scope_tui import api
+
+        entries = api.trajectory(s)
+        log = self.query_one("#trajectory", TrajectoryLog)
+        log.show(entries, api.render_trajectory(entries) if entries else "(not an RLM session)")
 
     def pane_open(self) -> bool:
         return self.active == "tab-pane"
