@@ -155,3 +155,19 @@ def test_prose_criteria_are_judged_by_the_model_in_one_call(scope, stub, monkeyp
     dag = sel.choice("dag")
     assert any("stub says dag" in r and r.startswith("✓") for r in dag.reasons)
     assert sel.composition == ["dag"]  # only the model's yes made any skill qualify
+
+
+def test_yaml_front_matter_is_read_as_yaml(scope):
+    """The seed's skill files are YAML: a folded description and a flow list load as YAML says."""
+    root = scope.scope_dir / "skills"
+    (root / "folded.md").write_text(
+        "---\nname: folded\ndescription: >\n  Split the work,\n  then join it\nwhen: [has_context, 'iterative']\n"
+        "rules: {max_depth: 2}\n---\nbody\n"
+    )
+    (root / "misindented.md").write_text("---\nname: misindented\nwhen:\n  - a\n - b\n---\nbody\n")
+    loaded, errors = skill_files.load_all(Project(scope.scope_dir))
+    sk = loaded["folded"]
+    assert sk.description.strip() == "Split the work, then join it"
+    assert sk.when == ["has_context", "iterative"] and sk.rules["max_depth"] == 2
+    (bad,) = [e for e in errors if e.file.name == "misindented.md"]
+    assert bad.line == 5 and "YAML" in bad.message  # the " - b" line

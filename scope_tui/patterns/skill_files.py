@@ -74,101 +74,23 @@ class _Broken(Exception):
 # ---------------------------------------------------------------- front matter
 
 
-def _yaml_scalar(raw: str, line: int) -> Any:
-    s = raw.strip()
-    if s == "":
-        return ""
-    if s[0] in "\"'":
-        if len(s) < 2 or s[-1] != s[0]:
-            raise _Broken(line, f"unterminated string {s!r}")
-        inner = s[1:-1]
-        return inner.encode().decode("unicode_escape") if s[0] == '"' else inner
-    if s.startswith("["):
-        if not s.endswith("]"):
-            raise _Broken(line, f"unterminated list {s!r}")
-        inner = s[1:-1].strip()
-        return [_yaml_scalar(p, line) for p in _split_commas(inner, line)] if inner else []
-    low = s.lower()
-    if low in ("true", "yes"):
-        return True
-    if low in ("false", "no"):
-        return False
-    if low in ("null", "~"):
-        return None
+def parse_yaml(text: str, first_line: int = 2) -> dict[str, Any]:
+    """YAML front matter (the seed's skill format) by PyYAML's safe_load, imported only for a YAML skill
+    file. Raises _Broken with the file line of the problem; the front matter must be a mapping."""
+    import yaml
+
     try:
-        return int(s.replace("_", ""))
-    except ValueError:
-        pass
-    try:
-        return float(s.replace("_", ""))
-    except ValueError:
-        return s
-
-
-def _split_commas(s: str, line: int) -> list[str]:
-    out, cur, quote = [], "", ""
-    for ch in s:
-        if quote:
-            cur += ch
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            cur += ch
-        elif ch == ",":
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    if quote:
-        raise _Broken(line, "unterminated string in list")
-    out.append(cur)
-    return [p for p in out if p.strip()]
-
-
-def parse_yaml_subset(text: str, first_line: int = 1) -> dict[str, Any]:
-    """The YAML subset skill files use: `key: scalar`, `key: [a, b]`, a `key:` followed by an indented
-    `- item` list or an indented `sub: scalar` map (one level). Raises _Broken with the line."""
-    out: dict[str, Any] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        ln = first_line + i
-        raw = lines[i]
-        i += 1
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        if raw[0] in " \t":
-            raise _Broken(ln, f"unexpected indentation: {raw.strip()!r}")
-        if ":" not in raw:
-            raise _Broken(ln, f"expected 'key: value', got {raw.strip()!r}")
-        key, _, rest = raw.partition(":")
-        key = key.strip()
-        if not rest.strip():
-            # a nested block: list items or a one-level map
-            items: list[Any] = []
-            sub: dict[str, Any] = {}
-            while i < len(lines) and (not lines[i].strip() or lines[i][0] in " \t"):
-                body = lines[i].strip()
-                bl = first_line + i
-                i += 1
-                if not body or body.startswith("#"):
-                    continue
-                if body.startswith("- ") or body == "-":
-                    if sub:
-                        raise _Broken(bl, f"mixing list items and keys under {key!r}")
-                    items.append(_yaml_scalar(body[1:], bl))
-                elif ":" in body:
-                    if items:
-                        raise _Broken(bl, f"mixing list items and keys under {key!r}")
-                    k, _, v = body.partition(":")
-                    sub[k.strip()] = _yaml_scalar(v, bl)
-                else:
-                    raise _Broken(bl, f"expected '- item' or 'key: value' under {key!r}")
-            out[key] = items if items else sub if sub else None
-        else:
-            out[key] = _yaml_scalar(rest, ln)
-    return out
+        front = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + (mark.line if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _Broken(line, f"front matter is not valid YAML: {problem}") from None
+    if front is None:
+        return {}
+    if not isinstance(front, dict):
+        raise _Broken(first_line, "front matter must be 'key: value' lines (a YAML mapping)")
+    return {str(k): v for k, v in front.items()}
 
 
 def parse(text: str) -> tuple[dict[str, Any], str]:
@@ -192,7 +114,7 @@ def parse(text: str) -> tuple[dict[str, Any], str]:
             msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
             raise _Broken(line, f"front matter is not valid TOML: {msg}") from None
     else:
-        front = parse_yaml_subset(fm_text, first_line=2)
+        front = parse_yaml(fm_text, first_line=2)
     body = "".join(lines[end + 1 :]).lstrip("\n")
     return front, body
 
