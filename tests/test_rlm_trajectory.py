@@ -89,3 +89,31 @@ def test_scope_log_rlm_of_a_session_without_a_trajectory(scope):
     scope.wait_status(sid, "done", "failed", timeout=30)
     out = scope.run("log", sid, "--rlm")
     assert out.returncode == 1 and "no trajectory" in out.stdout
+
+
+def test_rlm_eval_offline_labels_every_number(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench" / "rlm_eval.py"
+    out = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "8k", "--tasks", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [
+        ln
+        for ln in out.stdout.splitlines()
+        if ln.split()[:1] and ln.split()[0] in ("S-NIAH", "OOLONG-Pairs", "OOLONG")
+    ]
+    assert len(rows) == 3 and all("offline stand-in: checks the harness, not a model" in r for r in rows)
+    niah = rows[0].split()
+    assert niah[4:6] == ["0%", "100%"]  # the offline base cannot read a needle; the offline RLM greps it
+    bad = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "9k"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "unknown size '9k'" in bad.stderr

@@ -46,6 +46,14 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         # the orchestrated run: strategic -> map-reduce supervisor -> offline built-in mappers and reducer
         wait_until(lambda: status("3") == "done", 90, what="the orchestrated run done")
         assert (sessions / "3" / "result.md").read_text().startswith("14")
+        # the RLM run: children in parallel, each a part of the logs, their counts added up
+        wait_until(lambda: status("4") == "done", 90, what="the RLM run done")
+        assert (sessions / "4" / "result.md").read_text().strip() == "14"
+        kids = [d for d in sessions.iterdir() if d.name.startswith("4.")]
+        assert len(kids) >= 2 and all(
+            json.loads((d / "meta.json").read_text())["role"] == "rlm_query" for d in kids
+        )
+        assert (sessions / "4" / "trajectory.jsonl").exists()
         assert json.loads((sessions / "3.1" / "meta.json").read_text())["skill"] == "map-reduce"
         assert json.loads((sessions / "3.1.1" / "state.json").read_text())["model"] == "offline"
     finally:

@@ -122,4 +122,17 @@ def seed(project: Project) -> list[str]:
         model="offline",
         cwd=folder,
     )
-    return [top.id, learner.id, run.id]
+    # A recursive language model over the same logs: the offline stand-in cuts them into parts past its
+    # sub-context size and gives each to a child RLM in parallel (the Trajectory tab shows its turns).
+    rlm = api.spawn(
+        project,
+        "How many lines contain ERROR? (an RLM: the logs are a REPL variable, never the prompt)",
+        params={"context": [str(logs)], "chunk_chars": 2500},
+        parent=None,
+        driver="pattern",
+        level="tactical",
+        skill="rlm",
+        model="offline",
+        cwd=folder,
+    )
+    return [top.id, learner.id, run.id, rlm.id]
