@@ -1,10 +1,9 @@
 """One private tmux server per project (`tmux -L scope-<hash>`): windows, send, capture, pane logs, attach.
 
-The hot paths run the tmux binary directly: `scope spawn` (server, window, pipe) and the one `list-panes
--a` sweep must start in milliseconds, and importing libtmux alone costs ~170 ms; so do paste (it feeds
-stdin) and capture (it needs the screen byte for byte, trailing blank lines included, which libtmux's
-line splitting drops). Closing windows and sending keys go through libtmux's Server on the same private
-socket. Targets are always tmux ids (`@3`, `%7`), never names (a dotted session id reads as window.pane).
+Every command runs the tmux binary directly (posix_spawn, `procs`): `scope spawn` (server, window, pipe)
+and the one `list-panes -a` sweep must start in milliseconds, paste feeds stdin, and capture needs the
+screen byte for byte. (libtmux was used for two commands, kill-window and send-keys, and cost ~170 ms to
+import; measured out, see the README's benchmarks.) Targets are always tmux ids (`@3`, `%7`), never names (a dotted session id reads as window.pane).
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from scope_tui.store.errors import ScopeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
 if TYPE_CHECKING:
-    from typing import Any
-
     from _typeshed import StrPath
 
 BASE_SESSION = "_scope"
@@ -165,7 +162,6 @@ class Tmux:
         if not socket or "/" in socket:
             raise TmuxError(f"bad tmux socket name {socket!r}")
         self.socket = socket
-        self._server: Any = None
 
     def socket_path(self) -> str:
         """Where tmux keeps this server's socket (TMUX_TMPDIR, else /tmp): it exists while the server runs."""
@@ -185,20 +181,6 @@ class Tmux:
             raise TmuxError("tmux is not installed (install it: apt-get install tmux)")
         _count()
         return run_captured([exe, "-L", self.socket, *args], input, env)
-
-    @property
-    def server(self) -> Any:
-        """libtmux's Server on this socket (imported on first use)."""
-        if self._server is None:
-            import libtmux
-
-            self._server = libtmux.Server(socket_name=self.socket)
-        return self._server
-
-    def lib(self, *args: str) -> Any:
-        """Run one tmux command through libtmux's Server on this socket; returns its tmux_cmd result."""
-        _count()
-        return self.server.cmd(*args)
 
     def alive(self) -> bool:
         return self.run("has-session", "-t", BASE_SESSION).returncode == 0
@@ -354,7 +336,7 @@ class Tmux:
         return panes
 
     def kill_window(self, window_id: str) -> None:
-        self.lib("kill-window", "-t", window_id)
+        self.run("kill-window", "-t", window_id)
 
     def paste(self, pane_id: str, text: str, *, enter: bool = True) -> None:
         """Put `text` into a pane, cleaned (`pasteable`): load a buffer from stdin, paste it (bracketed),
@@ -370,9 +352,7 @@ class Tmux:
         bad = [k for k in keys if not k or not set(k) <= _KEY_NAME]
         if bad:
             raise TmuxError(f"not a key name: {bad[0]!r} (text is pasted, not sent as keys)")
-        r = self.lib("send-keys", "-t", pane_id, *keys)
-        if r.returncode != 0:
-            raise TmuxError(f"tmux send-keys: {' '.join(r.stderr).strip()}")
+        self.run("send-keys", "-t", pane_id, *keys, check=True)
 
     def capture(self, pane_id: str, *, escapes: bool = True, history: int = 0) -> str:
         """The visible screen of a pane (with colour escapes), plus `history` lines of scrollback."""

@@ -265,16 +265,3 @@ class ControlTmux(Tmux):
         if check and ran.returncode != 0:
             raise TmuxError(f"tmux {args[0]}: {ran.stderr.decode(errors='replace').strip()}")
         return ran
-
-    def lib(self, *args: str) -> _LibResult:
-        ran = self.run(*args)
-        return _LibResult(ran)
-
-
-class _LibResult:
-    """What libtmux's cmd returns, as far as Tmux reads it."""
-
-    def __init__(self, ran: Ran) -> None:
-        self.returncode = ran.returncode
-        self.stdout = ran.stdout.decode(errors="replace").splitlines()
-        self.stderr = ran.stderr.decode(errors="replace").splitlines()
