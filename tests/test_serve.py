@@ -61,6 +61,10 @@ def served(scope, tmp_path):
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+    for out in tmp_path.glob("serve-*.out"):  # the token is printed once, never in the access log
+        text = out.read_text()
+        token = re.search(r"\?token=(\S+)", text).group(1)
+        assert text.count(token) == 1, text
 
 
 def run(coro):

@@ -120,6 +120,19 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
         return forbidden()
 
     class GuardedServer(Server):  # type: ignore[misc]
+        def initialize_logging(self) -> None:
+            import logging
+
+            super().initialize_logging()
+
+            def hide_token(record: logging.LogRecord) -> bool:  # the access log prints request lines
+                record.msg = str(record.msg).replace(token, "[token]")
+                if record.args:
+                    record.args = tuple(str(a).replace(token, "[token]") for a in record.args)
+                return True
+
+            logging.getLogger("aiohttp.access").addFilter(hide_token)
+
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
             app.middlewares.insert(0, guard)
