@@ -377,3 +377,56 @@ def test_heuristics_are_the_adjustment_keyed_by_signature(tmp_path):
     )
     hs = memory.read_heuristics(tmp_path).value["heuristics"]
     assert [(h["text"], h["count"]) for h in hs] == [(adj, 3), (other, 1)] and not problems
+
+
+def test_plus_and_minus_in_the_room_are_the_persons_verdict(scope):
+    from tests.test_tui import quiet, run, until
+
+    project = Project(scope.scope_dir)
+    good = _ended(project, "draft the memo", "a memo")
+    bad = _ended(project, "draft the letter", "a letter")
+    app = quiet(project)
+
+    def score_of(s: sessions.Session) -> float | None:
+        got = skills.lineage(project, "ralph")["versions"].get("1", {}).get("scores", {})
+        entry = got.get(scores.task_key(s.task()))
+        return None if entry is None else entry["score"]
+
+    async def body(pilot):
+        app.select(good.id)
+        await pilot.pause()
+        await pilot.press("plus")
+        await until(pilot, lambda: score_of(good) == 1.0, what="the good verdict scored")
+        app.select(bad.id)
+        await pilot.pause()
+        await pilot.press("minus")
+        await until(pilot, lambda: score_of(bad) == 0.0, what="the bad verdict scored")
+
+    run(app, body)
+    assert [e["by"] for e in events.read_all(good.dir) if e["type"] == "rated"] == ["person"]
+
+
+def test_two_front_versions_with_a_common_ancestor_are_merged(project):
+    base = skills.load(project, "rlm").path.read_text()
+    a = skills.write_version(
+        project, "rlm", learned.add_learned_line(base, "ALWAYS peek first."), {"parent": 1}
+    )
+    b = skills.write_version(
+        project, "rlm", learned.add_learned_line(base, "NEVER recurse past depth 2."), {"parent": 1}
+    )
+    # each was tested against v1 on a, b, c; v2 solves a and b, v3 solves c: both on the front
+    for k, (s2, s3) in {"a": (1, 0), "b": (1, 0), "c": (0, 1)}.items():
+        scores.record(project, "rlm", 1, k, _s(0))
+        scores.record(project, "rlm", a.version, k, _s(s2))
+        scores.record(project, "rlm", b.version, k, _s(s3))
+    from scope_tui.gepa import merge
+
+    assert merge.candidates(project, "rlm") == [(a.version, b.version, 1)]
+    p = merge.propose_merge(project, "rlm")
+    assert p["kind"] == "merge" and p["merge_of"] == [a.version, b.version] and p["base_version"] == a.version
+    assert learned.learned_lines(p["new_text"]) == ["- ALWAYS peek first.", "- NEVER recurse past depth 2."]
+    assert trial.summary(p) == "untested"  # no eval items here: it waits for them, like any patch
+    assert merge.propose_merge(project, "rlm") is None  # proposed once
+    # a version that is off every front is no merge partner
+    scores.record(project, "rlm", b.version, "c", _s(0))
+    assert merge.candidates(project, "rlm") == []

@@ -6,8 +6,10 @@ An instance is an eval item (gepa.evals); a version's score there is its verifie
 exactly that. Per instance, the front is the pool's versions with the best score there; an instance no
 version solved (best score 0) has no front, so failing often never earns draws. Versions every front
 of which also holds another surviving version are pruned (GEPA's `remove_dominated_programs`); the next
-version is drawn with probability proportional to the number of fronts it is on. With an empty pool
-(nothing compared yet) the newest version runs.
+version is drawn with probability proportional to the number of fronts it is on. A version newer
+than every scored one with no score yet (approved before the skill had eval items) gets the next task; with an empty pool (nothing
+compared yet) the newest version runs. A version with a few scores but fewer than k shared is not drawn
+until a patch test (or merge) compares it.
 """
 
 from __future__ import annotations
@@ -139,6 +141,10 @@ def choose_version(
         return None
     if not evals.settings(project)["enabled"]:
         return max(versions)
+    newest_scored = max((v for v in versions if scores[v]), default=0)
+    unscored = [v for v in versions if not scores[v] and v > newest_scored]
+    if unscored and newest_scored:
+        return max(unscored)  # a version approved untested (no eval items yet) runs until it is scored
     del task_key  # GEPA draws the candidate independently of the instance it will run on
     return draw(scores, rng, _k(project, skill)) or max(versions)
 

@@ -218,6 +218,14 @@ def run(session_dir: Path) -> int:
         )
         line = patches.tested(project, pid, test)
         print(line, flush=True)
+        from scope_tui.gepa.merge import propose_merge
+
+        try:  # two front versions that learned different lines: their merge is tested the same way
+            merged = propose_merge(project, name, session=patch.get("session"))
+            if merged:
+                print(f"merge proposed: {merged['id']}", flush=True)
+        except Exception as exc:
+            events.append(session_dir, "error", where="gepa.merge", error=f"{type(exc).__name__}: {exc}")
         sessions.write_result(session_dir, line + "\n")
         sessions.set_status(session_dir, "done", exit_code=0)
         return 0

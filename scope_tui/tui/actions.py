@@ -216,6 +216,30 @@ class RoomActions(App[None]):
             self.notify(f"theme not saved: {exc}", severity="warning")
         self.notify(f"theme {nxt}", title="Theme")
 
+    # -- the person's verdict on the run in the details panel -------------------------------------
+    def action_rate(self, verdict: str) -> None:
+        sid = self.selected()
+        if sid is None:
+            self.notify("no session selected", severity="information")
+            return
+        self.do_rate(sid, verdict)
+
+    @work(thread=True, group="act")
+    def do_rate(self, sid: str, verdict: str) -> None:
+        from scope_tui import api
+
+        try:
+            score = api.rate_run(self.project, sid, verdict)
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, f"rate {sid}: {exc}", severity="error")
+            return
+        what = (
+            "no skill: nothing to score"
+            if score is None
+            else f"score {score['score']:g} ({score['verifier']})"
+        )
+        self.call_from_thread(self.notify, f"{sid} rated {verdict}: {what}", title="Verdict")
+
     # -- patches ---------------------------------------------------------------------------------
     def action_next_patch(self) -> None:
         self.patch_idx += 1

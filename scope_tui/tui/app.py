@@ -59,6 +59,8 @@ class ScopeApp(RoomActions):
         Binding("x", "reject", "Reject", id="reject"),
         Binding("e", "edit_patch", "Edit+approve", id="edit", show=False),
         Binding("p", "next_patch", "Next patch", id="next_patch", show=False),
+        Binding("plus", "rate('good')", "Rate good", id="rate_good", show=False),
+        Binding("minus", "rate('bad')", "Rate bad", id="rate_bad", show=False),
         Binding("g", "agents", "Agents", id="agents", show=False),
         Binding("t", "theme", "Theme", id="theme"),
         Binding("question_mark", "help", "Help", id="help"),
