@@ -168,6 +168,9 @@ def test_builtin_agent_tool_loop_on_an_openai_compatible_model(scope, openai_stu
     assert "MANGO-42" in (scope.session(sid) / "result.md").read_text()
     assert len(openai_stub.requests) == 2
     assert {r.body["model"] for r in openai_stub.requests} == {"qwen3:8b"}
+    assert (
+        openai_stub.requests[0].headers["authorization"] == f"Bearer {openai_stub.key}"
+    )  # the key got there
     assert "finish" in {t["function"]["name"] for t in openai_stub.requests[0].body["tools"]}
     calls = [e for e in scope.events(sid) if e["type"] == "llm_call"]
     assert [c["provider"] for c in calls] == ["openai", "openai"] and calls[0]["input_tokens"] > 0

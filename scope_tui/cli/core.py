@@ -8,6 +8,7 @@ import time
 
 from scope_tui.cli.options import Option
 from scope_tui.store.errors import UsageError
+from scope_tui.substrate.drivers import SPAWNABLE, status_source
 
 TYPE_CHECKING = False  # typing and argparse are not imported at run time: every process would pay for them
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
 SPAWN_OPTIONS = (
     Option("--task-file", metavar="FILE", help="read the task from FILE"),
     Option("--parent", metavar="ID", help="parent session (default: the session this runs in, if any)"),
-    Option("--driver", choices=("builtin", "claude", "command"), help="what runs in the window"),
+    Option("--driver", choices=SPAWNABLE, help="what runs in the window"),
     Option(
         "--cmd", metavar="COMMAND", help="a shell command to run as the worker (implies --driver command)"
     ),
@@ -253,6 +254,8 @@ def _session_row(s: Any, now: float) -> dict[str, Any]:
         "level": s.meta.get("level"),
         "phase": st.get("phase"),
         "driver": s.meta.get("driver"),
+        # where the status comes from: the driver's own (hooks, worker, ...), or what it fell back to
+        "status_source": st.get("status_source") or status_source(s.meta.get("driver")),
         "skill": s.meta.get("skill"),
         "model": st.get("model") or s.meta.get("model"),
         "agent": s.meta.get("agent"),

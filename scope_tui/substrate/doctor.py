@@ -40,30 +40,59 @@ def _store() -> Check:
     return True, f"project: {found} is writable", ""
 
 
-def _key() -> Check:
-    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-        base = os.environ.get("ANTHROPIC_BASE_URL")
-        return True, "anthropic: API key present" + (f" (base URL {base})" if base else ""), ""
-    return (
-        None,
-        "anthropic: no API key; the offline model (a deterministic stand-in, not an LLM) will be used",
-        "export ANTHROPIC_API_KEY=... to use Claude models",
-    )
+def _providers() -> list[Check]:
+    """Each model provider Scope itself calls (models/): its SDK's version and whether its key is set."""
+    from importlib import metadata
+
+    from scope_tui.substrate.drivers import PROVIDER_KEYS
+
+    out: list[Check] = []
+    for name, keys in PROVIDER_KEYS.items():
+        try:
+            sdk = f"{name} SDK {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            out.append((False, f"{name}: the {name} SDK is not installed", "bash .ci/setup"))
+            continue
+        key = next((k for k in keys if os.environ.get(k)), None)
+        base = os.environ.get(f"{name.upper()}_BASE_URL")
+        if key:
+            out.append(
+                (True, f"{name}: {sdk}, API key present ({key})" + (f", base URL {base}" if base else ""), "")
+            )
+        else:
+            out.append(
+                (
+                    None,
+                    f"{name}: {sdk}, no {keys[0]}; levels on it run the offline model (a deterministic "
+                    "stand-in, not an LLM) unless [models.<level>] names a base_url",
+                    f"export {keys[0]}=... to use it",
+                )
+            )
+    return out
 
 
-def _claude() -> Check:
-    exe = shutil.which("claude")
-    if not exe:
-        return (
-            None,
-            "claude code: not found (the claude driver is unavailable)",
-            "npm install -g @anthropic-ai/claude-code",
-        )
-    try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        out = "present"
-    return True, f"claude code: {out}", ""
+def _drivers() -> list[Check]:
+    """Each agent CLI driver (substrate/drivers.py rows with a `bin`): found, and its version."""
+    from scope_tui.substrate.drivers import TABLE
+
+    out: list[Check] = []
+    for name, row in TABLE.items():
+        if not row.get("bin"):
+            continue
+        title = f"{row['title']} (--driver {name})"
+        exe = shutil.which(str(row["bin"]))
+        if not exe:
+            out.append(
+                (None, f"{title}: not found", str(row.get("package", "")).replace("npm ", "npm install -g "))
+            )
+            continue
+        try:
+            res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
+            version = (res.stdout.strip() or res.stderr.strip()).splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            version = "present"
+        out.append((True, f"{title}: {version}", ""))
+    return out
 
 
 def _sandbox() -> Check:
@@ -147,4 +176,4 @@ def _modes() -> Check:
 
 def checks() -> list[Check]:
     """Each check as (ok, what, fix): ok is True, False (a problem) or None (optional, absent)."""
-    return [_tmux(), _store(), _modes(), _trust(), _serve(), _key(), _claude(), _sandbox()]
+    return [_tmux(), _store(), _modes(), _trust(), _serve(), *_providers(), *_drivers(), _sandbox()]

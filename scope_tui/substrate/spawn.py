@@ -8,6 +8,7 @@ from scope_tui.store import ids, keys, sessions
 from scope_tui.store.atomic import write_json
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
+from scope_tui.substrate.drivers import NAMES, SPAWNABLE
 from scope_tui.substrate.server import ensure, tmux_for, worker_command
 from scope_tui.tmux import NoServer, socket_path
 
@@ -17,15 +18,8 @@ if TYPE_CHECKING:
 
     from _typeshed import StrPath
 
-DRIVERS = (
-    "builtin",
-    "claude",
-    "command",
-    "pattern",
-    "orchestrator",
-    "eval",
-)  # eval: a patch's test (gepa.trial)
-_PASS_ENV_PREFIXES = ("ANTHROPIC_", "SCOPE_", "CLAUDE_", "LC_")
+DRIVERS = NAMES  # store/drivers.py: one row a driver
+_PASS_ENV_PREFIXES = ("ANTHROPIC_", "OPENAI_", "SCOPE_", "CLAUDE_", "LC_")  # keys themselves: handed_keys
 _PASS_ENV = ("PATH", "HOME", "VIRTUAL_ENV", "LANG", "TERM", "PYTHONPATH", "TZ", "USER", "SHELL")
 
 
@@ -122,9 +116,7 @@ def spawn(
     if driver is None:
         driver = str(cfg.get("driver", "builtin"))
     if driver not in DRIVERS:
-        raise UsageError(
-            f"unknown driver {driver!r}: use one of {', '.join(d for d in DRIVERS if d not in ('pattern', 'orchestrator', 'eval'))}"
-        )
+        raise UsageError(f"unknown driver {driver!r}: use one of {', '.join(SPAWNABLE)}")
     if driver == "command" and cmd is None:
         raise UsageError("the command driver needs --cmd COMMAND")
     if model is not None and not model.strip():

@@ -14,8 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from scope_tui.store.glyphs import GLYPHS, words
-
-DRIVERS = ("builtin", "claude", "command")
+from scope_tui.substrate.drivers import installed
 
 
 class SpawnScreen(ModalScreen[dict[str, Any] | None]):
@@ -27,7 +26,8 @@ class SpawnScreen(ModalScreen[dict[str, Any] | None]):
         super().__init__()
         self.parent_id = parent
         self.skills = skills
-        self.driver = driver if driver in DRIVERS else "builtin"
+        self.drivers = installed()  # the agent CLIs found on PATH, beside the built-in ones
+        self.driver = driver if driver in self.drivers else "builtin"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="form"):
@@ -46,7 +46,9 @@ class SpawnScreen(ModalScreen[dict[str, Any] | None]):
                     )
                 with Vertical():
                     yield Label("Driver")
-                    yield Select([(d, d) for d in DRIVERS], value=self.driver, allow_blank=False, id="driver")
+                    yield Select(
+                        [(d, d) for d in self.drivers], value=self.driver, allow_blank=False, id="driver"
+                    )
             yield Label("Command (command driver)")
             yield Input(placeholder="e.g. pytest -q", id="cmd")
             yield Label("Model")

@@ -1,15 +1,12 @@
-"""What runs inside a tmux window: the built-in agent loop, the Claude Code driver, a plain command."""
+"""What runs inside a tmux window: the built-in agent loop, the agent CLI drivers (Claude Code, Codex CLI), a plain command."""
 
 from __future__ import annotations
 
 from scope_tui.store import events, sessions
+from scope_tui.substrate.drivers import TABLE
 
-# driver name -> module with `run(session_dir) -> int`
-DRIVERS = {
-    "command": "scope_tui.workers.command",
-    "builtin": "scope_tui.workers.builtin",
-    "claude": "scope_tui.workers.claude",
-}
+# driver name -> module with `run(session_dir) -> int` (substrate/drivers.py holds one row a driver)
+DRIVERS = {name: str(row["module"]) for name, row in TABLE.items() if row.get("module")}
 
 
 def run(s: sessions.Session) -> int:

@@ -1,7 +1,9 @@
 """`scope hook <event>`: Claude Code's hooks turned into Scope state and events.
 
 Claude Code runs one of these per hook (SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Stop,
-Notification) with the hook's JSON on stdin. `handle` returns what to print on stdout (a JSON decision,
+Notification) with the hook's JSON on stdin. Codex CLI speaks the same protocol (the same payload
+fields, the same PreToolUse deny), plus PermissionRequest; the session's driver (meta.json) says whose
+transcript a Stop reads its tokens from. `handle` returns what to print on stdout (a JSON decision,
 or nothing); it never raises, so a broken hook can never break the agent it watches.
 """
 
@@ -175,7 +177,7 @@ def _session_start(
 ) -> dict[str, Any] | None:
     events.append(
         d,
-        "claude_session",
+        "claude_session" if s.meta.get("driver") in (None, "claude") else "cli_session",
         claude_session_id=p.get("session_id"),
         source=p.get("source"),
         model=p.get("model"),
@@ -230,11 +232,22 @@ def _post_tool(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]
     return None
 
 
+def _usage_of(s: sessions.Session, transcript: str | None) -> dict[str, Any] | None:
+    if s.meta.get("driver") == "codex":
+        from scope_tui.workers.codex import usage as codex_usage
+
+        return codex_usage(transcript)
+    return usage(transcript)
+
+
 def _stop(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> dict[str, Any] | None:
-    text = str(p.get("last_assistant_message") or "") or _last_text(p.get("transcript_path"))
-    used = usage(p.get("transcript_path"))
+    claude = s.meta.get("driver") in (None, "claude")
+    text = str(p.get("last_assistant_message") or "") or (
+        _last_text(p.get("transcript_path")) if claude else ""
+    )
+    used = _usage_of(s, p.get("transcript_path"))
     # Claude Code may fire Stop before its transcript holds the turn's last message: give it a moment
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + (2.0 if claude else 0.0)
     while text and p.get("transcript_path") and time.monotonic() < deadline:
         if _last_text(p.get("transcript_path")).strip() == text.strip():
             used = usage(p.get("transcript_path"))
@@ -275,6 +288,19 @@ def _stop(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> 
     return None
 
 
+def _permission(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> dict[str, Any] | None:
+    """Codex asks the person to approve a call: the session needs them (a session never answers it)."""
+    raw = p.get("tool_input")
+    tin: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    what = str(tin.get("command") or p.get("tool_name") or "a tool call")
+    events.append(d, "permission_request", tool=p.get("tool_name"), command=what[:_SUMMARY])
+    if not s.terminal:
+        sessions.set_status(
+            d, "needs_input", reason=f"asks to approve: {sessions.first_line(what)} (attach and answer)"
+        )
+    return None
+
+
 def _notification(project: Project, d: Path, s: sessions.Session, p: dict[str, Any]) -> dict[str, Any] | None:
     msg = str(p.get("message") or "")
     kind = str(p.get("notification_type") or "")
@@ -296,6 +322,7 @@ HANDLERS = {
     "PostToolUse": _post_tool,
     "Stop": _stop,
     "Notification": _notification,
+    "PermissionRequest": _permission,
 }
 
 

@@ -5,16 +5,20 @@ Nothing here writes outside the session folder: the user's own ~/.claude stays u
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from scope_tui.store import config, sessions
+from scope_tui.store import config
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
+from scope_tui.workers import agent_cli
+from scope_tui.workers.agent_cli import (  # noqa: F401  (shared by every agent CLI; named here as before)
+    hook_command,
+    instructions,
+    scope_cmd,
+    system_prompt,
+)
 
 SETTINGS = "claude-settings.json"
 SYSTEM_PROMPT = "claude-system-prompt.md"
@@ -41,17 +45,6 @@ def options(project: Project) -> dict[str, Any]:
     except Exception:
         cfg = {}
     return {**DEFAULTS, **(cfg if isinstance(cfg, dict) else {})}
-
-
-def scope_cmd() -> str:
-    """How a shell inside the session calls Scope: `scope` when a `scope` is reachable there."""
-    if (Path(sys.executable).parent / "scope").exists() or shutil.which("scope"):
-        return "scope"  # env() puts this interpreter's bin folder first on PATH
-    return f"{shlex.quote(sys.executable)} -m scope_tui"
-
-
-def hook_command(event: str, session_dir: Path) -> str:
-    return f"{shlex.quote(sys.executable)} -m scope_tui hook {event} --session-dir {shlex.quote(str(session_dir))}"
 
 
 def settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -100,60 +93,9 @@ def write_settings(session_dir: Path, allow: list[str] | tuple[str, ...] = ()) -
     return path
 
 
-def _skill_text(project: Project, s: sessions.Session) -> str:
-    name = s.meta.get("skill")
-    if not name:
-        return ""
-    try:
-        from scope_tui.patterns import skill_files
-
-        sk = skill_files.load(
-            project, str(name), agent_skill_root=s.meta.get("skill_root")
-        )  # an agent's own skill
-    except Exception as exc:  # an unreadable skill must not stop the session; say so in its prompt
-        return f"(Scope could not load the skill {name!r}: {exc})"
-    return f"# Skill: {sk.ref}\n\n{sk.body.strip()}"
-
-
-def instructions(project: Project, s: sessions.Session) -> str:
-    """Scope's own instructions: who this session is and how it spawns, waits on and polls children."""
-    sc = scope_cmd()
-    return f"""# Scope
-You run as Scope session {s.id} ({s.level} level) of the project at {project.home}.
-SCOPE_DIR and SCOPE_SESSION_ID are set in your environment, so Scope commands you run act for this session.
-- Split off work: `{sc} spawn "TASK"` starts a child session and prints its id at once
-  (options: --driver claude|builtin, --skill NAME, --worktree for a git worktree of its own).
-- Wait for children: `{sc} wait ID [ID ...] --timeout 100` (exit 0 all done, 1 one failed, 3 timed out: wait again).
-- Check without waiting: `{sc} poll ID` (or `{sc} poll --all`); a child's answer is in
-  {project.sessions}/ID/result.md.
-- When the task is finished, end your turn with the final answer as your last message: Scope records it as
-  this session's result. Do not end your turn while children you need are still running.
-- If you cannot go on without the person, ask one clear question ending with '?' and end your turn.
-  Scope reads a turn that ends with '?' as such a question, so do not end a finished answer with one."""
-
-
-def system_prompt(project: Project, s: sessions.Session) -> str:
-    """What goes in through --append-system-prompt-file: the skill, the session's prompt.md, Scope's
-    instructions."""
-    parts = [_skill_text(project, s)]
-    try:
-        parts.append((s.dir / sessions.PROMPT).read_text().strip())
-    except FileNotFoundError:
-        pass
-    parts.append(instructions(project, s))
-    return "\n\n".join(p for p in parts if p)
-
-
 def env(base: dict[str, str] | None = None) -> dict[str, str]:
     """Claude's environment: the window's, quiet (no autoupdater, no nonessential traffic), Scope on PATH."""
-    out = dict(os.environ if base is None else base)
-    out.update(HIDDEN_ENV)
-    bindir = str(Path(sys.executable).parent)
-    if (Path(bindir) / "scope").exists():
-        parts = out.get("PATH", "").split(os.pathsep)
-        if bindir not in parts:
-            out["PATH"] = os.pathsep.join([bindir, *[p for p in parts if p]])
-    return out
+    return agent_cli.env(base, HIDDEN_ENV)
 
 
 def write_system_prompt(session_dir: Path, text: str) -> Path:

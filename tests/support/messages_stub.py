@@ -77,12 +77,16 @@ class Recorded:
                 for y in x:
                     walk(y)
             elif isinstance(x, dict):
-                for k in ("text", "content", "input"):
+                for k in ("text", "content", "input", "output", "arguments"):
                     if k in x:
                         walk(x[k] if k != "input" else json.dumps(x[k]))
 
         walk(self.body.get("system"))
         walk(self.body.get("messages"))
+        walk(
+            self.body.get("instructions")
+        )  # the OpenAI Responses API's fields (tests/support/openai_stub.py)
+        walk(self.body.get("input"))
         return "\n".join(out)
 
     @property
