@@ -35,6 +35,7 @@ def codex(home, scope, openai_stub) -> Path:
         Project(scope.scope_dir).config_path,
         {"codex": {"base_url": openai_stub.url + "/v1", "model": "stub-codex-1", "ready_timeout": 90.0}},
     )
+    scope.ok("trust")  # [codex] base_url names where codex's calls (and the key) go: a person's decision
     scope.env["OPENAI_API_KEY"] = openai_stub.key
     return own
 
@@ -106,7 +107,8 @@ def test_codex_runs_asks_is_redirected_asks_approval_and_finishes(scope, codex, 
     assert st["status"] == "done", (st, scope.events(sid)[-6:])
     assert (scope.session(sid) / "result.md").read_text() == "MANGO appears 1 time.\n"
     assert (scope.root / "count.txt").read_text().strip() == "1"  # the approved call really ran
-    seq = statuses(scope, sid)
+    # the state is written before its status event: wait for the event too
+    seq = wait_until(lambda: (q := statuses(scope, sid)) and q[-1] == "done" and q, 10, what="done event")
     assert seq[seq.index("needs_input") :] == ["needs_input", "running", "needs_input", "running", "done"], (
         seq
     )
@@ -158,7 +160,7 @@ def test_a_project_with_its_own_codex_hooks_is_refused(scope, codex, openai_stub
 
 
 def test_doctor_and_the_spawn_form_see_codex_only_when_installed(scope, codex, tmp_path, monkeypatch):
-    from scope_tui.substrate.drivers import installed
+    from scope_tui.store.drivers import installed
 
     out = scope.ok("doctor")
     assert "Codex CLI (--driver codex): codex-cli " in out and "openai: openai SDK " in out

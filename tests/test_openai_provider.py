@@ -149,6 +149,7 @@ def openai_levels(scope, stub, **extra):
             "prices": {"openai:qwen3:8b": [0.0, 0.0], "gpt-4.1-mini": [0.4, 1.6]},
         },
     )
+    scope.ok("trust")  # a base_url is where the calls (and the key) go: it applies once a person trusts it
 
 
 def test_builtin_agent_tool_loop_on_an_openai_compatible_model(scope, openai_stub):
@@ -223,3 +224,20 @@ def test_rlm_root_on_anthropic_sub_calls_on_openai(scope, stub, openai_stub, mon
     log = scope.ok("log", s.id)
     assert "anthropic: 2 calls" in log and "openai: 2 calls" in log
     assert "$0.0008" in log  # 2 x (1000 in at $0.40/M + 10 out at $1.60/M) on the OpenAI line
+
+
+def test_a_base_url_applies_only_once_the_person_trusts_the_project(scope):
+    path = Project(scope.scope_dir).config_path
+    url = "http://127.0.0.1:9/v1"
+    config.update(
+        path,
+        {"models": {"operational": {"provider": "openai", "base_url": url}}, "codex": {"base_url": url}},
+    )
+    cfg = config.load(path)
+    assert "base_url" not in cfg["models"]["operational"] and "base_url" not in cfg.get("codex", {})
+    assert select.backend_for(cfg, None, "operational") == "offline"  # no key, no (trusted) URL
+    out = scope.ok("trust")
+    assert "models.operational.base_url" in out and "codex.base_url" in out
+    cfg = config.load(path)
+    assert cfg["models"]["operational"]["base_url"] == url and cfg["codex"]["base_url"] == url
+    assert select.backend_for(cfg, None, "operational") == "openai"

@@ -7,8 +7,8 @@ import sys
 import time
 
 from scope_tui.cli.options import Option
+from scope_tui.store.drivers import SPAWNABLE, status_source
 from scope_tui.store.errors import UsageError
-from scope_tui.substrate.drivers import SPAWNABLE, status_source
 
 TYPE_CHECKING = False  # typing and argparse are not imported at run time: every process would pay for them
 if TYPE_CHECKING:

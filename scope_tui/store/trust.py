@@ -7,13 +7,15 @@ validator reads the same list. `scope trust` records the project outside the rep
 does: `$XDG_CONFIG_HOME/scope/trusted.json` maps the project's folder to a hash of the gated keys'
 values only, so a theme the room writes needs no new trust and a changed `[claude] bin` does.
 
-Later issues add their own keys here (drivers' binaries, `[models.*] base_url`, `[hosts]`, `[notify]`).
+Later issues add their own keys here (`[hosts]`, `[notify]`); the drivers' binaries and base URLs and
+the models' `[models.<level>] base_url` come from store/drivers.py.
 """
 
 from __future__ import annotations
 
 import os
 
+from scope_tui.store import drivers
 from scope_tui.store.atomic import write_text
 
 TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
@@ -34,6 +36,8 @@ GATED: tuple[str, ...] = (
     "rlm.tools",  # Python callables an RLM's engine imports and runs
     "rlm.sub_tools",  # the same, for its sub-calls
 )
+# each driver's binary and base URL, each model level's base URL (store/drivers.py keeps the lists)
+GATED += tuple(k for k in drivers.trusted_keys() if k not in GATED)
 
 
 def store_path() -> str:

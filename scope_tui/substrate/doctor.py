@@ -44,7 +44,7 @@ def _providers() -> list[Check]:
     """Each model provider Scope itself calls (models/): its SDK's version and whether its key is set."""
     from importlib import metadata
 
-    from scope_tui.substrate.drivers import PROVIDER_KEYS
+    from scope_tui.store.drivers import PROVIDER_KEYS
 
     out: list[Check] = []
     for name, keys in PROVIDER_KEYS.items():
@@ -72,8 +72,8 @@ def _providers() -> list[Check]:
 
 
 def _drivers() -> list[Check]:
-    """Each agent CLI driver (substrate/drivers.py rows with a `bin`): found, and its version."""
-    from scope_tui.substrate.drivers import TABLE
+    """Each agent CLI driver (store/drivers.py rows with a `bin`): found, and its version."""
+    from scope_tui.store.drivers import TABLE
 
     out: list[Check] = []
     for name, row in TABLE.items():

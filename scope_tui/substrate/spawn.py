@@ -6,9 +6,9 @@ import os
 
 from scope_tui.store import ids, keys, sessions
 from scope_tui.store.atomic import write_json
+from scope_tui.store.drivers import NAMES, SPAWNABLE
 from scope_tui.store.errors import UnknownSession, UsageError
 from scope_tui.store.project import Project
-from scope_tui.substrate.drivers import NAMES, SPAWNABLE
 from scope_tui.substrate.server import ensure, tmux_for, worker_command
 from scope_tui.tmux import NoServer, socket_path
 

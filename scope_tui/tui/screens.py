@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from scope_tui.store.drivers import installed
 from scope_tui.store.glyphs import GLYPHS, words
-from scope_tui.substrate.drivers import installed
 
 
 class SpawnScreen(ModalScreen[dict[str, Any] | None]):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from scope_tui.store import events, sessions
-from scope_tui.substrate.drivers import TABLE
+from scope_tui.store.drivers import TABLE
 
-# driver name -> module with `run(session_dir) -> int` (substrate/drivers.py holds one row a driver)
+# driver name -> module with `run(session_dir) -> int` (store/drivers.py holds one row a driver)
 DRIVERS = {name: str(row["module"]) for name, row in TABLE.items() if row.get("module")}
 
 

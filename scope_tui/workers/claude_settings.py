@@ -5,11 +5,12 @@ Nothing here writes outside the session folder: the user's own ~/.claude stays u
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from scope_tui.store import config
+from scope_tui.store import config, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 from scope_tui.workers import agent_cli

@@ -46,7 +46,7 @@ HOME = "codex-home"
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop")
 _MATCHED = ("PreToolUse", "PermissionRequest", "PostToolUse")
 KEY_VAR = "OPENAI_API_KEY"
-# [codex] in .scope/config.toml; `bin` and `base_url` apply only to a trusted project (substrate/drivers.py)
+# [codex] in .scope/config.toml; `bin` and `base_url` apply only to a trusted project (store/drivers.py)
 DEFAULTS: dict[str, Any] = {
     "bin": "codex",
     "base_url": "",  # a Responses API server; empty: api.openai.com with OPENAI_API_KEY, else the login

@@ -22,8 +22,11 @@ ANTHROPIC_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 OPENAI_KEYS = ("OPENAI_API_KEY",)
 # The models Scope itself calls (models/): provider -> its key variables.
 PROVIDER_KEYS = {"anthropic": ANTHROPIC_KEYS, "openai": OPENAI_KEYS}
-# Config keys of the models that name a URL: trust-gated like a driver's binary.
-PROVIDER_TRUSTED = ("models.*.base_url", "models.base_url")
+# Config keys of the models that name a URL (where the calls, and the key, go): trust-gated like a
+# driver's binary (store/trust.py reads these lists).
+PROVIDER_TRUSTED = tuple(
+    f"models.{lv}.base_url" for lv in ("strategic", "tactical", "operational", "rlm_sub")
+)
 
 TABLE: dict[str, dict[str, Any]] = {
     "builtin": {
