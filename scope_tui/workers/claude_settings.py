@@ -5,7 +5,6 @@ Nothing here writes outside the session folder: the user's own ~/.claude stays u
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
