@@ -18,7 +18,9 @@ _TMUX_DIR = tempfile.mkdtemp(prefix="sct-")  # short: socket paths must stay und
 os.environ["TMUX_TMPDIR"] = _TMUX_DIR
 os.environ.pop("TMUX", None)
 os.environ.pop("TMUX_PANE", None)
-for _k in [k for k in os.environ if k.startswith(("SCOPE_", "ANTHROPIC_", "OPENAI_", "GEMINI_", "CODEX_"))]:
+for _k in [
+    k for k in os.environ if k.startswith(("SCOPE_", "ANTHROPIC_", "OPENAI_", "GEMINI_", "GOOGLE_", "CODEX_"))
+]:
     os.environ.pop(_k)
 # the trust store ($XDG_CONFIG_HOME/scope/trusted.json) of this run, never the person's
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMUX_DIR, "xdg")
@@ -87,4 +89,13 @@ def openai_stub():
     from tests.support.openai_stub import OpenAIStub
 
     with OpenAIStub() as s:
+        yield s
+
+
+@pytest.fixture
+def gemini_stub():
+    """A Gemini-API stub on 127.0.0.1 (tests/support/gemini_stub.py): generateContent, streamed or not."""
+    from tests.support.gemini_stub import GeminiStub
+
+    with GeminiStub() as s:
         yield s

@@ -241,3 +241,12 @@ def test_a_base_url_applies_only_once_the_person_trusts_the_project(scope):
     cfg = config.load(path)
     assert cfg["models"]["operational"]["base_url"] == url and cfg["codex"]["base_url"] == url
     assert select.backend_for(cfg, None, "operational") == "openai"
+
+
+def test_every_drivers_and_providers_key_is_in_the_one_registry():
+    from scope_tui.store import drivers, keys
+
+    used = {k for row in drivers.TABLE.values() for k in row.get("keys", ())}
+    used |= {k for ks in drivers.PROVIDER_KEYS.values() for k in ks}
+    assert used <= set(keys.KEYS), used - set(keys.KEYS)
+    assert {"OPENAI_API_KEY", "GEMINI_API_KEY"} <= used

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scope_tui.store import files
 from scope_tui.store.atomic import write_text
+from scope_tui.store.drivers import SPAWNABLE
 from scope_tui.store.errors import CorruptFile
 from scope_tui.store.schema import Key, check_toml, defaults
 
@@ -23,8 +24,8 @@ KEYS = (
         "driver",
         "str",
         "builtin",
-        choices=("builtin", "claude", "command"),
-        doc="what runs a spawned session",
+        choices=SPAWNABLE,
+        doc="what runs a spawned session (store/drivers.py)",
     ),
     Key("auto_approve", "bool", False, trust=True, doc="apply learned skill patches without a person"),
     Key("theme", "str", "scope-dark", doc="the control room's theme (`themes/*.toml`)"),
@@ -35,12 +36,13 @@ KEYS = (
         "models.backend",
         "str",
         "auto",
-        choices=("auto", "anthropic", "offline"),
-        doc="auto: anthropic when a key is set",
+        choices=("auto", "anthropic", "openai", "offline"),
+        doc="auto: a level's provider when its key (or a base_url) is there, else offline",
     ),
     Key("models.strategic", "model", "claude-opus-4-6", doc="a name, or a table: provider, name, base_url"),
     Key("models.tactical", "model", "claude-sonnet-4-6"),
     Key("models.operational", "model", "claude-haiku-4-5"),
+    Key("models.rlm_sub", "model", doc="an RLM's llm_query sub-calls (default: operational's)"),
     Key("models.base_url", "str", trust=True, doc="another Messages-API endpoint"),
     Key("models.max_tokens", "int+", doc="per model call (default 4096)"),
     Key("models.retry_cap", "pos", doc="seconds between retries at most (default 8)"),
@@ -96,6 +98,22 @@ KEYS = (
     Key("claude.allow", "list[str]", trust=True, doc='extra permission rules, e.g. ["Bash(pytest:*)"]'),
     Key("claude.ready_timeout", "pos", doc="seconds for Claude Code to take input"),
     Key("claude.deliver_timeout", "pos", doc="seconds for a pasted task to be submitted"),
+    Key("codex", "table", doc="the Codex CLI driver"),
+    Key("codex.bin", "str", trust=True, doc="the codex executable (default `codex` on PATH)"),
+    Key("codex.base_url", "str", trust=True, doc="a Responses API server (default: api.openai.com)"),
+    Key("codex.model", "str", doc="the model codex asks for (default: codex's own, or spawn --model)"),
+    Key("codex.approval", "str", doc='codex approval_policy (default "on-request")'),
+    Key("codex.sandbox", "str", doc='codex sandbox_mode (default "workspace-write")'),
+    Key("codex.keep_open", "bool", doc="leave codex running after the task is done"),
+    Key("codex.ready_timeout", "pos", doc="seconds for Codex to take input"),
+    Key("codex.deliver_timeout", "pos", doc="seconds for a pasted task to be submitted"),
+    Key("gemini", "table", doc="the Gemini CLI driver"),
+    Key("gemini.bin", "str", trust=True, doc="the gemini executable (default `gemini` on PATH)"),
+    Key("gemini.base_url", "str", trust=True, doc="a Gemini API server (GOOGLE_GEMINI_BASE_URL)"),
+    Key("gemini.model", "str", doc='the model (default "gemini-2.5-flash"; "Auto" routes every prompt)'),
+    Key("gemini.keep_open", "bool", doc="leave gemini running after the task is done"),
+    Key("gemini.ready_timeout", "pos", doc="seconds for Gemini CLI to take input"),
+    Key("gemini.deliver_timeout", "pos", doc="seconds for a pasted task to be submitted"),
     Key("hooks", "table", trust=True, doc="commands run on events"),
     Key("sessions", "table", doc="what sessions may do"),
     Key("sessions.allow_command_workers", "bool", False, trust=True, doc="a session may spawn --cmd workers"),

@@ -4,7 +4,8 @@ A driver is one module under `scope_tui/workers/` with `run(session_dir) -> int`
 workers/agent_cli.py for the agent CLIs). Its row here says what `scope spawn --driver` accepts, what
 `scope poll --json` reports as `status_source`, what `scope doctor` looks for (`bin`, `version_args`),
 what the room's spawn form offers (the installed ones), which API keys the driver's process may see
-(`keys`: kept out of every other worker) and which of its config keys apply only after `scope trust`
+(`keys`: each one registered in store/keys.py, the one registry that keeps them out of argv, logs
+and every other worker) and which of its config keys apply only after `scope trust`
 (`trusted`: a binary, a URL). A new CLI is its module, this row, and one test.
 
 `status_source`, best first: `worker` (Scope's own process writes every status), `hooks` (the CLI's
@@ -63,6 +64,16 @@ TABLE: dict[str, dict[str, Any]] = {
         "keys": OPENAI_KEYS + ("CODEX_API_KEY",),
         "trusted": ("codex.bin", "codex.base_url"),
     },
+    "gemini": {
+        "title": "Gemini CLI",
+        "module": "scope_tui.workers.gemini",
+        "bin": "gemini",
+        "package": "npm @google/gemini-cli",
+        "status_source": "hooks",
+        "enforces": "BeforeTool: a call against the skill's rules is denied, the reflection as the reason",
+        "keys": ("GEMINI_API_KEY",),
+        "trusted": ("gemini.bin", "gemini.base_url"),
+    },
     # internal: a pattern engine under its supervisor, the strategic orchestrator (scope run), a patch's test
     "pattern": {"title": "pattern engine", "status_source": "worker", "internal": True, "keys": ()},
     "orchestrator": {"title": "orchestrator", "status_source": "worker", "internal": True, "keys": ()},
@@ -83,14 +94,6 @@ def installed() -> tuple[str, ...]:
     import shutil
 
     return tuple(n for n in SPAWNABLE if not TABLE[n].get("bin") or shutil.which(str(TABLE[n]["bin"])))
-
-
-def all_keys() -> tuple[str, ...]:
-    """Every API key variable a driver or a provider uses, once each (for the key registry)."""
-    out: list[str] = []
-    for keys in [*PROVIDER_KEYS.values(), *(row.get("keys", ()) for row in TABLE.values())]:
-        out.extend(k for k in keys if k not in out)
-    return tuple(out)
 
 
 def trusted_keys() -> tuple[str, ...]:

@@ -28,6 +28,8 @@ KEYS: dict[str, str | None] = {
     "ANTHROPIC_AUTH_TOKEN": None,
     "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-",  # `claude setup-token`: Claude Code's own key
     "OPENAI_API_KEY": "sk-",  # models/openai_model.py
+    "CODEX_API_KEY": "sk-",  # workers/codex.py (Codex CLI's own name for an OpenAI key)
+    "GEMINI_API_KEY": "AIza",  # workers/gemini.py
 }
 
 HANDOVER = "keys.json"  # in the session's folder, for the time between spawn and the worker's start

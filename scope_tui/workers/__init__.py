@@ -1,4 +1,4 @@
-"""What runs inside a tmux window: the built-in agent loop, the agent CLI drivers (Claude Code, Codex CLI), a plain command."""
+"""What runs inside a tmux window: the built-in agent loop, the agent CLI drivers (Claude Code, Codex CLI, Gemini CLI), a plain command."""
 
 from __future__ import annotations
 

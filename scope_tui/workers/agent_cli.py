@@ -377,7 +377,7 @@ def instructions(project: Project, s: sessions.Session) -> str:
 You run as Scope session {s.id} ({s.level} level) of the project at {project.home}.
 SCOPE_DIR and SCOPE_SESSION_ID are set in your environment, so Scope commands you run act for this session.
 - Split off work: `{sc} spawn "TASK"` starts a child session and prints its id at once
-  (options: --driver builtin|claude|codex, --skill NAME, --worktree for a git worktree of its own).
+  (options: --driver builtin|claude|codex|gemini, --skill NAME, --worktree for a git worktree of its own).
 - Wait for children: `{sc} wait ID [ID ...] --timeout 100` (exit 0 all done, 1 one failed, 3 timed out: wait again).
 - Check without waiting: `{sc} poll ID` (or `{sc} poll --all`); a child's answer is in
   {project.sessions}/ID/result.md.
@@ -409,3 +409,41 @@ def env(base: dict[str, str] | None = None, quiet: dict[str, str] | None = None)
         if bindir not in parts:
             out["PATH"] = os.pathsep.join([bindir, *[p for p in parts if p]])
     return out
+
+
+def fail_start(d: Path, cli: str, why: str, code: int) -> int:
+    """The CLI could not be started: say why in the pane, the events and the status."""
+    print(f"scope: {why}", flush=True)
+    events.append(d, "error", error=why, source=f"{cli}-driver")
+    sessions.set_status(d, "failed", reason=why)
+    return code
+
+
+def launch(
+    run_cls: type[CliRun],
+    project: Project,
+    d: Path,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    opts: dict[str, Any],
+    **fields: Any,
+) -> int:
+    """Start the CLI as this process's child on the pane, supervise it to its end, and finish the session."""
+    import signal
+
+    from scope_tui.workers.process import die_with_parent
+
+    cli = run_cls.CLI
+    sessions.set_status(d, "running", reason=f"starting {run_cls.TITLE}")
+    sessions.set_phase(d, "observe", f"starting {run_cls.TITLE}")
+    signal.signal(signal.SIGINT, lambda *_: None)  # a Python handler is reset at exec: Ctrl-C reaches the CLI
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
+    events.append(d, "cli_started", cli=cli, pid=proc.pid, bin=argv[0], cwd=cwd, **fields)
+    sup = run_cls(project, d, proc, opts)
+    code = sup.run()
+    rc = finish(d, code, "" if sup.ending else sup.last_words(), cli)
+    st = sessions.load_dir(d)
+    _say(f"[{cli} {'ended by Scope' if sup.ending else f'exited {code}'}; session {st.id} {st.status}]")
+    sys.stdout.flush()
+    return rc

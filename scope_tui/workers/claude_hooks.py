@@ -237,6 +237,10 @@ def _usage_of(s: sessions.Session, transcript: str | None) -> dict[str, Any] | N
         from scope_tui.workers.codex import usage as codex_usage
 
         return codex_usage(transcript)
+    if s.meta.get("driver") == "gemini":
+        from scope_tui.workers.gemini import usage as gemini_usage
+
+        return gemini_usage(transcript)
     return usage(transcript)
 
 
@@ -339,11 +343,17 @@ def handle(event: str, payload: dict[str, Any], session_dir: Path) -> dict[str, 
                 session_dir, "error", error=f"hook {event}: session corrupt: {s.corrupt}", source="hook"
             )
             return None
+        gemini = s.meta.get("driver") == "gemini"
+        if gemini:  # Gemini CLI's hooks have their own names and shapes: the same handlers, translated
+            from scope_tui.workers.gemini import from_claude, to_claude
+
+            event, payload = to_claude(event, payload)
         fn = HANDLERS.get(event)
         if fn is None:
             events.append(session_dir, "hook", hook=event)
             return None
-        return fn(project, session_dir, s, payload)
+        out = fn(project, session_dir, s, payload)
+        return from_claude(event, out) if gemini else out
     except Exception as exc:
         try:
             events.append(

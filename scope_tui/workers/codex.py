@@ -28,19 +28,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from scope_tui.store import config, events, sessions
+from scope_tui.store import config, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 from scope_tui.workers import agent_cli
-from scope_tui.workers.agent_cli import CliRun, _say, finish, resolve_bin
-from scope_tui.workers.process import die_with_parent
+from scope_tui.workers.agent_cli import CliRun, _say, resolve_bin
 
 HOME = "codex-home"
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop")
@@ -198,13 +194,6 @@ def _under(path: Path, folder: str) -> bool:
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def fail(d: Path, why: str, code: int) -> int:
-    print(f"scope: {why}", flush=True)
-    events.append(d, "error", error=why, source="codex-driver")
-    sessions.set_status(d, "failed", reason=why)
-    return code
-
-
 def run(session_dir: str | Path) -> int:
     """Run Codex CLI for the session in `session_dir` until it exits; returns the worker's exit code."""
     d = Path(session_dir)
@@ -214,22 +203,22 @@ def run(session_dir: str | Path) -> int:
     _say(f"scope · session {s.id} · codex driver")
     exe = resolve_bin(str(opts["bin"]))
     if exe is None:
-        return fail(d, f"the codex CLI ({opts['bin']}) is not installed: npm install -g @openai/codex", 127)
+        return agent_cli.fail_start(
+            d, "codex", f"the codex CLI ({opts['bin']}) is not installed: npm install -g @openai/codex", 127
+        )
     cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
     if not Path(cwd).is_dir():
         cwd = str(project.home)
     theirs = project_hooks(Path(cwd))
     if theirs is not None:
-        return fail(
+        return agent_cli.fail_start(
             d,
+            "codex",
             f"this project has Codex hooks of its own ({theirs}): Scope runs Codex with its own hooks "
             "trusted, and will not run a project's unreviewed ones; move them aside or use another driver",
             2,
         )
     home = write_home(project, s, opts, cwd)
-    sessions.set_status(d, "running", reason="starting Codex CLI")
-    sessions.set_phase(d, "observe", "starting Codex CLI")
-    signal.signal(signal.SIGINT, lambda *_: None)  # reset at exec: Ctrl-C reaches codex, not us
     env = agent_cli.env(None, QUIET_ENV)
     env["CODEX_HOME"] = str(home)
     if _under(home, tempfile.gettempdir()):
@@ -238,15 +227,7 @@ def run(session_dir: str | Path) -> int:
         tmp = d / "codex-tmp"
         tmp.mkdir(mode=0o700, exist_ok=True)
         env["TMPDIR"] = str(tmp)
-    proc = subprocess.Popen(argv(exe, cwd), cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
-    events.append(d, "cli_started", cli="codex", pid=proc.pid, bin=exe, cwd=cwd, home=str(home))
-    sup = CodexRun(project, d, proc, opts)
     try:
-        code = sup.run()
+        return agent_cli.launch(CodexRun, project, d, argv(exe, cwd), env, cwd, opts, home=str(home))
     finally:
         (home / "auth.json").unlink(missing_ok=True)  # the person's login copy lives no longer than codex
-    rc = finish(d, code, "" if sup.ending else sup.last_words(), "codex")
-    st = sessions.load_dir(d)
-    _say(f"[codex {'ended by Scope' if sup.ending else f'exited {code}'}; session {st.id} {st.status}]")
-    sys.stdout.flush()
-    return rc
