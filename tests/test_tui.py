@@ -555,3 +555,90 @@ def test_theme_change_recolours_the_rows(project):
         assert any(app.palette.text in str(sp.style) for sp in spans)
 
     run(app, body)
+
+
+@pytest.fixture
+def fast_project(tmp_path):
+    """A project in memory (/dev/shm) where there is one: a thousand fsyncs on a shared disk take a minute."""
+    import shutil
+    import tempfile
+
+    shm = Path("/dev/shm")
+    root = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else tmp_path
+    yield Project.create(root / ".scope")
+    if root != tmp_path:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_after_a_thousand_random_changes_the_tree_equals_a_fresh_load(fast_project):
+    """Spawns, status changes, kills and removed folders, as fast as they come: the rows the room ends
+    with (structure and text) are those a room opened afterwards shows."""
+    import random
+    import shutil
+
+    project = fast_project
+    rng = random.Random(15)
+    now = time.time() + 30
+    live = [make(project, "Seed root")]
+    kids: dict[str, int] = {}
+    app = quiet(project, clock=lambda: now)
+
+    def rendered(a: ScopeApp) -> list[tuple[int, str]]:
+        rows: list[tuple[int, str]] = []
+
+        def walk(node, depth):
+            for c in node.children:
+                rows.append((depth, c.label.plain))
+                walk(c, depth + 1)
+
+        walk(a.query_one("#tree").root, 0)
+        return rows
+
+    async def body(pilot):
+        for _ in range(1000):
+            roll = rng.random()
+            if roll < 0.35 or not live:
+                parent = rng.choice(live) if live and rng.random() < 0.7 else None
+                if parent is not None and parent.count(".") >= 3:
+                    parent = None
+                sid = make(project, f"Worker {len(kids)}", parent=parent)
+                live.append(sid)
+                kids[sid] = 0
+                if parent:
+                    kids[parent] = kids.get(parent, 0) + 1
+            elif roll < 0.75:
+                sid = rng.choice(live)
+                sessions.set_status(
+                    project.session_dir(sid), rng.choice(["running", "waiting", "needs_input"])
+                )
+            elif roll < 0.95:
+                sid = live.pop(rng.randrange(len(live)))
+                sessions.set_status(project.session_dir(sid), rng.choice(["done", "killed", "failed"]))
+            else:
+                sid = rng.choice(live)
+                if not kids.get(sid):  # `scope clean` removes a leaf's folder
+                    live.remove(sid)
+                    shutil.rmtree(project.session_dir(sid))
+            if rng.random() < 0.05:
+                await pilot.pause()  # now and then the room gets a turn mid-burst
+        fresh = quiet(project, clock=lambda: now)
+        expected: list[tuple[int, str]] = []
+
+        async def load_fresh() -> None:
+            async with fresh.run_test(size=(140, 40)) as p2:
+                await asyncio.wait_for(fresh.settled.wait(), 20)
+                await p2.pause()
+                expected.extend(rendered(fresh))
+
+        await load_fresh()
+        await until(
+            pilot,
+            lambda: rendered(app) == expected,
+            timeout=60,
+            what=lambda: (
+                f"{len(rendered(app))} rows vs {len(expected)} in a fresh load; missing "
+                f"{[r for r in expected if r not in rendered(app)][:3]}, extra {[r for r in rendered(app) if r not in expected][:3]}"
+            ),
+        )
+
+    run(app, body)

@@ -14,9 +14,11 @@ class FilesChanged(Message):
         self.resync = resync  # events were lost: read everything again
 
     def can_replace(self, message: Message) -> bool:
+        """Textual drops this (older) message for `message`, the next in the queue, when True: so the next
+        one takes this one's paths, or they would be lost."""
         if isinstance(message, FilesChanged):
-            self.paths |= message.paths
-            self.resync = self.resync or message.resync
+            message.paths |= self.paths
+            message.resync = message.resync or self.resync
             return True
         return False
 
