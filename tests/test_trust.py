@@ -66,6 +66,7 @@ def test_a_session_cannot_approve_reject_edit_or_trust_even_with_its_environment
             "trust": scope_cli("trust"),
             "trust_stripped": scope_cli("trust", strip=True),
             "revoke_stripped": scope_cli("trust", "--revoke", strip=True),
+            "serve_stripped": scope_cli("serve", "--port", "8999", strip=True),  # its room would decide
         },
     )
     for name, (rc, err) in runs.items():
@@ -312,3 +313,21 @@ def test_doctor_reports_trust_serve_and_the_modes_of_dot_scope(scope):
         for f in files:
             os.chmod(os.path.join(folder, f), 0o600)
     assert "nothing in it open to others" in scope.run("doctor").stdout
+
+
+def test_a_room_opened_inside_a_session_decides_nothing(scope, monkeypatch):
+    from tests.test_tui import quiet, run, until
+
+    project = Project(scope.scope_dir)
+    pid = pending_patch(scope)
+    monkeypatch.setenv("SCOPE_SESSION_ID", "1")  # e.g. `scope serve` or `scope` started by a model
+    app = quiet(project)
+
+    async def body(pilot):
+        log = app.query_one("#patch")
+        await until(pilot, lambda: "NEVER start a task" in "\n".join(s.text for s in log.lines))
+        await pilot.press("a")
+        await until(pilot, lambda: any(PERSON_ONLY in n.message for n in app._notifications), what="refusal")
+
+    run(app, body)
+    assert patches.load_patch(project, pid)["status"] == "pending"

@@ -148,10 +148,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import secrets
     import shlex
 
+    from scope_tui.api import person_only
     from scope_tui.store import config
     from scope_tui.store.project import Project
 
     project = Project.open()
+    person_only(project)  # the room it serves takes a person's decisions: never opened from a session
     os.environ["SCOPE_DIR"] = str(project.root)  # each browser's app opens this project, wherever it starts
     try:
         import textual_serve.server  # noqa: F401

@@ -289,6 +289,9 @@ class RoomActions(App[None]):
         patch = self.index.patches.get(pid)
         target = patch.target if patch else "?"
         try:
+            api.person_only(
+                self.project
+            )  # a room started inside a session (or served from one) decides nothing
             if how == "approve":
                 version = api.approve_patch(self.project, pid, by="person", text=text)
                 msg = f"patch {pid} approved: {target.split(':', 1)[-1]} v{version}"
