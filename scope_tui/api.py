@@ -280,6 +280,13 @@ def tmux_running(project: Project) -> bool:
     return server_gone(tmux_for(project).socket) is not True
 
 
+def stop_tmux(project: Project) -> None:
+    """Stop the project's tmux server: every window in it ends (their sessions' history stays)."""
+    from scope_tui.substrate.server import tmux_for
+
+    tmux_for(project).kill_server()
+
+
 def tmux_control(project: Project, events: Any) -> Any:
     """A started tmux control-mode client on the project's server (substrate.control_mode.ControlClient),
     telling `events` (output, window_closed, pane_died, exited) what happens; raises ScopeError when

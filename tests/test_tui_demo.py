@@ -3,8 +3,11 @@ levels, and the offline worker that deviates once, leaving an alert and a pendin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import time
+from pathlib import Path
 
 from scope_tui.tmux import socket_for
 from tests.support.helpers import wait_until
@@ -41,6 +44,13 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         )
         assert status("1.2.3") == "failed"  # the missing file, on purpose
         wait_until(lambda: list((where / ".scope" / "patches").glob("*.json")), 90, what="a pending patch")
+        # the persistent agent's task, her home inside the demo folder, never the person's ~/.scope/agents
+        ids = p.stdout.split("(sessions ")[1].rstrip(")\n").split(", ")
+        asking, agent_task = ids[-2], ids[-1]
+        assert json.loads((sessions / agent_task / "meta.json").read_text())["agent"] == "ada"
+        assert (where / "agents" / "ada" / "identity.md").is_file()
+        assert not (Path(env["HOME"]) / ".scope" / "agents" / "ada").exists()
+        wait_until(lambda: status(asking) == "needs_input", 60, what="the worker that asks the person")
         evs = (sessions / "2" / "events.jsonl").read_text()
         assert '"type": "deviation"' in evs
         # the orchestrated run: strategic -> map-reduce supervisor -> offline built-in mappers and reducer
@@ -58,3 +68,55 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         assert json.loads((sessions / "3.1.1" / "state.json").read_text())["model"] == "offline"
     finally:
         subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)
+
+
+def test_the_worker_that_asks_is_answered_with_i(scope):
+    """`i` in the room answers the demo's asking worker: the answer reaches its pane and it goes on."""
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+    from scope_tui.tui.demo import ask_person
+
+    project = Project(scope.scope_dir)
+    (project.home / "logs").mkdir()
+    (project.home / "logs" / "billing.log").write_text("ok\nERROR one\nERROR two\nok\n")
+    sid = ask_person(project)
+    app = ScopeApp(project)
+
+    async def until(pilot, pred, what):
+        deadline = time.monotonic() + 30
+        while not pred():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await pilot.pause(0.05)
+
+    async def main() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await until(
+                pilot,
+                lambda: sid in app.nodes and "needs input" in app.nodes[sid].label.plain,
+                "the question",
+            )
+            await pilot.press("i")
+            await until(pilot, lambda: app.screen.query("#text"), "the answer prompt")
+            await pilot.press(*"billing", "enter")
+            await until(pilot, lambda: "running" in app.nodes[sid].label.plain, "the worker going on")
+
+    asyncio.run(main())
+    scope.wait_status(sid, "done", timeout=40)
+    assert "2 errors in logs/billing.log" in sessions.load(Project(scope.scope_dir), sid).result()
+
+
+def test_quitting_the_demo_asks_before_stopping_its_server(scope):
+    from scope_tui.store.project import Project
+    from scope_tui.tmux import Tmux, socket_for
+    from scope_tui.tui.demo import finish
+
+    sid = scope.spawn("--cmd", "sleep 60", "A demo worker")
+    scope.wait_status(sid, "running")
+    project = Project(scope.scope_dir)
+    server = Tmux(socket_for(scope.root))
+    asked: list[str] = []
+    said = finish(project, ask=lambda q: asked.append(q) or "")  # enter: the default is to keep it
+    assert "keep running" in said and server.alive() and "[y/N]" in asked[0]
+    said = finish(project, ask=lambda q: "y")
+    assert "stopped" in said and not server.alive()

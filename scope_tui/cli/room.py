@@ -22,7 +22,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from scope_tui.store.project import Project
-    from scope_tui.tui.demo import seed
+    from scope_tui.tui.demo import finish, seed
 
     folder = (
         Path(args.dir).expanduser().resolve() if args.dir else Path(tempfile.mkdtemp(prefix="scope-demo-"))
@@ -40,7 +40,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from scope_tui.tui.app import ScopeApp
 
     ScopeApp(project).run()
-    print(f"scope demo: workers keep running; `SCOPE_DIR={root} scope tree` shows them")
+    print(finish(project))  # asks whether to stop the demo's own tmux server
     return 0
 
 

@@ -8,15 +8,22 @@ even with a key set) follows the map-reduce skill with the seeded switch that ma
 a deviation alert, a reflection in its inbox, and a pending patch to approve with `a`. And a whole
 `scope run` on the offline model: orchestrator, map-reduce supervisor, built-in mappers and a reducer
 counting the ERROR lines of four service logs (14).
+
+While you watch: the operational workers print as they go for a quarter of a minute (the Pane tab shows
+them live); one worker asks the person which log to read first and waits (`i` answers it); and a
+persistent agent, `ada`, takes a task, her agents home inside the demo folder (never ~/.scope/agents).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from scope_tui import api
+from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 
 TEXTS = {
@@ -35,9 +42,13 @@ def _scripts(folder: Path) -> None:
         """# operational: count the words of one file, slowly enough to watch
 f="$1"
 printf '\\033[36moperational\\033[0m reading %s\\n' "$f"
-sleep 2
 n=$(wc -w < "$f") || exit 3
-sleep 2
+i=1
+while [ $i -le 15 ]; do
+  printf '  %s: chunk %d of 15, %d words so far\\n' "$f" $i $((n * i / 15))
+  sleep 1
+  i=$((i + 1))
+done
 printf '%s: \\033[1m%s words\\033[0m\\n' "$f" "$n"
 """
     )
@@ -69,9 +80,55 @@ echo "strategic: survey complete"
     )
 
 
+def _status_line(status: str, reason: str = "") -> str:
+    """A shell line by which a command session sets its own status (it asks; the person answers)."""
+    code = (
+        "import os, sys; from scope_tui.store import sessions; from scope_tui.store.project import Project; "
+        "d = Project(os.environ['SCOPE_DIR']).session_dir(os.environ['SCOPE_SESSION_ID']); "
+        "sessions.set_status(d, sys.argv[1], reason=sys.argv[2] or None)"
+    )
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)} {status} {shlex.quote(reason)}"
+
+
+def ask_person(project: Project) -> str:
+    """A worker that asks the person which log to read first, waits for the answer (`i` in the room, or
+    `scope redirect ID TEXT`), then reads that log; returns its id."""
+    folder = project.home
+    (folder / "scripts").mkdir(exist_ok=True)
+    (folder / "scripts" / "ask.sh").write_text(
+        f"""# asks the person, waits for the answer typed into its pane, then goes on
+printf '\\033[33mquestion\\033[0m which service log should I read first? (api, billing, search, auth)\\n'
+{_status_line("needs_input", "which log first?")}
+read answer
+{_status_line("running")}
+printf 'thanks: reading logs/%s.log first\\n' "$answer"
+i=1
+while [ $i -le 10 ]; do printf '  reading, %d of 10\\n' $i; sleep 1; i=$((i + 1)); done
+printf '%s errors in logs/%s.log\\n' "$(grep -c ERROR "logs/$answer.log" 2>/dev/null || echo no)" "$answer"
+"""
+    )
+    s = api.spawn(
+        project,
+        "Ask the person which service log to read first, then read it",
+        parent=None,
+        driver="command",
+        cmd="sh scripts/ask.sh",
+        cwd=folder,
+    )
+    return s.id
+
+
+def agents_home(folder: Path) -> Path:
+    """The demo's own agents home: set for this process and every worker it starts."""
+    home = folder / "agents"
+    os.environ["SCOPE_AGENTS_DIR"] = str(home)
+    return home
+
+
 def seed(project: Project) -> list[str]:
     """Write the demo's data and scripts beside `project` and spawn its top session; returns the ids spawned."""
     folder = project.home
+    agents_home(folder)
     for rel, text in TEXTS.items():
         p = folder / "data" / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -135,4 +192,32 @@ def seed(project: Project) -> list[str]:
         model="offline",
         cwd=folder,
     )
-    return [top.id, learner.id, run.id, rlm.id]
+    asking = ask_person(project)
+    # A persistent agent takes a task: her memory and experience grow in the demo's agents home.
+    try:
+        api.new_agent("ada", strengths="careful with counts", style="terse")
+    except ScopeError:
+        pass  # a demo run again in the same folder: ada is there already
+    agent_task = api.spawn(
+        project,
+        "Count the words in data/a/decide.txt",
+        parent=None,
+        driver="command",
+        cmd="sh scripts/worker.sh data/a/decide.txt",
+        agent="ada",
+        cwd=folder,
+    )
+    return [top.id, learner.id, run.id, rlm.id, asking, agent_task.id]
+
+
+def finish(project: Project, ask: Callable[[str], str] = input) -> str:
+    """After the room: ask whether to stop the demo's own tmux server (its workers end); what was done."""
+    root = project.root
+    try:
+        answer = ask("scope demo: stop the demo's tmux server? Its workers end; their history stays. [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        api.stop_tmux(project)
+        return f"scope demo: tmux server stopped; `SCOPE_DIR={root} scope tree` shows what ran"
+    return f"scope demo: workers keep running; `SCOPE_DIR={root} scope tree` shows them"
