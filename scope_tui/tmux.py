@@ -164,8 +164,8 @@ class Tmux:
         self.socket = socket
 
     def socket_path(self) -> str:
-        """Where tmux keeps this server's socket (TMUX_TMPDIR, else /tmp): it exists while the server runs."""
-        return os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", self.socket)
+        """Where tmux keeps this server's socket (`socket_path`): it exists while the server runs."""
+        return socket_path(self.socket)
 
     # -- plumbing -------------------------------------------------------------------------------
     def run(self, *args: str, input: bytes | None = None, check: bool = False) -> Ran:

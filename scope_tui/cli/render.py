@@ -4,12 +4,9 @@ safe for a terminal."""
 from __future__ import annotations
 
 import time
+from typing import Any, TextIO
 
 from scope_tui.store import glyphs
-
-TYPE_CHECKING = False  # typing is not imported at run time: `scope wait` and `poll` start by the dozen
-if TYPE_CHECKING:
-    from typing import Any, TextIO
 
 # Control characters (C0 but newline and tab, DEL, C1) as escapes: a task, a reason or a result written
 # by a model must not drive the person's terminal (`\e]0;OWNED\a` would retitle it, others worse)

@@ -189,3 +189,13 @@ def update(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
     data = _merge(read_raw(path), changes)
     write_text(path, tomli_w.dumps(data))
     return data
+
+
+def sandbox_wanted(params: dict[str, Any] | None, cfg: dict[str, Any] | None) -> bool:
+    """True when the session asked for the sandbox: its own `sandbox` param wins over `[sessions] sandbox`.
+    (Here, not in substrate.sandbox: a command worker asks this before it imports anything of the sandbox.)"""
+    p = (params or {}).get("sandbox")
+    if p is not None:
+        return bool(p) and p != "none"
+    mode = ((cfg or {}).get("sessions") or {}).get("sandbox", "none")
+    return str(mode) == "bwrap"

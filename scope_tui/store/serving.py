@@ -3,9 +3,7 @@ once for the command (cli/serve.py) and for `scope doctor`."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time: every process would pay for it
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000

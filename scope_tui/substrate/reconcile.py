@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from scope_tui.store import events, sessions
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
 from scope_tui.tmux import Tmux, server_gone, socket_path
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 # A session younger than this may not have its window yet (spawn writes the folder first).
 GRACE_S = 5.0

@@ -15,7 +15,6 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 MODES = ("none", "bwrap")
 
@@ -25,15 +24,6 @@ class Probe:
     ok: bool
     exe: str | None
     why: str  # one line: what ran, or why it cannot
-
-
-def wanted(params: dict[str, Any] | None, cfg: dict[str, Any] | None) -> bool:
-    """True when the session asked for the sandbox: its own `sandbox` param wins over `[sessions] sandbox`."""
-    p = (params or {}).get("sandbox")
-    if p is not None:
-        return bool(p) and p != "none"
-    mode = ((cfg or {}).get("sessions") or {}).get("sandbox", "none")
-    return str(mode) == "bwrap"
 
 
 @functools.cache

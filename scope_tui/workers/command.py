@@ -71,14 +71,15 @@ class Tail:
 
 def _sandboxed(s: sessions.Session, argv: list[str], cwd: str | None) -> list[str]:
     """`argv` under bwrap when the session asked for the sandbox and bwrap runs here, else as it is."""
-    from pathlib import Path
-
     from scope_tui.store import config
-    from scope_tui.substrate import sandbox
 
     scope_dir = s.dir.parent.parent
-    if not sandbox.wanted(s.meta.get("params"), config.load(scope_dir / "config.toml")):
+    if not config.sandbox_wanted(s.meta.get("params"), config.load(scope_dir / "config.toml")):
         return argv
+    from pathlib import Path
+
+    from scope_tui.substrate import sandbox
+
     probe = sandbox.probe()
     if not probe.ok:
         print(f"scope: no sandbox: {probe.why}; the command runs unsandboxed", flush=True)

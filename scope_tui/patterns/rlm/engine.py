@@ -580,7 +580,7 @@ class RlmRun:
             if self.cfg.get(key) is not None:
                 setattr(lim, key, int(self.cfg[key]))
         wrap = None
-        if sandbox.wanted(self.params, self.full_cfg):
+        if config.sandbox_wanted(self.params, self.full_cfg):
             probe = sandbox.probe()
             if probe.ok:
                 writable = [self.dir, self.ctx.cwd] if self.ctx.cwd != self.project.home else [self.dir]
