@@ -171,3 +171,34 @@ def test_control_client_commands_wait_for_the_attach(scope):
     finally:
         client.close()
     assert not client.alive or client._proc is None or client._proc.poll() is not None
+
+
+def test_panes_not_listened_to_are_silenced_after_their_first_output(scope):
+    """Two panes print; the client listens to one: the other's %output stops at once (refresh-client -A)."""
+    import collections
+
+    from scope_tui.substrate.control_mode import ControlClient, Events
+
+    project = Project(scope.scope_dir)
+    loud = sessions.load(project, spawn_ticker(project)).meta["tmux"]["pane"]
+    shown = sessions.load(project, spawn_ticker(project)).meta["tmux"]["pane"]
+    raw: collections.Counter[str] = collections.Counter()
+    client = ControlClient(scope.socket, Events())
+    orig = client._notification
+
+    def count(line: bytes) -> None:
+        if line.startswith(b"%output "):
+            raw[line.split()[1].decode()] += 1
+        orig(line)
+
+    client._notification = count  # type: ignore[method-assign]
+    client.listen(shown)
+    client.start()
+    try:
+        deadline = time.monotonic() + 20
+        while raw[shown] < 15:  # three seconds of the shown pane's ticks
+            assert time.monotonic() < deadline, f"the shown pane's output: {dict(raw)}"
+            time.sleep(0.05)
+        assert raw[loud] <= 2, dict(raw)  # its first line, and one in flight at most
+    finally:
+        client.close()

@@ -278,3 +278,38 @@ def test_trajectory_tab_shows_the_run_and_jumps_to_a_child(project):
         assert isinstance(app.posted[-1], JumpToSession) and app.posted[-1].sid == f"{sid}.2"
 
     mounted(tabs, body, size=(100, 30))
+
+
+def test_eval_sessions_fold_under_one_collapsed_node_per_patch(project):
+    """The learning machinery's eval sessions (and their children) never flood the tree."""
+    work = make(project, "The person's own task")
+    evals = []
+    for pid in ("p1", "p1", "p2"):
+        s = sessions.create(
+            project, f"test patch {pid}", parent=None, level="tactical", role="eval", params={"patch": pid}
+        )
+        sessions.set_status(s.dir, "running")
+        evals.append(s.id)
+    child = make(project, "candidate run", parent=evals[0])
+    index = Index(project)
+    index.scan()
+    tree = SessionTree(clock=time.time)
+
+    async def body(pilot, app):
+        tree.show(index.sessions, set(index.sessions), initial=True)
+        await pilot.pause()
+        top = [c.data for c in tree.root.children]
+        assert top == [work, "~eval:p1", "~eval:p2"]
+        p1 = tree.root.children[1]
+        assert not p1.is_expanded and "2 sessions" in p1.label.plain
+        assert [c.data for c in p1.children] == evals[:2]
+        assert tree.nodes[child].parent is tree.nodes[evals[0]]
+        assert tree.select(child)  # a jump to one opens its fold
+        await until(pilot, lambda: tree.selected() == child)
+        assert p1.is_expanded
+        gone = dict(index.sessions)
+        del gone[evals[2]]
+        tree.show(gone, set(gone))
+        assert [c.data for c in tree.root.children] == [work, "~eval:p1"]  # an empty fold goes
+
+    mounted(tree, body, size=(100, 20))

@@ -23,7 +23,7 @@ from scope_tui.tmux import BASE_SESSION, Tmux, TmuxError, _count, tmux_exe
 READY_S = 5.0
 REPLY_S = 5.0
 DEAD_SUB = "scope-dead"  # the subscription that tells when a pane's process ends
-_SAFE = re.compile(r"[A-Za-z0-9@%:_.,/=+-]+")
+_SAFE = re.compile(r"[A-Za-z0-9@:_.,/=+-]+")  # not %: tmux reads "%if" and friends
 _OCTAL = re.compile(rb"\\([0-7]{3})")
 
 

@@ -17,6 +17,25 @@ from scope_tui.store.sessions import Session
 from scope_tui.tui import labels
 from scope_tui.tui.messages import SessionHighlighted
 
+MACHINERY_ROLES = ("eval",)  # sessions the learning machinery starts: folded, one node a patch
+
+
+def fold_of(s: Session) -> str | None:
+    """The fold a machinery session goes under (`~eval:<patch>`), or None for a session shown as itself."""
+    role = s.meta.get("role")
+    if role not in MACHINERY_ROLES:
+        return None
+    params = s.meta.get("params")
+    patch = params.get("patch") if isinstance(params, dict) else None
+    return f"~{role}:{patch or '?'}"
+
+
+def _order(data: str | None) -> tuple[int, ...]:
+    """Rows in id order, folds after the sessions beside them."""
+    if not data or data.startswith("~"):
+        return (1 << 30,)
+    return ids.sort_key(data)
+
 
 def visible_ids(sessions: Mapping[str, Session], filter_text: str, hide_finished: bool) -> set[str]:
     """Sessions to show: those matching the filter and hide-finished, plus every ancestor of one."""
@@ -75,6 +94,7 @@ class SessionTree(Tree[str]):
         super().__init__(label, id=id)
         self.clock = clock
         self.nodes: dict[str, TreeNode[str]] = {}
+        self.folds: dict[str, TreeNode[str]] = {}  # "<parent id>/~eval:<patch>" -> its folded node
         self.sessions: Mapping[str, Session] = {}
         self.palette = labels.Palette()
         self.width_for_rows = 80
@@ -150,6 +170,10 @@ class SessionTree(Tree[str]):
                     self._ages.pop(d, None)
                 self._ages.pop(sid, None)
                 node.remove()
+        for fkey, fnode in list(self.folds.items()):
+            if not fnode.children:
+                del self.folds[fkey]
+                fnode.remove()
         now = self.clock()
         added = sorted(want - set(self.nodes), key=ids.sort_key)
         # Finished subtrees start folded: only the ancestors of something live are opened at first.
@@ -167,32 +191,54 @@ class SessionTree(Tree[str]):
             parent_id = ids.parent_of(sid)
             parent = self.nodes.get(parent_id) if parent_id else None
             pnode = parent if parent is not None else self.root
+            fold = fold_of(s)
+            if fold is not None:
+                pnode = self._fold(pnode, parent_id or "", fold)
             before = None
             key = ids.sort_key(sid)
-            if pnode.children and ids.sort_key(pnode.children[-1].data or "0") > key:
-                before = next((c for c in pnode.children if ids.sort_key(c.data or "0") > key), None)
+            if pnode.children and _order(pnode.children[-1].data) > key:
+                before = next((c for c in pnode.children if _order(c.data) > key), None)
             self.nodes[sid] = pnode.add(self.row(s, now), data=sid, before=before, allow_expand=False)
             if parent is not None and not parent.allow_expand:  # its first child
                 parent.allow_expand = True
                 if not initial or parent_id in live_under:
                     parent.expand()
+        for fnode in self.folds.values():
+            fnode.set_label(self._fold_label(str(fnode.data), len(fnode.children)))
         if initial and self.cursor_line < 0 and self.nodes:
             self.cursor_line = 0
 
+    def _fold(self, under: TreeNode[str], parent_id: str, fold: str) -> TreeNode[str]:
+        """The one collapsed node the machinery sessions of a patch go under (made on first use)."""
+        key = f"{parent_id}/{fold}"
+        node = self.folds.get(key)
+        if node is None:
+            node = under.add(self._fold_label(fold, 0), data=fold, allow_expand=True, expand=False)
+            self.folds[key] = node
+        return node
+
+    def _fold_label(self, fold: str, n: int) -> Text:
+        role, _, patch = fold.lstrip("~").partition(":")
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f"⚙ {role} · patch {patch}", style=self.palette.muted)
+        t.append(f"  {n} session{'s' if n != 1 else ''}", style=self.palette.muted)
+        return t
+
     def selected(self) -> str | None:
+        """The session under the cursor (None on a fold)."""
         node = self.cursor_node if self.is_attached else None
-        return node.data if node is not None else None
+        data = node.data if node is not None else None
+        return None if data is None or data.startswith("~") else data
 
     def select(self, sid: str) -> bool:
         """Move the cursor to `sid` (expanding its ancestors); False when it is not shown."""
         node = self.nodes.get(sid)
         if node is None:
             return False
-        p = ids.parent_of(sid)
-        while p:
-            if p in self.nodes:
-                self.nodes[p].expand()
-            p = ids.parent_of(p)
+        up = node.parent
+        while up is not None and up is not self.root:
+            up.expand()  # its ancestors, a fold among them
+            up = up.parent
         self.call_after_refresh(self.move_cursor, node)
         self.focus()
         return True
@@ -200,5 +246,5 @@ class SessionTree(Tree[str]):
     @on(Tree.NodeHighlighted)
     def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
-        if event.node.data:
+        if event.node.data and not event.node.data.startswith("~"):
             self.post_message(SessionHighlighted(event.node.data))
