@@ -208,3 +208,26 @@ def test_spawn_flags_reach_the_session(scope):
     }
     bad = scope.run("spawn", "--skill", "rlm", "--max-subcalls", "0", "t")
     assert bad.returncode == 2 and "--max-subcalls must be at least 1" in bad.stderr
+
+
+def test_the_budget_ends_the_run_with_the_best_answer_so_far(scope, sdk):
+    (scope.scope_dir / "config.toml").write_text(
+        '[models.tactical]\nname = "root-m"\n[prices]\nroot-m = [50.0, 50.0]\n'
+    )
+    # the second turn carries 20,000 characters of output: its estimate alone passes the budget
+    scripted(sdk, ["```repl\nprint('partial: 3 found')\nprint('y' * 20000)\n```", "FINAL(never asked)"])
+    f = scope.root / "context.txt"
+    f.write_text("x")
+    s = sessions.create(
+        Project(scope.scope_dir),
+        "count",
+        driver="pattern",
+        level="tactical",
+        skill="rlm",
+        budget=0.1,
+        params={"context": [str(f)], "output_limit": 30000},
+    )
+    assert engine.run(s.dir) == 1
+    st = sessions.load_dir(s.dir).state
+    assert st["status"] == "escalated" and st["reason"] == "budget"
+    assert "partial: 3 found" in s.result() and len(rlm_requests(sdk)) == 1

@@ -341,7 +341,12 @@ class RlmRun:
         live = [s for s in sids if isinstance(s, str)]
         done: dict[str, sessions.Session] = {}
         if live:
-            res = wait(self.project, live, timeout=self.child_timeout)
+            left = self.left()  # children never outlast the run's max_timeout
+            res = wait(
+                self.project,
+                live,
+                timeout=self.child_timeout if left is None else max(1.0, min(self.child_timeout, left)),
+            )
             done = {s.id: s for s in res.sessions}
         out = []
         for s in sids:
@@ -518,7 +523,7 @@ class RlmRun:
     def _result_entry(self, res: R.BlockResult) -> dict[str, Any]:
         """A block's result in the reference logger's REPLResult shape (trajectory.jsonl)."""
         return {
-            "stdout": res.output if not res.error else res.output[: -len(res.error)].rstrip("\n"),
+            "stdout": res.output.replace(res.error, "").strip("\n") if res.error else res.output,
             "stderr": res.error or "",
             "locals": {},
             "execution_time": round(res.seconds, 4),
