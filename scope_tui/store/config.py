@@ -92,6 +92,12 @@ KEYS = (
     Key("rlm.memory_mb", "int+", doc="the REPL process's address space (default 4096)"),
     Key("rlm.open_files", "int+", doc="the REPL process's open files (default 256)"),
     Key("rlm.processes", "int+", doc="processes the REPL may add beyond the user's (default 32)"),
+    # [gepa] (or `gepa = false`: learning off; gepa.evals.settings reads both forms)
+    Key("gepa.enabled", "bool", doc="online learning: patches and the Pareto draw (default true)"),
+    Key("gepa.minibatch", "int+", doc="eval items a patch is tested on (default 3)"),
+    Key("gepa.eval_budget", "num+", doc="dollars one patch's test may spend (default 1.0)"),
+    Key("gepa.evals_cap", "int+", doc="eval items kept per skill (default 20)"),
+    Key("gepa.run_stored_checks", "bool", trust=True, doc="eval items verified by a stored --check may run"),
     Key("claude", "table", doc="the Claude Code driver"),
     Key("claude.bin", "str", trust=True, doc="the claude executable (default `claude` on PATH)"),
     Key("claude.keep_open", "bool", doc="leave claude running after the task is done"),
