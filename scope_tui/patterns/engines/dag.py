@@ -9,6 +9,8 @@
     after = ["fetch"]                 # runs when these are done; their results are appended to its task
     on_failure = "retry"              # stop (default) | continue | retry
     retries = 2                       # for on_failure = "retry" (default 1)
+    driver = "codex"                  # optional: what runs it (store/drivers.py), and
+    model = "openai:gpt-4.1-mini"     # its model (provider:name): a swarm of mixed agents and models
 
 A command task gets `{results}` (the folder holding `<name>.md`, each finished task's result) and
 `{name}` filled in. A cycle is refused with the cycle named.
@@ -31,6 +33,7 @@ from scope_tui.patterns.engines.context import (
 )
 from scope_tui.store import sessions
 from scope_tui.store.atomic import write_text
+from scope_tui.store.drivers import SPAWNABLE
 from scope_tui.store.errors import UsageError
 from scope_tui.store.schema import Key, check_toml
 
@@ -47,6 +50,8 @@ class Node:
     params: dict[str, Any] = field(default_factory=dict)  # a pattern skill's parameters (context, ...)
     on_failure: str = "stop"
     retries: int = 0
+    driver: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -115,6 +120,8 @@ NODE = (
     Key("params", "table"),
     Key("on_failure", "str", choices=ON_FAILURE),
     Key("retries", "int"),
+    Key("driver", "str", choices=SPAWNABLE),
+    Key("model", "str"),
 )
 
 
@@ -160,7 +167,17 @@ def load(path: Path) -> Dag:
     for name, t in tasks.items():
         if not isinstance(t, dict):
             raise UsageError(f"{_where(path, name)}: must be a table ([tasks.{name}])")
-        unknown = set(t) - {"task", "after", "cmd", "skill", "params", "on_failure", "retries"}
+        unknown = set(t) - {
+            "task",
+            "after",
+            "cmd",
+            "skill",
+            "params",
+            "on_failure",
+            "retries",
+            "driver",
+            "model",
+        }
         if unknown:
             raise UsageError(f"{_where(path, name)}: unknown key(s) {', '.join(sorted(unknown))}")
         if t.get("cmd") and t.get("skill"):
@@ -189,6 +206,8 @@ def load(path: Path) -> Dag:
             params=_paths_from(Path(path).parent, dict(t.get("params") or {})),
             on_failure=on_failure,
             retries=retries if on_failure == "retry" else 0,
+            driver=t.get("driver") or None,
+            model=t.get("model") or None,
         )
     for node in nodes.values():
         for a in node.after:
@@ -222,6 +241,8 @@ def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[st
         skill=node.skill,
         params=node.params or None,
         retries=node.retries,
+        driver=node.driver,
+        model=node.model,
     )
 
 
