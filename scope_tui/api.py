@@ -120,7 +120,7 @@ def run_worker(session_dir: StrPath) -> int:
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
-        code = run_tactical(s.dir)
+        code = run_tactical(s)
     elif driver == "eval":
         from scope_tui.gepa.trial import run as run_eval
 
@@ -128,7 +128,7 @@ def run_worker(session_dir: StrPath) -> int:
     elif driver == "orchestrator":
         from scope_tui.ooda.orchestrator import run_strategic
 
-        code = run_strategic(s.dir)
+        code = run_strategic(s)
     else:
         from scope_tui import workers
 
@@ -136,7 +136,7 @@ def run_worker(session_dir: StrPath) -> int:
     end = sessions.load_dir(s.path)
     if end.terminal:
         # only sessions that used a skill or an agent have anything to learn from (keeps plain workers lean)
-        project = Project(os.path.dirname(os.path.dirname(end.path)))
+        project = end.project
         if end.meta.get("skill"):
             from scope_tui.gepa.scores import record_outcome
 

@@ -176,8 +176,8 @@ def run(session_dir: Path) -> int:
     from scope_tui.substrate.wait import wait
 
     session_dir = Path(session_dir).resolve()
-    project = Project(session_dir.parent.parent)
     s = sessions.load_dir(session_dir)
+    project = s.project
     sessions.set_status(session_dir, "running")
     pid = str((s.meta.get("params") or {}).get("patch"))
     try:

@@ -30,10 +30,11 @@ from scope_tui.store.project import Project
 PATTERNS = ("rlm", "map-reduce", "maker-checker", "ralph", "dag")
 
 
-def run_strategic(session_dir: Path) -> int:
-    """Run an orchestrator session (driver `orchestrator`); returns the process exit code."""
-    session_dir = Path(session_dir).resolve()
-    return guarded(session_dir, lambda: Orchestrator(Project(session_dir.parent.parent), session_dir).run())
+def run_strategic(s: sessions.Session) -> int:
+    """Run an orchestrator session (driver `orchestrator`, as its worker read it); returns the process
+    exit code."""
+    session_dir = s.dir.resolve()
+    return guarded(session_dir, lambda: Orchestrator(s.project, session_dir).run())
 
 
 def fallback_plan(task: str, params: dict[str, Any]) -> tuple[list[str], str]:

@@ -40,14 +40,12 @@ HANDLED_HERE = ("stuck",)
 STUCK = ("stalled", "repeated", "error_streak")
 
 
-def run_tactical(session_dir: Path) -> int:
-    """Run a pattern session (driver `pattern`) under supervision; returns the process exit code."""
-    session_dir = Path(session_dir).resolve()
-    s = sessions.load_dir(session_dir)
+def run_tactical(s: sessions.Session) -> int:
+    """Run a pattern session (driver `pattern`, as its worker read it) under supervision; returns the
+    process exit code."""
+    session_dir = s.dir.resolve()
     if (s.meta.get("params") or {}).get("children"):
-        return guarded(
-            session_dir, lambda: OtpSupervisor(Project(session_dir.parent.parent), session_dir).run()
-        )
+        return guarded(session_dir, lambda: OtpSupervisor(s.project, session_dir).run())
     from scope_tui.patterns import engines
 
     return engines.run(session_dir, SupervisedContext.from_dir(session_dir))

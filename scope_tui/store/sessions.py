@@ -110,6 +110,12 @@ class Session:
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     @property
+    def project(self) -> Project:
+        """The project the session belongs to: its folder is `<project>/.scope/sessions/<id>`. Every layer
+        asks the session, none re-derives it from a path."""
+        return Project(os.path.dirname(os.path.dirname(self.path)))
+
+    @property
     def dir(self) -> Path:
         from pathlib import Path
 

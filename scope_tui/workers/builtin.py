@@ -19,7 +19,6 @@ from typing import Any
 
 from scope_tui.models.base import BudgetExceeded, Model, ModelError, Reply
 from scope_tui.store import config, events, sessions
-from scope_tui.store.project import Project
 from scope_tui.workers import tools
 
 DEFAULT_MAX_TURNS = 30
@@ -53,8 +52,8 @@ def _short(text: str, n: int = 160) -> str:
 class Loop:
     def __init__(self, session_dir: Path, model: Model | None = None) -> None:
         self.dir = session_dir
-        self.project = Project(session_dir.parent.parent)
         self.s = sessions.load_dir(session_dir)
+        self.project = self.s.project
         self.meta = self.s.meta
         self.cfg = config.load(self.project.config_path)
         cwd = Path(self.meta.get("worktree") or self.meta.get("cwd") or self.project.home)

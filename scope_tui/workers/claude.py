@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from scope_tui.store import events, sessions
-from scope_tui.store.project import Project
 from scope_tui.workers import claude_settings as cs
 from scope_tui.workers.agent_cli import (  # noqa: F401  (HOOKLESS_S, time: the driver's tests tune them)
     HOOKLESS_S,
@@ -84,8 +83,8 @@ def key_would_be_shown(env: dict[str, str]) -> bool:
 def run(session_dir: str | Path) -> int:
     """Run Claude Code for the session in `session_dir` until it exits; returns the worker's exit code."""
     d = Path(session_dir)
-    project = Project(d.parent.parent)
     s = sessions.load_dir(d)
+    project = s.project
     opts = cs.options(project)
     exe = resolve_bin(str(opts["bin"]))
     _say(f"scope · session {s.id} · claude driver")

@@ -336,8 +336,8 @@ def handle(event: str, payload: dict[str, Any], session_dir: Path) -> dict[str, 
     Never raises: an error is recorded as an `error` event (source hook) and the hook lets claude go on.
     """
     try:
-        project = Project(session_dir.parent.parent)
         s = sessions.load_dir(session_dir)
+        project = s.project
         if s.corrupt:
             events.append(
                 session_dir, "error", error=f"hook {event}: session corrupt: {s.corrupt}", source="hook"

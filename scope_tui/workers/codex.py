@@ -203,8 +203,8 @@ def _under(path: Path, folder: str) -> bool:
 def run(session_dir: str | Path) -> int:
     """Run Codex CLI for the session in `session_dir` until it exits; returns the worker's exit code."""
     d = Path(session_dir)
-    project = Project(d.parent.parent)
     s = sessions.load_dir(d)
+    project = s.project
     opts = options(project)
     _say(f"scope · session {s.id} · codex driver")
     exe = resolve_bin(str(opts["bin"]))

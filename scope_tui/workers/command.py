@@ -73,8 +73,8 @@ def _sandboxed(s: sessions.Session, argv: list[str], cwd: str | None) -> list[st
     """`argv` under bwrap when the session asked for the sandbox and bwrap runs here, else as it is."""
     from scope_tui.store import config
 
-    scope_dir = s.dir.parent.parent
-    if not config.sandbox_wanted(s.meta.get("params"), config.load(scope_dir / "config.toml")):
+    project = s.project
+    if not config.sandbox_wanted(s.meta.get("params"), config.load(project.config_path)):
         return argv
     from pathlib import Path
 
@@ -85,14 +85,14 @@ def _sandboxed(s: sessions.Session, argv: list[str], cwd: str | None) -> list[st
         print(f"scope: no sandbox: {probe.why}; the command runs unsandboxed", flush=True)
         events.append(s.dir, "error", where="sandbox", message=probe.why)
         return argv
-    home = scope_dir.parent
+    home = project.home
     work = Path(cwd) if cwd else home
     events.append(s.dir, "decision", what="sandbox", why=probe.why)
     return sandbox.wrap(
         argv,
         readonly=[home],
         writable=[s.dir] + ([work] if work != home else []),
-        hidden=sandbox.hidden_paths(scope_dir),
+        hidden=sandbox.hidden_paths(project.root),
         chdir=work,
     )
 

@@ -213,8 +213,8 @@ def usage(transcript: str | None) -> dict[str, Any] | None:
 def run(session_dir: str | Path) -> int:
     """Run Gemini CLI for the session in `session_dir` until it exits; returns the worker's exit code."""
     d = Path(session_dir)
-    project = Project(d.parent.parent)
     s = sessions.load_dir(d)
+    project = s.project
     opts = options(project)
     _say(f"scope · session {s.id} · gemini driver")
     exe = resolve_bin(str(opts["bin"]))

@@ -124,11 +124,10 @@ def judge(
     from scope_tui.models import for_session
     from scope_tui.models.base import ModelError
     from scope_tui.store import sessions
-    from scope_tui.store.project import Project
 
     me = sessions.load_dir(here)
     try:
-        model = for_session(Project(here.parent.parent), me.meta, "operational")
+        model = for_session(me.project, me.meta, "operational")
     except ModelError as exc:
         return [{**u, "note": f"no model: {exc}"} for u in unjudged]
     if getattr(model, "name", "") == "offline":
