@@ -202,3 +202,26 @@ def test_an_existing_scope_folder_is_upgraded_quietly(scope):
     assert out.returncode == 0 and out.stderr == ""
     assert _mode(old) == 0o700 and _mode(d) == 0o700 and _mode(d / "result.md") == 0o600
     assert "sessions/" in (old / ".gitignore").read_text()
+
+
+def test_what_engines_write_is_the_persons_alone_too(scope):
+    """Not only the store's records: an RLM's trajectory and a consumed inbox are 0600 / 0700 as well
+    (`scope doctor` listed them as open to others)."""
+    log = scope.root / "big.log"
+    log.write_text("".join(f"line {i} {'ERROR' if i % 7 == 0 else 'INFO'}\n" for i in range(400)))
+    rlm = scope.spawn("--skill", "rlm", "--context", str(log), "how many lines contain ERROR?")
+    talker = scope.spawn("--cmd", "sleep 30", "a command that gets a message")
+    scope.ok("redirect", talker, "look at the ERROR lines first")
+    scope.ok("wait", rlm, "--timeout", "60")
+    d = scope.scope_dir / "sessions" / rlm
+    assert (d / "trajectory.jsonl").is_file() and _mode(d / "trajectory.jsonl") == 0o600
+    from scope_tui.store.sessions import take_messages
+
+    take_messages(scope.scope_dir / "sessions" / talker)  # what a worker does with its inbox
+    read = scope.scope_dir / "sessions" / talker / "inbox" / "read"
+    assert read.is_dir() and _mode(read) == 0o700
+    open_to_others = [
+        str(p.relative_to(scope.scope_dir)) for p in scope.scope_dir.rglob("*") if _mode(p) & 0o077
+    ]
+    assert [p for p in open_to_others if p != "config.toml"] == []
+    scope.ok("kill", talker, "--yes")

@@ -396,7 +396,7 @@ def take_messages(d: StrPath) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     done = os.path.join(inbox, "read")
-    os.makedirs(done, exist_ok=True)
+    os.makedirs(done, mode=0o700, exist_ok=True)
     out = []
     for n in names:
         try:

@@ -12,9 +12,12 @@ max_iterations, backend, backend_kwargs, environment_type, environment_kwargs, o
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from scope_tui.store import files
 
 FILE = "trajectory.jsonl"
 
@@ -26,8 +29,12 @@ class Trajectory:
         self.path = session_dir / FILE
 
     def _append(self, entry: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, default=str) + "\n")
+        # through the store's appender: 0600 like every state file, one write a line, never through a link
+        fd = files.open_append(self.path)
+        try:
+            files.write_all(fd, (json.dumps(entry, default=str) + "\n").encode(), self.path)
+        finally:
+            os.close(fd)
 
     def metadata(
         self, *, root_model: str, max_depth: int, max_iterations: int, backend: str, **more: Any
