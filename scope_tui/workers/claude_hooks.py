@@ -313,8 +313,9 @@ def _notification(project: Project, d: Path, s: sessions.Session, p: dict[str, A
         return None
     if kind == "idle_prompt" and s.status != "running":
         return None  # idle after a question or while waiting on children: already said
+    who = str(s.meta.get("driver") or "claude")
     sessions.set_status(
-        d, "needs_input", reason=f"claude: {msg}" if msg else "claude is waiting for the person"
+        d, "needs_input", reason=f"{who}: {msg}" if msg else f"{who} is waiting for the person"
     )
     return None
 
