@@ -173,11 +173,15 @@ def launch(project: Project, s: sessions.Session, *, env: dict[str, str] | None 
             log_name=sessions.PANE_LOG,
         )
 
-    try:  # the server is nearly always up: asking first would cost every spawn one more tmux process
-        window, pane = open_window()
-    except NoServer:
-        ensure(project)  # not started yet (or gone): start it with its options and hook, then again
-        window, pane = open_window()
+    try:
+        try:  # the server is nearly always up: asking first would cost every spawn one more tmux process
+            window, pane = open_window()
+        except NoServer:
+            ensure(project)  # not started yet (or gone): start it with its options and hook, then again
+            window, pane = open_window()
+    except BaseException:  # no worker will read the keys: they do not stay on disk
+        keys.handover(s.path, {})
+        raise
     # the socket's path too: a reader with another TMUX_TMPDIR reaches another server, and must not take
     # that server's missing windows for this session's
     target = {"socket": t.socket, "socket_path": socket_path(t.socket), "window": window, "pane": pane}
