@@ -225,3 +225,12 @@ def test_what_engines_write_is_the_persons_alone_too(scope):
     ]
     assert [p for p in open_to_others if p != "config.toml"] == []
     scope.ok("kill", talker, "--yes")
+
+
+def test_every_key_a_driver_or_provider_names_is_in_the_registry():
+    """A key the registry does not know would reach no worker (and be redacted nowhere)."""
+    from scope_tui.store import drivers
+
+    named = {k for row in drivers.TABLE.values() for k in row.get("keys", ())}
+    named |= {k for ks in drivers.PROVIDER_KEYS.values() for k in ks}
+    assert named and named <= set(keys.KEYS), named - set(keys.KEYS)
