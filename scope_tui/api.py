@@ -117,6 +117,10 @@ def run_worker(session_dir: StrPath) -> int:
         import site
 
         site.main()
+    if s.meta.get("works_for") and driver != "command":
+        from scope_tui.agents.lifecycle import carry
+
+        carry(s.project, s)  # a mapper, checker or child of an agent's task: its memory for this task
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 

@@ -36,7 +36,11 @@ person wrote it, never overwritten and never fatal. The shapes (stable; the cont
 
 Sessions: meta "agent" names the agent; prepare_session adds "agent_skill" {name, version, root} when
 an own skill matched and, when no skill was asked for, "skill", "skill_version" and "skill_root" (the
-folder to pass as `agent_skill_root` to patterns.skill_files.load). Events: `decision` (by "agent": which
+folder to pass as `agent_skill_root` to patterns.skill_files.load). A session spawned under an agent's
+task without an agent of its own (a mapper, a checker, an orchestrator's child) has meta "works_for": its
+worker gets the agent's prompt.md for its own task (lifecycle.carry, an `agent_carried` event) and no
+stats. Memory in a prompt is what applies (this project, the skills in play), bounded by [memory]
+prompt_tokens. Events: `decision` (by "agent": which
 own skill or base pattern and why), `agent_update` (what the end of the task changed), `agent_problem`.
 
 Modules: home (the home, config, tolerant reads, lock), identity, skills (own skills), memory,

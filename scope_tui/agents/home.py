@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
         "consolidate_after": 40,  # heuristics past this count: propose a consolidation patch
         "prompt_heuristics": 20,  # most recent heuristics written into prompt.md
         "prompt_failures": 10,
+        "prompt_tokens": 1500,  # what the heuristics and failures in a prompt may take, about
     },
 }
 

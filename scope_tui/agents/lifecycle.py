@@ -165,10 +165,65 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
         candidates=[c.as_dict() for c in cands[:5]],
     )
     write_json(session.dir / sessions.META, session.meta)
+    in_play = {best.name} if best else {*base, *([given] if given else [])}
     write_text(
-        session.dir / sessions.PROMPT, render_prompt(project, session, name, d, cfg, heur, best, problems)
+        session.dir / sessions.PROMPT,
+        render_prompt(project, session, name, d, cfg, heur, best, problems, in_play),
     )
     _report(session.dir, name, problems)
+
+
+def carry(project: Project, session: sessions.Session) -> None:
+    """A session that works for an agent's task without being one (a pattern engine's mapper or checker,
+    an orchestrator's child, what the agent's own worker spawns: meta `works_for`, set by substrate.spawn
+    from the parent) gets the agent's prompt.md too, chosen for its own task and the skills in play.
+    It grows no stats and makes no skill: the agent's task is the session that names it in `agent`.
+    A command worker calls no model and gets nothing."""
+    name = session.meta.get("works_for")
+    if not name or session.meta.get("driver") == "command" or (session.dir / sessions.PROMPT).exists():
+        return
+    try:
+        check(str(name))
+    except UsageError as exc:
+        events.append(session.dir, "agent_problem", agent=name, problems=[str(exc)])
+        return
+    d = home.agent_dir(str(name))
+    problems: list[str] = []
+    cfg = home.load_config(problems)
+    hr = memory.read_heuristics(d)
+    if hr.problem:
+        problems.append(hr.problem)
+    heur = hr.value["heuristics"]
+    _, fields = task_profile(session)
+    threshold = float(cfg["skills"].get("match_threshold", 0.5))
+    best, _, _ = own_skills.match(d, project, session.task(), fields, heur, threshold)
+    in_play = {
+        str(x)
+        for x in (session.meta.get("skill"), session.meta.get("pattern"), best.name if best else None)
+        if x
+    }
+    text = render_prompt(project, session, str(name), d, cfg, heur, best, problems, in_play)
+    write_text(session.dir / sessions.PROMPT, text)
+    events.append(session.dir, "agent_carried", agent=name, skills=sorted(in_play), chars=len(text))
+    _report(session.dir, str(name), problems, stderr=False)
+
+
+def applies(rec: dict[str, Any], project: Project, in_play: set[str]) -> bool:
+    """A heuristic or failure applies to a task when it is of this project (or of none) and of a skill in
+    play (or of none): a map-reduce rule reaches a map-reduce mapper, not a ralph iteration."""
+    proj, skill = rec.get("project"), rec.get("skill")
+    return (not proj or proj == str(project.home)) and (not skill or skill in in_play)
+
+
+def _bounded(lines: list[str], budget: list[int]) -> list[str]:
+    """The newest lines that fit in what is left of the memory's budget (chars), in their order."""
+    kept: list[str] = []
+    for line in reversed(lines):
+        if len(line) + 1 > budget[0]:
+            break
+        budget[0] -= len(line) + 1
+        kept.append(line)
+    return kept[::-1]
 
 
 def render_prompt(
@@ -180,8 +235,14 @@ def render_prompt(
     heur: list[dict[str, Any]],
     best: own_skills.Candidate | None,
     problems: list[str],
+    in_play: set[str] | None = None,
 ) -> str:
-    """prompt.md: who the agent is and what it has learned, for every driver to add to its prompt."""
+    """prompt.md: who the agent is and what it has learned, for every driver to add to its prompt.
+
+    Memory is filtered to what applies (`applies`: this project, the skills in play) and bounded by
+    [memory] prompt_tokens (about four characters a token), newest first."""
+    in_play = set(in_play or ())
+    budget = [int(cfg["memory"].get("prompt_tokens", 1500)) * 4]
     st = growth.read_stats(d)
     if st.problem:
         problems.append(st.problem)
@@ -228,18 +289,18 @@ def render_prompt(
         out += [f"- recent: {r}" for r in (c.get("recent") or [])[-3:]]
         out.append("")
     k = int(cfg["memory"].get("prompt_heuristics", 20))
-    if heur:
-        out += ["## Heuristics you have learned", ""]
-        out += [f"- {h.get('text', '')}" for h in heur[-k:]]
-        out.append("")
     fr = memory.read_failures(d)
     if fr.problem:
         problems.append(fr.problem)
-    fails = fr.value["failures"][-int(cfg["memory"].get("prompt_failures", 10)) :]
-    if fails:
-        out += ["## Failures to avoid", ""]
-        out += [f"- {f.get('avoid') or f.get('task', '')}" for f in fails]
-        out.append("")
+    fails = [f for f in fr.value["failures"] if applies(f, project, in_play)]
+    fails = fails[-int(cfg["memory"].get("prompt_failures", 10)) :]
+    avoid = _bounded([f"- {f.get('avoid') or f.get('task', '')}" for f in fails], budget)
+    rules = [f"- {h.get('text', '')}" for h in heur if applies(h, project, in_play)][-k:]
+    rules = _bounded(rules, budget)
+    if rules:
+        out += ["## Heuristics you have learned", "", *rules, ""]
+    if avoid:
+        out += ["## Failures to avoid", "", *avoid, ""]
     rr = relationships.read(d)
     if rr.problem:
         problems.append(rr.problem)

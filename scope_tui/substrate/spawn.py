@@ -140,6 +140,12 @@ def spawn(
     if env:
         meta["env"] = sorted(set(env))  # names only: the values go through the worker's 0600 file
     meta.update({k: v for k, v in extra.items() if v is not None})
+    if agent is None and parent is not None and "works_for" not in meta:
+        # a child of an agent's task works for that agent: its worker is given the agent's memory
+        # (api.run_worker -> agents.lifecycle.carry); it is no task of the agent's own
+        up = sessions.load_dir(project.session_path(parent)).meta
+        if up.get("agent") or up.get("works_for"):
+            meta["works_for"] = up.get("agent") or up.get("works_for")
     s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
     if launch_now:
         try:

@@ -1,0 +1,116 @@
+"""What a persistent agent carries into every run: the model behind each driver kind receives the agent's
+identity and the memory that applies to its task (this project, the skills in play), and not the memory
+that does not. Through the real CLI, real tmux, the built-in driver on the real anthropic SDK against the
+Messages-API stub, and the real map-reduce engine and orchestrator."""
+
+from __future__ import annotations
+
+import json
+
+from scope_tui.agents import home
+from tests.support.helpers import wait_until
+
+MR_RULE = "Count with grep -c per part; never estimate a count."
+RALPH_RULE = "Keep each ralph iteration under ten lines of change."
+OTHER_PROJECT_RULE = "In the billing repo always run make migrate first."
+
+
+def _ada(scope) -> None:
+    scope.ok("agent", "new", "ada", "--strengths", "log forensics")
+    h = home.agents_dir() / "ada" / "memory" / "heuristics.json"
+    rules = [
+        {"id": "h1", "text": MR_RULE, "source": "person", "skill": "map-reduce", "project": None},
+        {"id": "h2", "text": RALPH_RULE, "source": "person", "skill": "ralph", "project": None},
+        {"id": "h3", "text": OTHER_PROJECT_RULE, "source": "person", "skill": None, "project": "/elsewhere"},
+    ]
+    h.write_text(json.dumps({"heuristics": rules, "pulled": [], "proposed": 0}))
+
+
+def _logs(tmp_path):
+    d = tmp_path / "logs"
+    d.mkdir()
+    for i in range(2):
+        (d / f"app{i}.log").write_text("ERROR x\n" * 5)
+    return d
+
+
+def _model_env(scope, stub) -> None:
+    scope.env.update(stub.env)
+    stub.respond_with(lambda body: {"text": "5 ERROR lines"})
+
+
+def test_a_built_in_worker_of_an_agent_receives_its_identity_and_only_the_memory_that_applies(scope, stub):
+    _ada(scope)
+    _model_env(scope, stub)
+    sid = scope.spawn("--agent", "ada", "--model", "claude-test-1", "summarise the README")
+    scope.wait_status(sid, "done", "failed", timeout=60)
+    [req] = stub.requests
+    system = json.dumps(req.body.get("system"))
+    assert "You are ada" in system and "log forensics" in system
+    assert OTHER_PROJECT_RULE not in req.text, "a rule of another project is not this task's"
+    assert RALPH_RULE not in req.text, "no ralph skill is in play"
+
+
+def test_a_map_reduce_mapper_of_an_agents_task_receives_the_map_reduce_rule_not_the_ralph_one(
+    scope, stub, tmp_path
+):
+    _ada(scope)
+    _model_env(scope, stub)
+    logs = _logs(tmp_path)
+    sid = scope.spawn(
+        "--agent",
+        "ada",
+        "--skill",
+        "map-reduce",
+        "--context",
+        str(logs),
+        "--model",
+        "claude-test-1",
+        "count the ERROR lines",
+    )
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert scope.status(sid) == "done", scope.state(sid)
+    mappers = [r for r in stub.requests if "Map step" in r.text]
+    assert len(mappers) == 2, [r.text[:80] for r in stub.requests]
+    for r in mappers:
+        assert "You are ada" in json.dumps(r.body.get("system"))
+        assert MR_RULE in r.text and RALPH_RULE not in r.text and OTHER_PROJECT_RULE not in r.text
+    mapper = f"{sid}.1"
+    assert scope.meta(mapper)["works_for"] == "ada"
+    assert not scope.meta(mapper).get("agent"), "a mapper works for ada's task; it is no task of ada's own"
+    [carried] = [e for e in scope.events(mapper) if e["type"] == "agent_carried"]
+    assert "map-reduce" in carried["skills"]
+    wait_until(lambda: any(e["type"] == "agent_update" for e in scope.events(sid)), what="ada's update")
+    stats = json.loads((home.agents_dir() / "ada" / "stats.json").read_text())
+    assert stats["tasks"] == 1, "only the agent's own task counts, not its mappers"
+
+
+def test_an_orchestrators_children_of_an_agents_run_receive_its_memory(scope, stub, tmp_path, monkeypatch):
+    from scope_tui import api
+    from scope_tui.store.project import Project
+
+    _ada(scope)
+    _model_env(scope, stub)
+    logs = _logs(tmp_path)
+    for k, v in stub.env.items():  # the spawner's env reaches every window
+        monkeypatch.setenv(k, v)
+    run = api.spawn(
+        Project(scope.scope_dir),
+        "count the ERROR lines",
+        driver="orchestrator",
+        level="strategic",
+        agent="ada",
+        parent=None,
+        cwd=str(scope.root),
+        params={
+            "candidates": [
+                {"skill": "map-reduce", "model": "claude-test-1", "params": {"context": [str(logs)]}}
+            ]
+        },
+    )
+    scope.wait_status(run.id, "done", "failed", "needs_input", timeout=90)
+    assert scope.status(run.id) == "done", scope.state(run.id)
+    sup = f"{run.id}.1"
+    assert scope.meta(sup)["works_for"] == "ada" and scope.meta(f"{sup}.1")["works_for"] == "ada"
+    mappers = [r for r in stub.requests if "Map step" in r.text]
+    assert mappers and all(MR_RULE in r.text and RALPH_RULE not in r.text for r in mappers)
