@@ -250,3 +250,12 @@ def test_every_drivers_and_providers_key_is_in_the_one_registry():
     used |= {k for ks in drivers.PROVIDER_KEYS.values() for k in ks}
     assert used <= set(keys.KEYS), used - set(keys.KEYS)
     assert {"OPENAI_API_KEY", "GEMINI_API_KEY"} <= used
+
+
+def test_an_agent_cli_is_asked_for_the_name_without_its_provider(tmp_path):
+    from scope_tui.workers import claude_settings
+
+    p = tmp_path / "f"
+    assert claude_settings.argv("claude", p, p, "anthropic:claude-x-1")[-2:] == ["--model", "claude-x-1"]
+    assert "--model" not in claude_settings.argv("claude", p, p, "offline")
+    assert claude_settings.argv("claude", p, p, "claude-y")[-1] == "claude-y"

@@ -447,3 +447,11 @@ def launch(
     _say(f"[{cli} {'ended by Scope' if sup.ending else f'exited {code}'}; session {st.id} {st.status}]")
     sys.stdout.flush()
     return rc
+
+
+def model_name(model: str) -> str | None:
+    """The name a CLI asks for: `provider:name` loses its provider; offline (or none) means the CLI's own."""
+    from scope_tui.models.select import parse_model
+
+    provider, name = parse_model(model) if model else (None, "")
+    return None if not name or provider == "offline" else name

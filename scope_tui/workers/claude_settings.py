@@ -107,6 +107,7 @@ def write_system_prompt(session_dir: Path, text: str) -> Path:
 
 def argv(exe: str, settings_path: Path, prompt_path: Path, model: str | None) -> list[str]:
     args = [exe, "--settings", str(settings_path), "--append-system-prompt-file", str(prompt_path)]
-    if model and model != "offline":
-        args += ["--model", model]
+    name = agent_cli.model_name(model or "")  # `anthropic:claude-x` is claude-x; offline is claude's own
+    if name:
+        args += ["--model", name]
     return args

@@ -70,14 +70,6 @@ class CodexRun(CliRun):
     READY_ALONE_S = 1.0  # Codex fires SessionStart with the first prompt, not when its input box shows
 
 
-def _model_name(model: str) -> str | None:
-    """The name the CLI asks for: `provider:name` loses its provider; offline means the CLI's own."""
-    from scope_tui.models.select import parse_model
-
-    provider, name = parse_model(model) if model else (None, "")
-    return None if not name or provider == "offline" else name
-
-
 def options(project: Project) -> dict[str, Any]:
     try:
         cfg = config.load(project.config_path).get("codex") or {}
@@ -149,7 +141,7 @@ def write_home(project: Project, s: sessions.Session, opts: dict[str, Any], cwd:
     """The session's CODEX_HOME: config, hooks, instructions; the person's login copied only if needed."""
     home = s.dir / HOME
     home.mkdir(mode=0o700, exist_ok=True)
-    model = _model_name(str(s.meta.get("model") or opts.get("model") or ""))
+    model = agent_cli.model_name(str(s.meta.get("model") or opts.get("model") or ""))
     write_text(home / "config.toml", codex_config(opts, cwd, model))
     write_json(home / "hooks.json", hooks(s.dir))
     write_text(home / "AGENTS.md", agent_cli.system_prompt(project, s))

@@ -82,14 +82,6 @@ class GeminiRun(CliRun):
     READY_ALONE_S = 2.0  # its input box shows before it is wired up ("Initializing...": queued)
 
 
-def _model_name(model: str) -> str | None:
-    """The name the CLI asks for: `provider:name` loses its provider; offline means the CLI's own."""
-    from scope_tui.models.select import parse_model
-
-    provider, name = parse_model(model) if model else (None, "")
-    return None if not name or provider == "offline" else name
-
-
 def options(project: Project) -> dict[str, Any]:
     try:
         cfg = config.load(project.config_path).get("gemini") or {}
@@ -164,7 +156,9 @@ def write_home(project: Project, s: sessions.Session, opts: dict[str, Any]) -> P
     home = s.dir / HOME
     dot = home / ".gemini"
     dot.mkdir(parents=True, mode=0o700, exist_ok=True)
-    write_json(dot / "settings.json", settings(s.dir, opts, _model_name(str(s.meta.get("model") or ""))))
+    write_json(
+        dot / "settings.json", settings(s.dir, opts, agent_cli.model_name(str(s.meta.get("model") or "")))
+    )
     write_text(dot / "GEMINI.md", agent_cli.system_prompt(project, s))
     login = Path.home() / ".gemini" / "oauth_creds.json"
     if not os.environ.get(KEY_VAR) and login.is_file():
