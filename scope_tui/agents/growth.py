@@ -12,15 +12,34 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.agents import home
+from scope_tui.store.schema import Key, json_line, problems
 
 STATS = "stats.json"
 HISTORY = 50
 
 
+# What the readers of stats.json use, with its type (store/schema.py): a wrong one is a problem, not a crash.
+STATS_KEYS = (
+    Key("tasks", "int"),
+    Key("done", "int"),
+    Key("failed", "int"),
+    Key("killed", "int"),
+    Key("stage", "str", choices=home.STAGES),
+    Key("history", "list"),
+)
+_EMPTY = {"tasks": 0, "done": 0, "failed": 0, "killed": 0, "stage": "junior", "history": []}
+
+
 def read_stats(d: Path) -> home.Read:
-    r = home.read_json(
-        d / STATS, {"tasks": 0, "done": 0, "failed": 0, "killed": 0, "stage": "junior", "history": []}
-    )
+    """The agent's stats; a file of the wrong shape gives the empty stats and a one-line problem
+    (`stats.json:1: tasks: expected a whole number, got "many"`), and must not be overwritten."""
+    r = home.read_json(d / STATS, _EMPTY)
+    if r.problem is None and not r.missing:
+        bad = problems(r.value, STATS_KEYS)
+        if bad:
+            text = (d / STATS).read_text(errors="replace")
+            key, why = bad[0]
+            r = home.Read(dict(_EMPTY, history=[]), f"{d / STATS}:{json_line(text, key)}: {key}: {why}")
     for k in ("tasks", "done", "failed", "killed"):
         r.value.setdefault(k, 0)
     r.value.setdefault("stage", "junior")

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.store import config as store_config
+from scope_tui.store import files
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UsageError
 from scope_tui.store.project import agents_home
+from scope_tui.store.schema import ConfigError, Key, check_toml
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -47,6 +49,22 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# The agents home's config.toml, one line a key (store/schema.py kinds).
+CONFIG_KEYS = (
+    Key("growth", "table"),
+    *(Key(f"growth.{st}", "table") for st in STAGES[1:]),
+    *(Key(f"growth.{st}.{m}", "num+") for st in STAGES[1:] for m in DEFAULTS["growth"]["staff"]),
+    Key("skills", "table"),
+    Key("skills.stable_after_uses", "int+"),
+    Key("skills.stable_success_rate", "num+"),
+    Key("skills.match_threshold", "num+"),
+    Key("memory", "table"),
+    Key("memory.consolidate_after", "int+"),
+    Key("memory.prompt_heuristics", "int+"),
+    Key("memory.prompt_failures", "int+"),
+)
+
+
 def agents_dir() -> Path:
     """The agents home: $SCOPE_AGENTS_DIR, else ~/.scope/agents (store.project.agents_home; not created here)."""
     return agents_home()
@@ -71,9 +89,13 @@ def load_config(problems: list[str] | None = None) -> dict[str, Any]:
                 problems.append(f"{path}: cannot write defaults ({exc.strerror})")
     try:
         raw = store_config.read_raw(path)
-    except CorruptFile as exc:
+        check_toml(str(path), files.read_text(path, files.JSON_CAP), raw, CONFIG_KEYS)
+    except (CorruptFile, ConfigError) as exc:
         if problems is not None:
-            problems.append(f"{path}: {exc.reason}; using the defaults")
+            why = exc.reason if isinstance(exc, CorruptFile) else str(exc).removeprefix(f"{path}:")
+            problems.append(f"{path}:{why.lstrip()}; using the defaults")
+        raw = {}
+    except FileNotFoundError:
         raw = {}
     return _merge(DEFAULTS, raw)
 
@@ -135,13 +157,17 @@ def read_json(path: Path, default: Any, kind: type = dict) -> Read:
     """Read a hand-editable JSON file. Missing: the default. Broken or of the wrong shape: the default
     and a one-line problem (the caller reports it and must not overwrite the file)."""
     try:
-        raw = path.read_text()
+        raw = files.read_text(path, files.JSON_CAP)
     except FileNotFoundError:
         return Read(copy.deepcopy(default), None, True)
-    except (OSError, UnicodeDecodeError) as exc:
+    except CorruptFile as exc:
+        return Read(copy.deepcopy(default), f"{path}: {exc.reason}; left as is, not used")
+    except OSError as exc:
         return Read(copy.deepcopy(default), f"{path}: cannot read ({exc})")
     try:
         obj = json.loads(raw)
+    except RecursionError:
+        return Read(copy.deepcopy(default), f"{path}: nested too deep; left as is, not used")
     except ValueError as exc:
         where = f"line {exc.lineno}" if hasattr(exc, "lineno") else "?"
         return Read(copy.deepcopy(default), f"{path}: not valid JSON ({where}); left as is, not used")

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.gepa.learned import LIMIT, THRESHOLD, add_learned_line, fold, learned_lines
-from scope_tui.store import events
+from scope_tui.store import events, files
 from scope_tui.store.atomic import write_json
-from scope_tui.store.errors import UsageError
+from scope_tui.store.errors import CorruptFile, UsageError
 from scope_tui.store.project import Project
 
 STATUSES = ("testing", "pending", "approved", "rejected", "superseded")
@@ -48,12 +48,12 @@ def _norm_id(pid: str) -> str:
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         return _parse(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, CorruptFile):  # a FIFO, a link, nested deep: skipped
         return None
 
 
 def _parse(path: Path) -> dict[str, Any]:
-    obj = json.loads(path.read_text())
+    obj = json.loads(files.read_bytes(path))  # regular file only: a FIFO there would hang every reader
     if not isinstance(obj, dict):
         raise ValueError("not an object")
     obj.setdefault("id", path.stem)
@@ -76,6 +76,10 @@ def patch_files(project: Project) -> dict[str, dict[str, Any]]:
         path = project.patches / n
         try:
             p = _parse(path)
+        except CorruptFile as exc:
+            p = {"id": path.stem, "status": "corrupt", "reason": exc.reason[:80]}
+        except RecursionError:
+            p = {"id": path.stem, "status": "corrupt", "reason": "nested too deep"}
         except (OSError, ValueError) as exc:
             p = {"id": path.stem, "status": "corrupt", "reason": str(exc)[:80]}
         found[str(p["id"])] = p

@@ -312,10 +312,13 @@ def write_version(
     lineage.json and return the new Skill. Raises UsageError if `name` is unsafe or `text` unreadable."""
     if not _NAME.match(name):
         raise UsageError(f"bad skill name {name!r} (lowercase letters, digits, '-', '_', '.')")
-    try:
-        parse(text)
+    try:  # the whole check a reader makes, so a broken version never reaches the skills folder
+        front, _ = parse(text)
+        _check(front, text)
     except _Broken as exc:
-        raise UsageError(f"new text for skill {name!r} is broken at line {exc.line}: {exc.message}") from None
+        raise UsageError(
+            f"new text for skill {name!r} is broken: {name}.md:{exc.line}: {exc.message}"
+        ) from None
     existing = versions(project, name, agent_skill_root)
     root = Path(agent_skill_root) if agent_skill_root is not None else project.skills
     folder = root / name

@@ -45,6 +45,7 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (_is_int, "a whole number"),
     "int+": (lambda v: _is_int(v) and v >= 1, "a whole number, 1 or more"),
     "table": (lambda v: isinstance(v, dict), "a table"),
+    "list": (lambda v: isinstance(v, list), "a list"),
     "list[str]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
     "table[str]": (
         lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),

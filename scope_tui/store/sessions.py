@@ -237,7 +237,7 @@ def load(project: Project, sid: str) -> Session:
     """Read one session; raises UnknownSession when there is no such folder. Corruption is reported, not raised."""
     ids.validate(sid)
     d = project.session_path(sid)
-    if not os.path.isdir(d):
+    if not os.path.lexists(d):  # a file there is a corrupt session, not none
         raise UnknownSession(sid)
     return load_dir(d)
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from scope_tui.store import events, sessions
+from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
 from scope_tui.substrate.server import tmux_for
 from scope_tui.tmux import Tmux, server_gone, socket_path
@@ -96,8 +97,12 @@ def reconcile(
         reason = (
             "lost" if panes is None or s.id not in panes or why.startswith("its tmux window") else "crashed"
         )
-        if sessions.set_status(s.dir, "failed", reason=reason):
-            events.append(s.dir, "error", error=why, source="reconcile")
+        try:
+            if not sessions.set_status(s.dir, "failed", reason=reason):
+                continue
             s.state = {**s.state, "status": "failed", "reason": reason}
             changed.append(s.id)
+            events.append(s.dir, "error", error=why, source="reconcile")
+        except ScopeError:  # its events.jsonl is a FIFO, the disk is full: this one session, not the rest
+            continue
     return changed

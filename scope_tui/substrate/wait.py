@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ def resolve(project: Project, targets: list[str]) -> Callable[[], list[sessions.
         else:
             exact.append(ids.validate(t))
     for sid in exact + trees:
-        if not project.session_dir(sid).is_dir():
+        if not os.path.lexists(project.session_path(sid)):  # a file there is a corrupt session, not none
             raise UnknownSession(sid)
     for root in trees:  # nothing to wait for: say so now rather than block on what may never come
         prefix = root + "."

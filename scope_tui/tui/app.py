@@ -206,6 +206,8 @@ class ScopeApp(RoomActions):
             pass  # never laid out (hidden?): the rows are relabelled if it ever is
         self.watch_theme(self.theme)
         self.apply(ch, initial=True)
+        if self.index.problem:
+            self.set_banner(self.index.problem)
         self.loaded.set()
         if self.index.deferred:
 

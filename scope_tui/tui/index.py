@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.store import events, ids, sessions
+from scope_tui.store.errors import CorruptFile
 from scope_tui.store.project import Project
 
 ALERT_TYPES = ("deviation", "escalation")
@@ -91,6 +92,7 @@ class Index:
         self.patches: dict[str, Patch] = {}
         self._readers: dict[str, events.EventReader] = {}
         self.deferred: list[str] = []  # finished sessions whose events are not read yet
+        self.problem: str | None = None  # why the sessions folder cannot be read, if it cannot
 
     # -- whole scans -------------------------------------------------------------------------------
     def scan(self, defer_finished: bool = False) -> Change:
@@ -100,7 +102,11 @@ class Index:
         be shown sooner; they are most of the files and seldom have an alert not seen before.
         """
         ch = Change()
-        found = set(sessions.list_ids(self.project))
+        try:
+            found = set(sessions.list_ids(self.project))
+            self.problem = None
+        except CorruptFile as exc:  # `sessions` is a file: no rows, and the banner says why
+            found, self.problem = set(), f"{exc}: no sessions can be read"
         work = dict(self.sessions)  # filled privately, published at once
         for sid in sorted(found, key=ids.sort_key):
             self._load(sid, ch, work, defer_finished)

@@ -169,3 +169,93 @@ def seeded_order(seed: int) -> list[str]:
     names = sorted(SESSION_KINDS)
     random.Random(seed).shuffle(names)
     return names
+
+
+# --- project-wide kinds: each takes the `.scope` folder (agents: the agents home from the environment) ---
+def _agent(stats: bytes | None = None, config: bytes | None = None) -> Kind:
+    def go(root: Path) -> None:
+        home = Path(os.environ["SCOPE_AGENTS_DIR"])
+        a = home / "ada"
+        a.mkdir(parents=True, exist_ok=True)
+        (a / "identity.md").write_text("# ada\n\nname: ada\nstatus: active\n")
+        if stats is not None:
+            (a / "stats.json").write_bytes(stats)
+        if config is not None:
+            (home / "config.toml").write_bytes(config)
+
+    return go
+
+
+def _patch(data: bytes | None, make: Callable[[Path], None] | None = None) -> Kind:
+    def go(root: Path) -> None:
+        p = root / "patches" / "p1.json"
+        if make is not None:
+            make(p)
+        else:
+            p.write_bytes(data or b"")
+
+    return go
+
+
+def _skill(text: bytes | None, make: Callable[[Path], None] | None = None) -> Kind:
+    def go(root: Path) -> None:
+        d = root / "skills" / "mine"
+        d.mkdir(parents=True, exist_ok=True)
+        if make is not None:
+            make(d / "v1.md")
+        else:
+            (d / "v1.md").write_bytes(text or b"")
+
+    return go
+
+
+def _config(data: bytes | None, make: Callable[[Path], None] | None = None) -> Kind:
+    def go(root: Path) -> None:
+        if make is not None:
+            make(root / "config.toml")
+        else:
+            (root / "config.toml").write_bytes(data or b"")
+
+    return go
+
+
+def _sessions_a_file(root: Path) -> None:
+    shutil.rmtree(root / "sessions")
+    (root / "sessions").write_text("not a folder")
+
+
+PROJECT_KINDS: dict[str, Kind] = {
+    "sessions a file": _sessions_a_file,
+    "config wrong type": _config(b'theme = "x"\nauto_approve = "no"\n'),
+    "config models a string": _config(b'models = "x"\n'),
+    "config budgets a number": _config(b"budgets = 5\n"),
+    "config not UTF-8": _config(b'theme = "\xff"\n'),
+    "config not TOML": _config(b"theme = = =\n"),
+    "config a FIFO": _config(None, lambda p: os.mkfifo(p)),
+    "config a folder": _config(None, lambda p: p.mkdir()),
+    "config link to /dev/zero": _config(None, lambda p: p.symlink_to("/dev/zero")),
+    "config nested deep": _config(b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n"),
+    "patch truncated": _patch(b'{"id": "p1", "status": "pen'),
+    "patch wrong types": _patch(b'{"id": 5, "status": 7, "skill": ["x"], "created_at": "now", "diff": 3}'),
+    "patch a FIFO": _patch(None, lambda p: os.mkfifo(p)),
+    "patch a folder": _patch(None, lambda p: p.mkdir()),
+    "patch nested deep": _patch(_deep()),
+    "skill when a number": _skill(b'+++\nname = "mine"\nwhen = 5\n+++\nbody\n'),
+    "skill not UTF-8": _skill(b'+++\nname = "\xff"\n+++\n'),
+    "skill a FIFO": _skill(None, lambda p: os.mkfifo(p)),
+    "skill link to /dev/zero": _skill(None, lambda p: p.symlink_to("/dev/zero")),
+    "agent stats wrong types": _agent(stats=b'{"tasks": "many", "done": [], "stage": 3, "history": 5}'),
+    "agent stats nested deep": _agent(stats=_deep()),
+    "agent stats a FIFO": _agent(),
+    "agents config wrong types": _agent(
+        config=b'growth = 5\nskills = "x"\n[memory]\nprompt_heuristics = "x"\n'
+    ),
+}
+
+
+def _fifo_stats(root: Path) -> None:
+    _agent()(root)
+    os.mkfifo(Path(os.environ["SCOPE_AGENTS_DIR"]) / "ada" / "stats.json")
+
+
+PROJECT_KINDS["agent stats a FIFO"] = _fifo_stats

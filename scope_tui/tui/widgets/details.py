@@ -10,8 +10,8 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import RichLog, TabbedContent, TabPane
 
-from scope_tui.store import events, keys, sessions
-from scope_tui.store.errors import ScopeError
+from scope_tui.store import events, files, keys, sessions
+from scope_tui.store.errors import CorruptFile, ScopeError
 from scope_tui.store.project import Project
 from scope_tui.tui import labels
 from scope_tui.tui.widgets.trajectory import TrajectoryLog
@@ -134,14 +134,15 @@ class DetailsTabs(TabbedContent):
         """The tail of a session's pane log (what its window printed), for a session with no live pane."""
         pane = self.tab_log("pane")
         pane.clear()
-        try:
-            with open(s.dir / sessions.PANE_LOG, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                fh.seek(max(0, size - LOG_TAIL_BYTES))
-                data = fh.read().decode(errors="replace")
-        except OSError:
-            data = ""
-        if data:  # tmux writes pane.log: a key a worker printed is redacted here, as it is read
+        path = os.path.join(s.path, sessions.PANE_LOG)
+        try:  # regular file only: a FIFO there would freeze the room
+            size = os.lstat(path).st_size
+            raw = files.read_bytes(path, LOG_TAIL_BYTES, max(0, size - LOG_TAIL_BYTES))
+            data = raw.decode(errors="replace")
+        except (OSError, CorruptFile) as exc:
+            data = f"(pane.log cannot be read: {exc.reason})" if isinstance(exc, CorruptFile) else ""
+        if data:
+            # tmux writes pane.log: a key a worker printed is redacted here, as it is read
             pane.write(Text.from_ansi(keys.redact(data).replace("\r\n", "\n")))
         else:
             pane.write(Text("(no pane output recorded)", style=self.palette.muted))
