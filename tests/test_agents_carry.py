@@ -114,3 +114,68 @@ def test_an_orchestrators_children_of_an_agents_run_receive_its_memory(scope, st
     assert scope.meta(sup)["works_for"] == "ada" and scope.meta(f"{sup}.1")["works_for"] == "ada"
     mappers = [r for r in stub.requests if "Map step" in r.text]
     assert mappers and all(MR_RULE in r.text and RALPH_RULE not in r.text for r in mappers)
+
+
+# --- own skills first --------------------------------------------------------------------------------
+def _own_map_reduce_skill(scope) -> str:
+    """ada's own skill, extracted from a successful map-reduce task of hers (as after_terminal does)."""
+    from scope_tui.agents import lifecycle
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    project = Project(scope.scope_dir)
+    s = sessions.create(
+        project,
+        "count the ERROR lines of app logs",
+        driver="command",
+        cmd="true",
+        agent="ada",
+        skill="map-reduce",
+    )
+    lifecycle.prepare_session(project, s)
+    sessions.set_status(s.dir, "done")
+    lifecycle.after_terminal(project, s.dir)
+    [name] = [p.name for p in (home.agents_dir() / "ada" / "skills").iterdir()]
+    return name
+
+
+def test_a_skill_extracted_from_a_pattern_run_inherits_the_patterns_rules(scope):
+    from scope_tui.agents import own_skills
+    from scope_tui.patterns import skill_files
+    from scope_tui.store.project import Project
+
+    _ada(scope)
+    name = _own_map_reduce_skill(scope)
+    project = Project(scope.scope_dir)
+    mine = skill_files.load(project, name, agent_skill_root=own_skills.root(home.agents_dir() / "ada"))
+    base = skill_files.load(project, "map-reduce")
+    assert mine.front["base"] == "map-reduce" and base.rules
+    assert mine.rules == base.rules, "a forked skill keeps its parent's rules, so deviations are found in it"
+
+
+def test_scope_run_with_an_agent_runs_its_own_skill_first_and_every_mapper_gets_its_procedure(
+    scope, stub, tmp_path
+):
+    _ada(scope)
+    name = _own_map_reduce_skill(scope)
+    _model_env(scope, stub)
+    logs = _logs(tmp_path)
+    out = scope.ok(
+        "run",
+        "--agent",
+        "ada",
+        "--context",
+        str(logs),
+        "--model",
+        "claude-test-1",
+        "count the ERROR lines of the app logs",
+    )
+    sid = out.strip()
+    scope.wait_status(sid, "done", "failed", "needs_input", timeout=120)
+    assert scope.status(sid) == "done", scope.state(sid)
+    [sel] = [e for e in scope.events(sid) if e["type"] == "decision" and e.get("what") == "select"]
+    assert sel["own_skill"] == name and sel["skill"] == "map-reduce", sel
+    assert f"ada's own skill {name} v1" in sel["why"]
+    assert scope.meta(f"{sid}.1")["skill"] == "map-reduce"
+    mappers = [r for r in stub.requests if "Map step" in r.text]
+    assert len(mappers) == 2 and all(f"Your own skill for this task: {name} v1" in r.text for r in mappers)

@@ -196,7 +196,13 @@ def carry(project: Project, session: sessions.Session) -> None:
     heur = hr.value["heuristics"]
     _, fields = task_profile(session)
     threshold = float(cfg["skills"].get("match_threshold", 0.5))
-    best, _, _ = own_skills.match(d, project, session.task(), fields, heur, threshold)
+    mine = session.meta.get("agent_skill") or {}
+    if mine.get("name"):  # the own skill the agent's task runs (inherited from the parent)
+        best: own_skills.Candidate | None = own_skills.Candidate(
+            str(mine["name"]), int(mine.get("version") or 1), 1.0, ["the task's own skill"]
+        )
+    else:
+        best, _, _ = own_skills.match(d, project, session.task(), fields, heur, threshold)
     in_play = {
         str(x)
         for x in (session.meta.get("skill"), session.meta.get("pattern"), best.name if best else None)

@@ -19,6 +19,7 @@ from typing import Any
 from scope_tui.agents import home
 from scope_tui.patterns import skill_files
 from scope_tui.store import events, ids, sessions
+from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
 SKILLS = "skills"
@@ -239,8 +240,10 @@ def render(
     steps: list[str],
     origin: str,
     body: str | None = None,
+    rules: dict[str, Any] | None = None,
 ) -> str:
-    """A skill file in the shipped format (TOML front matter, then the prompt)."""
+    """A skill file in the shipped format (TOML front matter, then the prompt); `rules` (the parent
+    skill's, so the deviation detector and GEPA's loop refine it like any other) as its [rules] table."""
     desc = f"{agent}'s own skill, {origin}"
     when = [f"The task is about {', '.join(words[:4])}"] if words else []
     fm = [
@@ -252,8 +255,11 @@ def render(
         f"keywords = {json.dumps(words)}",
         f"base = {json.dumps(base or '')}",
         f"owner = {json.dumps(agent)}",
-        "+++",
     ]
+    flat = {k: v for k, v in (rules or {}).items() if isinstance(v, (bool, int, float, str, list))}
+    if flat:
+        fm += ["", "[rules]"] + [f"{k} = {json.dumps(v)}" for k, v in flat.items()]
+    fm += ["+++"]
     if body is None:
         first = sessions.first_line(task, 100)
         lines = [
@@ -280,11 +286,18 @@ def extract(
     """Save a new own skill (v1, evolving) made from what the successful session did; returns it."""
     task = s.task()
     words = home.keywords(task, limit=4)  # few, distinctive: half of them must recur to match
-    base = s.meta.get("skill") if s.meta.get("skill") in skill_files.load_all(project)[0] else None
+    library = skill_files.load_all(project)[0]
+    base = s.meta.get("skill") if s.meta.get("skill") in library else None
     steps = trajectory(project, s)
     name = unique_name(d, project, words)
     origin = f"created after task {s.id}" + (f", forked from {base}" if base else "")
-    text = render(name, agent, task, words, base, steps, origin, body=model_text)
+    rules: dict[str, Any] = {}
+    if base:  # the parent's rules as the task ran them (its version), learned ones included
+        try:
+            rules = skill_files.load(project, str(base), s.meta.get("skill_version")).rules
+        except UsageError:
+            rules = dict(library[str(base)].rules)
+    text = render(name, agent, task, words, base, steps, origin, body=model_text, rules=rules)
     skill = skill_files.write_version(
         project, name, text, {"origin": "agent", "parent": None}, agent_skill_root=root(d)
     )

@@ -82,7 +82,9 @@ class Orchestrator:
         self.say(f"scope · orchestrator {self.sid}")
         self.loop.observe("reading the task")
         self.candidates = self._plan()
-        if not self.candidates:
+        if self.candidates and self.candidates[0].get("own_skill"):
+            self._launch(self.candidates[0])
+        elif not self.candidates:
             ask_person(self.dir, "wrong_approach", "no pattern fits this task; say which skill to use")
             self.asking = Escalation(self.sid, "wrong_approach")
         else:
@@ -129,9 +131,40 @@ class Orchestrator:
                 skills=[c["skill"] for c in cands],
             )
             return cands
+        own = self._own_skill()
+        if own:
+            return own
         names, stages = self._select()
         self.stages = [{"skill": n} for n in stages[1:]]
         return [{"skill": n} for n in names]
+
+    def _own_skill(self) -> list[dict[str, Any]]:
+        """A persistent agent's own skill, matched at spawn (meta agent_skill, agents.lifecycle) before
+        the base library: the run is that skill's base pattern, with the own skill's procedure in every
+        worker's prompt (agents.lifecycle.carry); the decision names the own skill. [] when none matched."""
+        mine = self.meta.get("agent_skill") or {}
+        if not mine.get("name") or not mine.get("root"):
+            return []
+        from scope_tui.patterns import skill_files
+        from scope_tui.store.errors import UsageError
+
+        try:
+            sk = skill_files.load(self.project, str(mine["name"]), agent_skill_root=Path(mine["root"]))
+        except UsageError as exc:
+            self.loop.orient("own skill unreadable", str(exc)[:200])
+            return []
+        base = str(sk.front.get("base") or "")
+        pattern = base if base in PATTERNS else fallback_plan(self.task, self.params)[0][0]
+        how = f"its base pattern {base}" if base in PATTERNS else f"{pattern}, by the task's shape"
+        self.loop.decide(
+            "select",
+            f"{self.meta.get('agent')}'s own skill {sk.name} v{sk.version} matches this task: run {how}",
+            skill=pattern,
+            own_skill=sk.name,
+            own_version=sk.version,
+            source="agent",
+        )
+        return [{"skill": pattern, "own_skill": sk.name}]
 
     def _select(self) -> tuple[list[str], list[str]]:
         """Profile the task and rank the skills with the skills library (a `skill` decision with every

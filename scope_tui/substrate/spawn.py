@@ -146,6 +146,8 @@ def spawn(
         up = sessions.load_dir(project.session_path(parent)).meta
         if up.get("agent") or up.get("works_for"):
             meta["works_for"] = up.get("agent") or up.get("works_for")
+            if up.get("agent_skill"):  # the agent's own skill for the task: its procedure reaches each part
+                meta.setdefault("agent_skill", up["agent_skill"])
     s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
     if launch_now:
         try:
