@@ -179,3 +179,50 @@ def test_scope_run_with_an_agent_runs_its_own_skill_first_and_every_mapper_gets_
     assert scope.meta(f"{sid}.1")["skill"] == "map-reduce"
     mappers = [r for r in stub.requests if "Map step" in r.text]
     assert len(mappers) == 2 and all(f"Your own skill for this task: {name} v1" in r.text for r in mappers)
+
+
+def test_a_done_task_its_checks_fail_makes_no_skill_and_is_remembered_as_what_not_to_do(scope):
+    from scope_tui.agents import lifecycle
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    _ada(scope)
+    project = Project(scope.scope_dir)
+    s = sessions.create(
+        project,
+        "tidy the release notes",
+        driver="command",
+        cmd="true",
+        agent="ada",
+        cwd=str(scope.root),
+        params={"checks": ["test -f NOTES.md"]},
+    )
+    lifecycle.prepare_session(project, s)
+    sessions.set_status(s.dir, "done")
+    lifecycle.after_terminal(project, s.dir)
+    assert not list((home.agents_dir() / "ada" / "skills").iterdir()), "an unverified success is no skill"
+    [f] = json.loads((home.agents_dir() / "ada" / "memory" / "failures.json").read_text())["failures"]
+    assert "0/1 checks passed" in f["avoid"]
+
+
+def test_a_failure_with_a_reflection_stores_its_adjustment_not_a_template(scope):
+    from scope_tui.agents import lifecycle
+    from scope_tui.store import events, sessions
+    from scope_tui.store.project import Project
+
+    _ada(scope)
+    project = Project(scope.scope_dir)
+    s = sessions.create(project, "find the leak", driver="command", cmd="false", agent="ada")
+    lifecycle.prepare_session(project, s)
+    events.append(
+        s.dir,
+        "reflection",
+        text="DEVIATION DETECTED\nADJUSTMENT: NEVER grep the whole tree; grep src/ first.",
+    )
+    sessions.set_status(s.dir, "failed", reason="exit 1")
+    lifecycle.after_terminal(project, s.dir)
+    [f] = json.loads((home.agents_dir() / "ada" / "memory" / "failures.json").read_text())["failures"]
+    assert (
+        f["avoid"]
+        == "'find the leak' failed (exit 1); next time: NEVER grep the whole tree; grep src/ first."
+    )

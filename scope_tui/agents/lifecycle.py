@@ -350,9 +350,30 @@ def _skills_used(project: Project, s: sessions.Session) -> list[str]:
     return sorted({str(u) for u in used if u})
 
 
-def _avoid(s: sessions.Session, project: Project) -> str:
-    """One line of what not to do, from the failed session's reason, its last error and its approach."""
-    reason = s.state.get("reason") or s.status
+def _verified(s: sessions.Session) -> dict[str, Any] | None:
+    """The learning layer's verdict on the session (score, verifier, detail), None without a verifier."""
+    try:
+        from scope_tui.gepa.scores import verify
+
+        v = verify(s)
+    except Exception:  # a verifier that cannot run says nothing about the agent
+        return None
+    return None if v is None else {**v, "score": float(v["score"])}
+
+
+def _avoid(s: sessions.Session, project: Project, verified: dict[str, Any] | None = None) -> str:
+    """One line of what not to do. A reflection's adjustment comes first (the model's when one wrote it,
+    gepa.online); failing that the session's reason, its last error and its approach."""
+    reason = s.state.get("reason") or (
+        f"{verified['verifier']}: {verified['detail']}" if verified and s.status == "done" else s.status
+    )
+    from scope_tui.gepa.reflection import adjustment
+
+    for e in reversed(events.read_all(s.dir)):
+        if e.get("type") == "reflection":
+            adj = str(e.get("adjustment") or adjustment(str(e.get("text") or "")))
+            if adj.strip():
+                return f"'{sessions.first_line(s.task(), 60)}' failed ({reason}); next time: {adj[:200]}"
     last_err = ""
     for e in reversed(events.read_all(s.dir)):
         if e.get("type") in ("error", "escalation", "deviation"):
@@ -419,8 +440,13 @@ def after_terminal(project: Project, session_dir: Path) -> None:
     cfg = home.load_config(problems)
     update: dict[str, Any] = {"agent": name, "status": s.status}
     others: list[tuple[str, dict[str, Any]]] = []
+    verified = _verified(s)
     with home.Lock(d):
-        success = s.status == "done"
+        # a success is one its verifier (gepa.scores: checks, a checker's verdict, expect, the person)
+        # did not fail: ending done with a failing check teaches what not to do, not a skill
+        success = s.status == "done" and (verified is None or verified["score"] >= 0.5)
+        if verified is not None:
+            update["verified"] = {k: verified[k] for k in ("score", "verifier", "detail")}
         # experience
         st = growth.read_stats(d)
         stats = st.value
@@ -470,15 +496,15 @@ def after_terminal(project: Project, session_dir: Path) -> None:
             sk = own_skills.extract(d, name, project, s, model_text=_model_skill_text(project, s, steps))
             update["new_skill"] = {"name": sk.name, "version": sk.version, "status": "evolving"}
         # memory: failures and reflections
-        if s.status in FAILED:
+        if s.status in FAILED or not success and s.status == "done":
             rec = {
                 "task": sessions.first_line(s.task(), 100),
                 "session": s.id,
                 "project": str(project.home),
                 "status": s.status,
-                "reason": s.state.get("reason"),
+                "reason": s.state.get("reason") or (verified or {}).get("detail"),
                 "skill": s.meta.get("skill"),
-                "avoid": _avoid(s, project),
+                "avoid": _avoid(s, project, verified),
             }
             if memory.add_failure(d, rec, problems):
                 update["failure_recorded"] = rec["avoid"]
