@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from scope_tui.store import events, sessions
 from scope_tui.store.errors import CorruptFile
@@ -149,3 +152,48 @@ def test_patches_edit_with_front_matter_of_the_wrong_type_is_refused_and_stays_p
     assert patches.load_patch(project, p["id"])["status"] == "pending"
     assert not (project.skills / "dag").exists() or not list((project.skills / "dag").glob("v*.md"))
     assert skill_files.load(project, "dag").version == 1
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 2 MB tmpfs (needs root: skipped with the reason otherwise), filled but for a few bytes."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 2 MB tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(folder: Path) -> None:
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_on_a_full_disk_writes_fail_loudly_and_leave_nothing_torn_or_half_made(full_disk):
+    from scope_tui.store.files import WriteFailed
+
+    p = Project.create(full_disk / ".scope")
+    s = sessions.create(p, "t", driver="command", cmd="true")
+    before = (Path(s.path) / "events.jsonl").read_bytes()
+    _fill(full_disk)
+    with pytest.raises(WriteFailed, match="No space left"):
+        events.append(s.path, "phase", phase="act", why="x" * 100_000)
+    assert (Path(s.path) / "events.jsonl").read_bytes() == before  # no torn line left
+    with pytest.raises(WriteFailed):
+        sessions.set_status(s.path, "done", note="y" * 100_000)
+    assert sessions.load_dir(s.path).status == "pending"  # the old state.json stands whole
+    with pytest.raises((WriteFailed, OSError)):
+        sessions.create(p, "z" * 200_000, driver="command", cmd="true")
+    assert [d.name for d in p.sessions.iterdir()] == [s.id]  # the failed spawn left no folder
