@@ -197,3 +197,23 @@ def test_on_a_full_disk_writes_fail_loudly_and_leave_nothing_torn_or_half_made(f
     with pytest.raises((WriteFailed, OSError)):
         sessions.create(p, "z" * 200_000, driver="command", cmd="true")
     assert [d.name for d in p.sessions.iterdir()] == [s.id]  # the failed spawn left no folder
+
+
+def test_an_escalation_is_final_before_the_parent_hears_of_it(tmp_path, monkeypatch):
+    from scope_tui.ooda import escalation
+
+    p = Project.create(tmp_path / ".scope")
+    parent = sessions.create(p, "parent", driver="command", cmd="true")
+    child = sessions.create(p, "child", parent=parent.id, driver="command", cmd="true")
+    sessions.set_status(child.path, "running")
+    seen = []
+    real = sessions.put_message
+
+    def heard(d, kind, text, **fields):  # the moment a supervisor could act on it (kill the child)
+        seen.append(sessions.load_dir(child.path).status)
+        return real(d, kind, text, **fields)
+
+    monkeypatch.setattr(escalation.sessions, "put_message", heard)
+    escalation.escalate(Path(child.path), "task_too_big", "split it")
+    assert seen == ["escalated"]
+    assert sessions.load_dir(child.path).status == "escalated"

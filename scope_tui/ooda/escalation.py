@@ -46,7 +46,8 @@ def escalate(
     """Escalate from the session in `session_dir` to its parent (or, with no parent, to the person).
 
     Writes an `escalation` event on the session, puts a message of kind "escalation" in the parent's
-    inbox, and (with `end`) marks the session `escalated` with the reason. A session without a parent
+    inbox, and (with `end`) marks the session `escalated` with the reason, before the message, so its
+    supervisor can never act on it while the session still looks live. A session without a parent
     is instead set to `needs_input`: the person is asked.
     """
     s = sessions.load_dir(session_dir)
@@ -59,9 +60,9 @@ def escalate(
         sessions.set_status(session_dir, "needs_input", reason=f"{reason}: {details}" if details else reason)
         return esc
     assert pdir is not None
-    sessions.put_message(pdir, "escalation", details, reason=reason, source=s.id, evidence=esc.evidence)
-    if end:
+    if end:  # recorded before the parent hears of it: a supervisor that acts at once (a kill) finds it final
         sessions.set_status(session_dir, "escalated", reason=reason)
+    sessions.put_message(pdir, "escalation", details, reason=reason, source=s.id, evidence=esc.evidence)
     return esc
 
 
