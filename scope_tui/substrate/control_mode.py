@@ -262,6 +262,10 @@ class ControlTmux(Tmux):
         if input is not None or not self.client.alive:
             return super().run(*args, input=input, check=check)  # stdin-fed (load-buffer): a process
         ran = self.client.run(*args)
+        if ran.returncode != 0:
+            # asked again directly: a reply that did not come in time (a loaded machine) must never read
+            # as "no server" (reconcile would mark every live session lost); a real error repeats itself
+            ran = super().run(*args)
         if check and ran.returncode != 0:
             raise TmuxError(f"tmux {args[0]}: {ran.stderr.decode(errors='replace').strip()}")
         return ran
