@@ -93,6 +93,13 @@ def score(
     for crit in sk.when:
         verdict = judge(crit, prof)
         if verdict is None:
+            from scope_tui.patterns.when import judge_numbers
+
+            sized = judge_numbers(crit, prof)  # a size the prose names, against the measured profile
+            if sized is not None:
+                parts.append(1.0 if sized[0] else 0.0)
+                c.reasons.append(f"{crit[:40]!r}: {'yes' if sized[0] else 'no'} ({sized[1]})")
+                continue
             cw = set(home.keywords(crit, limit=32))
             if cw and not kws:  # prose criterion: judged by shared words (offline)
                 share = len(cw & words) / len(cw)

@@ -2,8 +2,9 @@
 
 A criterion is a predicate when it parses as a Python expression over the profile's fields
 (`context_tokens > 100_000 and not independent_parts`); it is evaluated with a small AST walker,
-never eval. Anything else is prose: offline it is judged by keyword rules, with the anthropic
-model by one cheap call that judges all the prose criteria at once.
+never eval. Anything else is prose: with a model, one cheap call judges all the prose criteria at once, given the
+measured profile; offline, a size the prose names ("(>100K tokens)", "more than 20 files") is compared
+with the profile (judge_numbers), and keyword rules are the last resort. Each reason says which.
 """
 
 from __future__ import annotations
@@ -173,16 +174,71 @@ def _keywords(skill: Any) -> list[str]:
     return [str(k).lower() for k in [*KEYWORDS.get(skill.name, []), *own]]
 
 
-def _judge_offline(task: str, skill: Any) -> tuple[bool, str]:
+_MORE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_WORDS = {
+    "more than": ">",
+    "over": ">",
+    "above": ">",
+    "greater than": ">",
+    "at least": ">=",
+    "fewer than": "<",
+    "less than": "<",
+    "under": "<",
+    "below": "<",
+    "at most": "<=",
+}
+_SCALE = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+# "(>100K tokens)", "more than 20 files", "at least 1M tokens of context", "< 5 files"
+_NUMBER = re.compile(
+    r"(>=|<=|>|<|more than|greater than|at least|at most|fewer than|less than|over|above|under|below)"
+    r"\s*(\d[\d,_]*(?:\.\d+)?)\s*([kmg])?\b\s*(?:\w+\s+){0,2}?(tokens?|files?|parts?)\b",
+    re.IGNORECASE,
+)
+_FIELD = {"token": "context_tokens", "file": "files", "part": "parts"}
+
+
+def judge_numbers(text: str, fields: dict[str, Any]) -> tuple[bool, str] | None:
+    """A prose criterion that names a size ("(>100K tokens)", "more than 20 files"), compared with the
+    measured profile; None when the prose names no size. Every size named must hold."""
+    found = list(_NUMBER.finditer(text))
+    if not found:
+        return None
+    said: list[str] = []
+    ok = True
+    for m in found:
+        op = _WORDS.get(m[1].lower(), m[1])
+        limit = float(m[2].replace(",", "").replace("_", "")) * _SCALE.get((m[3] or "").lower(), 1)
+        name = _FIELD[m[4].lower().rstrip("s")]
+        have = fields.get(name, 0) or 0
+        holds = _MORE[op](have, limit)
+        ok = ok and holds
+        said.append(f"{name}={have:,} {op if holds else _NOT[op]} {limit:,.0f}")
+    return ok, "by the measured profile: " + "; ".join(said)
+
+
+_NOT = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+
+
+def _judge_offline(
+    task: str, skill: Any, text: str = "", fields: dict[str, Any] | None = None
+) -> tuple[bool, str]:
+    """A prose criterion offline: a size it names against the profile first, keywords last."""
+    by_numbers = judge_numbers(text, fields or {}) if text else None
+    if by_numbers is not None:
+        return by_numbers
     low = task.lower()
     hits = [k for k in _keywords(skill) if re.search(rf"(?<![a-z]){re.escape(k)}(?![a-z])", low)]
     if hits:
-        return True, "keywords " + ", ".join(repr(h) for h in hits[:4])
-    return False, "no keyword of this skill in the task"
+        return True, "by keywords: " + ", ".join(repr(h) for h in hits[:4])
+    return False, "by keywords: none of this skill's in the task"
 
 
 def _judge_with_model(
-    project: Project, task: str, prose: list[tuple[str, str]], model: str | None
+    project: Project,
+    task: str,
+    prose: list[tuple[str, str]],
+    model: str | None,
+    fields: dict[str, Any] | None = None,
 ) -> dict[int, tuple[bool, str]] | None:
     """One cheap call judging every prose criterion; None when no model answer can be had."""
     try:
@@ -194,8 +250,13 @@ def _judge_with_model(
     if getattr(m, "name", "") == "offline":
         return None
     listing = "\n".join(f"{i}. [{skill}] {text}" for i, (skill, text) in enumerate(prose))
+    facts = ", ".join(
+        f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}"
+        for k, v in (fields or {}).items()
+        if k not in ("task", "notes")
+    )
     prompt = (
-        f"Task:\n{task}\n\nFor each numbered criterion, does it hold for this task? Answer with JSON only: "
+        f"Task:\n{task}\n\nMeasured facts about the task and its context: {facts}\n\nFor each numbered criterion, does it hold for this task? Answer with JSON only: "
         f'{{"0": [true, "short reason"], ...}}\n\n{listing}'
     )
     try:
@@ -238,7 +299,7 @@ def select(
     judged: dict[int, tuple[bool, str]] | None = None
     judge = "offline (predicates + keyword rules)"
     if use_model and prose and project is not None:
-        judged = _judge_with_model(project, task, prose, model)
+        judged = _judge_with_model(project, task, prose, model, fields)
         if judged is not None:
             judge = f"model {model or 'operational'}"
     choices: list[Choice] = []
@@ -269,8 +330,9 @@ def select(
             else:
                 if judged is not None and pi in judged:
                     ok, why = judged[pi]
+                    why = f"by the model: {why}"
                 else:
-                    ok, why = _judge_offline(task, sk)
+                    ok, why = _judge_offline(task, sk, w, fields)
                 pi += 1
                 reasons.append(f'{"✓" if ok else "✗"} "{w}"  ({why})')
                 matched += ok
