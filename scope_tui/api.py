@@ -374,6 +374,20 @@ def worktree_diff(s: sessions.Session, *, color: bool = False, stat: bool = Fals
     return diff(s, color=color, stat=stat)
 
 
+def merge(s: sessions.Session, *, squash: bool = False, into: str | None = None) -> Any:
+    """A finished --worktree session's branch merged into the branch it started from, all or nothing."""
+    from scope_tui.substrate.merge import merge as merge_branch
+
+    return merge_branch(s, squash=squash, into=into)
+
+
+def open_pr(s: sessions.Session, *, into: str | None = None) -> str:
+    """The session's branch pushed and a pull request opened with gh (or how to, without it)."""
+    from scope_tui.substrate.merge import open_pr as pr
+
+    return pr(s, into=into)
+
+
 def keep_stdin(project: Project, data: bytes) -> str:
     """`--context -`: stdin kept in a file for the session to take (the RLM engine moves it in)."""
     import time

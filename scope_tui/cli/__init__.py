@@ -29,6 +29,7 @@ COMMANDS = {
     **dict.fromkeys(["run", "escalate"], "run"),
     "hook": "hook",
     "diff": "diff",
+    "merge": "diff",
     "patches": "patches",
     "rate": "patches",
     "agent": "agent",

@@ -1,4 +1,5 @@
-"""`scope diff ID`: what a --worktree session changed, as a git diff (coloured on a terminal)."""
+"""`scope diff ID`: what a --worktree session changed, as a git diff (coloured on a terminal);
+`scope merge ID`: that branch merged back into the branch the session started from."""
 
 from __future__ import annotations
 
@@ -25,6 +26,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from scope_tui import api
+    from scope_tui.store import sessions
+    from scope_tui.store.errors import UsageError
+    from scope_tui.store.project import Project
+
+    s = sessions.load(Project.open(), args.id)
+    if s.corrupt:
+        raise UsageError(f"session {s.id} is corrupt ({s.corrupt})")
+    if args.pr:
+        print(api.open_pr(s, into=args.into))
+        return 0
+    m = api.merge(s, squash=args.squash, into=args.into)
+    how = "squashed into one commit on" if m.squash else "merged into"
+    print(f"{m.branch} {how} {m.target} ({m.commit[:12]}): {len(m.files)} file(s) changed")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("diff", help="what a --worktree session changed (its branch against where it started)")
     p.add_argument("id", metavar="ID", help="the session (spawned with --worktree)")
@@ -33,3 +52,16 @@ def register(sub: Any) -> None:
         "--color", choices=["auto", "always", "never"], default="auto", help="colour (default: on a terminal)"
     )
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser(
+        "merge", help="merge a finished --worktree session's branch into the branch it started from"
+    )
+    p.add_argument("id", metavar="ID", help="the session (spawned with --worktree, finished)")
+    p.add_argument("--squash", action="store_true", help="one commit on the target instead of a merge commit")
+    p.add_argument(
+        "--pr", action="store_true", help="push the branch and open a pull request with gh instead"
+    )
+    p.add_argument(
+        "--into", metavar="BRANCH", help="the branch to merge into (default: the one it started from)"
+    )
+    p.set_defaults(func=cmd_merge)

@@ -66,6 +66,7 @@ def _prepare(project: Project, s: Session) -> Path:
     if base.returncode != 0:
         raise UsageError(f"--worktree needs at least one commit in {repo} (git commit first)")
     branch = f"scope/{s.id}"
+    start = _git(Path(s.meta.get("cwd") or project.home), "symbolic-ref", "--quiet", "--short", "HEAD")
     if _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}").returncode == 0:
         raise UsageError(
             f"branch {branch} already exists in {repo}: delete it (git branch -D {branch}) or rename it"
@@ -81,6 +82,8 @@ def _prepare(project: Project, s: Session) -> Path:
     s.meta.update(
         {"worktree": str(path), "branch": branch, "base_commit": base.stdout.strip(), "repo": str(repo)}
     )
+    if start.returncode == 0 and start.stdout.strip():  # the branch `scope merge` merges back into
+        s.meta["base_branch"] = start.stdout.strip()
     write_json(s.dir / META, s.meta)
     return path
 

@@ -120,6 +120,37 @@ class RoomActions(App[None]):
         msg = f"killed {', '.join(killed)}" if killed else f"nothing live under {sid}"
         self.call_from_thread(self.notify, msg, title="Kill")
 
+    def action_merge(self) -> None:
+        """M: the selected --worktree session's branch merged into the branch it started from (api.merge)."""
+        from scope_tui.tui.screens import ConfirmScreen
+
+        s = self.need_selected()
+        if s is None:
+            return
+        if not s.meta.get("worktree"):
+            self.notify(f"{s.id} has no worktree to merge", severity="warning")
+            return
+        into = s.meta.get("base_branch") or "?"
+        detail = f"{s.meta.get('branch')} into {into}; a conflict merges nothing."
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_merge(s.id)
+
+        self.push_screen(ConfirmScreen(f"Merge {s.id}?", detail), done)
+
+    @work(thread=True, group="act")
+    def do_merge(self, sid: str) -> None:
+        from scope_tui import api
+
+        try:
+            m = api.merge(self.index.sessions[sid])
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=12)
+            return
+        msg = f"{m.branch} merged into {m.target}: {len(m.files)} file(s)"
+        self.call_from_thread(self.notify, msg, title="Merge")
+
     def action_redirect(self, sid: str | None = None, title: str = "") -> None:
         from scope_tui.tui.screens import PromptScreen
 

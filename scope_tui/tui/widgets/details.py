@@ -175,6 +175,9 @@ class DetailsTabs(TabbedContent):
             try:
                 raw = api.worktree_diff(s, color=True)
                 text = Text.from_ansi(raw) if raw.strip() else Text("(no changes yet)", style=p.muted)
+                if raw.strip():
+                    into = s.meta.get("base_branch") or "its start"
+                    text = Text(f"M merges {s.meta.get('branch')} into {into}\n", style=p.muted) + text
             except ScopeError as exc:
                 text = Text(str(exc), style=p.error)
         self.app.call_from_thread(self._show_diff, s.id, text)
