@@ -317,6 +317,23 @@ def file_watcher(root: Path) -> Inotify:
     return Inotify(root)
 
 
+def __getattr__(name: str) -> Any:
+    if name == "StateWatcher":  # the one watcher of `.scope/` (the room's and `scope watch`'s), loaded lazily
+        from scope_tui.substrate.statewatch import StateWatcher
+
+        return StateWatcher
+    raise AttributeError(name)
+
+
+def watch_stream(
+    project: Project, emit: Any, *, since: dict[str, int] | None = None, once: bool = False
+) -> Any:
+    """The coroutine behind `scope watch`: `emit(records)` for every state change and event (substrate.feed)."""
+    from scope_tui.substrate.feed import stream
+
+    return stream(project, emit, since=since, once=once)
+
+
 def keep_path(path: str) -> bool:
     """Whether a changed path under `.scope/` is worth a look (not a writer's temp file)."""
     from scope_tui.substrate.watch import keep_path as keep
@@ -699,3 +716,54 @@ def allow_command_workers(project: Project) -> None:
 
     config.update(project.config_path, {"sessions": {"allow_command_workers": True}})
     trust.trust(project.home_path, config.read_raw(project.config_path))
+
+
+# --- other hosts (substrate/hosts.py): ssh to a Scope of their own ----------------------------------------
+def hosts(project: Project) -> dict[str, Any]:
+    """The project's configured hosts by name (substrate.hosts.Host); none while it is untrusted."""
+    from scope_tui.substrate.hosts import configured
+
+    return configured(project)
+
+
+def host(project: Project, name: str) -> Any:
+    """One configured host; UsageError naming what to do when there is none (or it is not trusted)."""
+    from scope_tui.substrate.hosts import get
+
+    return get(project, name)
+
+
+def host_check(project: Project, name: str) -> tuple[list[str], list[str]]:
+    """(found, missing) on the host for Scope to run there: Python, tmux, Scope of this version."""
+    from scope_tui import __version__
+    from scope_tui.substrate.hosts import setup_check
+
+    return setup_check(project, host(project, name), __version__)
+
+
+def host_run(project: Project, name: str, remote: list[str], *, stdin: bytes | None = None) -> Any:
+    """`scope REMOTE…` on the host, through its master connection; a CompletedProcess (255: ssh failed)."""
+    from scope_tui.substrate.hosts import run
+
+    return run(project, host(project, name), remote, stdin=stdin)
+
+
+def host_argv(project: Project, name: str, remote: list[str], *, tty: bool = False) -> list[str]:
+    """The ssh command line that runs `scope REMOTE…` on the host (attach uses it with a terminal)."""
+    from scope_tui.substrate.hosts import ssh_argv
+
+    return ssh_argv(project, host(project, name), remote, tty=tty)
+
+
+def host_connection(project: Project, name: str, op: str = "check") -> bool:
+    """`check` (is the host's master connection up?) or `exit` (end it)."""
+    from scope_tui.substrate.hosts import control
+
+    return control(project, host(project, name), op)
+
+
+def split_host_id(ref: str) -> tuple[str | None, str]:
+    """`NAME:3.1` -> ("NAME", "3.1"); a plain id -> (None, id)."""
+    from scope_tui.substrate.hosts import split_id
+
+    return split_id(ref)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from scope_tui.cli.options import Args
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
-GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills", "trust"]
+GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills", "trust", "hosts"]
 
 # Which group registers each command, so a run builds only the parser it needs (spawn, worker and the
 # pane-died hook start many times a second). tests/test_cli.py checks this against the groups.
@@ -36,6 +36,8 @@ COMMANDS = {
     "reap": "agent",
     "skills": "skills",
     "trust": "trust",
+    "watch": "hosts",
+    "host": "hosts",
 }
 
 
@@ -49,7 +51,7 @@ PLAIN = ("spawn", "hook")
 # screen is Textual's), attach, and the commands whose output is a program's (worker, hook, reap, diff).
 PRINTS_STATE = frozenset(
     ["wait", "poll", "tree", "log", "kill", "redirect", "clean", "doctor", "run", "escalate"]
-    + ["patches", "agent", "skills"]
+    + ["patches", "agent", "skills", "host"]
 )
 
 

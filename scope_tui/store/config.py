@@ -130,7 +130,15 @@ KEYS = (
     Key("serve.host", "str", trust=True, doc="where `scope serve` listens (not loopback needs a password)"),
     Key("serve.port", "int+", doc="the port `scope serve` listens on (default 8000)"),
     Key("serve.password_file", "str", trust=True, doc="the password for `scope serve` off loopback"),
+    Key("hosts", "table", trust=True, doc="other machines, `[hosts.NAME]` each (its keys below)"),
 )
+# The keys of one `[hosts.NAME]` table (checked for each NAME; `hosts` gates them all).
+HOST_KEYS = (
+    Key("ssh", "str", doc="the ssh destination: `user@box`, or a Host of ~/.ssh/config"),
+    Key("path", "str", doc="the project's folder there"),
+    Key("scope", "str", "scope", doc="the `scope` program there (default `scope` on its PATH)"),
+)
+HOST_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 DEFAULTS: dict[str, Any] = defaults(KEYS)
 
 
@@ -138,6 +146,30 @@ def check(data: dict[str, Any], text: str, file: str = "config.toml", keys: tupl
     """Raise ConfigError (`config.toml:7: auto_approve: expected a boolean, got "no"`) for the first
     value of the wrong type. Keys the table does not know are left alone (a later Scope may know them)."""
     check_toml(file, text, data, keys)
+    hosts = data.get("hosts")
+    if keys is KEYS and isinstance(hosts, dict):
+        from scope_tui.store.schema import ConfigError, toml_line
+
+        for name, table in hosts.items():
+            where = f"hosts.{name}"
+            if not host_name_ok(name):
+                raise ConfigError(
+                    file, toml_line(text, where), where, "a host name is letters, digits, _ and -"
+                )
+            if not isinstance(table, dict):
+                raise ConfigError(file, toml_line(text, where), where, "expected a table (ssh, path, scope)")
+            check_toml(
+                file, text, {"hosts": {name: table}}, [Key(f"{where}.{k.name}", k.kind) for k in HOST_KEYS]
+            )
+            for k in ("ssh", "path"):
+                if not table.get(k):
+                    raise ConfigError(
+                        file, toml_line(text, where), f"{where}.{k}", "missing (a host needs ssh and path)"
+                    )
+
+
+def host_name_ok(name: str) -> bool:
+    return bool(name) and len(name) <= 64 and set(name) <= HOST_NAME_CHARS
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

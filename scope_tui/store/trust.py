@@ -7,7 +7,7 @@ validator reads the same list. `scope trust` records the project outside the rep
 does: `$XDG_CONFIG_HOME/scope/trusted.json` maps the project's folder to a hash of the gated keys'
 values only, so a theme the room writes needs no new trust and a changed `[claude] bin` does.
 
-Later issues add their own keys here (`[hosts]`, `[notify]`); the drivers' binaries and base URLs and
+Later issues add their own keys here (`[notify]`); the drivers' binaries and base URLs and
 the models' `[models.<level>] base_url` come from store/drivers.py.
 """
 
@@ -35,6 +35,7 @@ GATED: tuple[str, ...] = (
     "serve.password_file",  # who may reach `scope serve` off loopback
     "rlm.tools",  # Python callables an RLM's engine imports and runs
     "rlm.sub_tools",  # the same, for its sub-calls
+    "hosts",  # machines Scope reaches by ssh, and the program it runs there
 )
 # each driver's binary and base URL, each model level's base URL (store/drivers.py keeps the lists)
 GATED += tuple(k for k in drivers.trusted_keys() if k not in GATED)

@@ -1,0 +1,120 @@
+"""`scope watch` (every state change and event as JSON lines) and `scope host add|list|setup`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from scope_tui.store.errors import UsageError
+
+
+def _since(values: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values or []:
+        for part in v.split(","):
+            sid, eq, off = part.partition("=")
+            if not eq or not sid or not off.isdigit():
+                raise UsageError(f"--since {part}: expected ID=OFFSET (an offset record of scope watch)")
+            out[sid] = int(off)
+    return out
+
+
+def _human(rec: dict[str, Any]) -> str | None:
+    if rec["type"] == "session":
+        state = rec.get("state") or {}
+        return f"{rec['id']} {rec.get('corrupt') and 'corrupt' or state.get('status', '?')}"
+    if rec["type"] == "event":
+        ev = rec["event"]
+        return f"{rec['id']} #{ev.get('seq')} {ev.get('type')}"
+    return None
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from scope_tui import api
+    from scope_tui.store.project import Project
+
+    project = Project.open()
+    since = _since(args.since)
+    out = sys.stdout
+
+    def emit(records: list[dict[str, Any]]) -> None:
+        for rec in records:
+            if args.json:
+                out.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+            else:
+                line = _human(rec)
+                if line:
+                    out.write(line + "\n")
+        out.flush()
+
+    try:
+        asyncio.run(api.watch_stream(project, emit, since=since, once=args.once))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _parse_dest(text: str) -> tuple[str, str]:
+    dest, colon, path = text.partition(":")
+    if not colon or not dest or not path:
+        raise UsageError(f"{text}: expected user@box:/path (the ssh destination and the project's folder)")
+    return dest, path
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    from scope_tui import api
+    from scope_tui.store import config, trust
+    from scope_tui.store.project import Project
+
+    project = Project.open()
+    if args.action == "add":
+        if not args.name or not args.dest:
+            raise UsageError("scope host add NAME user@box:/path")
+        if not config.host_name_ok(args.name):
+            raise UsageError(f"host name {args.name!r}: letters, digits, _ and - only")
+        api.person_only(project)  # a host is where Scope runs programs: a person's decision
+        dest, path = _parse_dest(args.dest)
+        table: dict[str, str] = {"ssh": dest, "path": path}
+        if args.scope:
+            table["scope"] = args.scope
+        config.update(project.config_path, {"hosts": {args.name: table}})
+        print(f"host {args.name}: {dest}:{path}")
+        if not trust.is_trusted(project.home_path, config.read_raw(project.config_path)):
+            print("  it applies once you run `scope trust` (hosts name machines and programs)")
+        return 0
+    if args.action == "list":
+        raw = config.read_raw(project.config_path).get("hosts") or {}
+        shown = api.hosts(project)
+        if not raw:
+            print("no hosts (scope host add NAME user@box:/path)")
+        for name, t in sorted(raw.items()):
+            note = "" if name in shown else "  (not trusted: run `scope trust`)"
+            print(f"{name}  {t.get('ssh')}:{t.get('path')}  scope={t.get('scope', 'scope')}{note}")
+        return 0
+    if not args.name:
+        raise UsageError("scope host setup NAME")
+    found, missing = api.host_check(project, args.name)
+    for line in found:
+        print(f"  ok       {line}")
+    for line in missing:
+        print(f"  missing  {line}")
+    print(f"host {args.name}: " + ("ready" if not missing else f"{len(missing)} missing"))
+    return 0 if not missing else 1
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("watch", help="print every state change and event of the project as they happen")
+    p.add_argument("--json", action="store_true", help="JSON lines, with the event offsets to resume from")
+    p.add_argument("--since", action="append", metavar="ID=OFFSET", help="resume: events past these offsets")
+    p.add_argument("--once", action="store_true", help="print what is there now and exit")
+    p.set_defaults(func=cmd_watch)
+    p = sub.add_parser("host", help="other machines: add, list, setup (check what Scope needs there)")
+    p.add_argument("action", choices=("add", "list", "setup"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("dest", nargs="?", metavar="USER@BOX:/PATH")
+    p.add_argument("--scope", metavar="PATH", help="add: the scope program there (default `scope`)")
+    p.set_defaults(func=cmd_host)
