@@ -49,6 +49,15 @@ _COUNT_RES = [
         re.I,
     ),
 ]
+# "count the ERROR lines", "how many 'timeout' entries": a word (capitals or quoted) the lines contain
+_COUNT_RES.append(
+    re.compile(
+        r"(?:count|how many)\s+(?:the |all )?(?:number of )?(?P<q>['\"`])?"
+        r"(?P<word>(?(q)[^'\"`]+|[A-Z][A-Z0-9_-]+))(?(q)['\"`])\s+(?:lines|entries)\b"
+    )
+)
+_SHOWN = 40  # matching lines a search shows; the total is always counted (_TOTAL)
+_TOTAL = re.compile(r"^\[(\d+) matching lines in all\]$", re.M)
 _WRITE_RES = [
     re.compile(
         r"\b(?:write|save|put|store|record)\s+(?P<what>.+?)\s+(?:to|in|into|as)\s+(?:a |the )?(?:new )?(?:file\s+)?"
@@ -335,11 +344,25 @@ def _decide(task: str, steps: list[Step], have: set[str]) -> list[Block]:
         if words and not ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
             where = " ".join(shlex.quote(f) for f in files[:3]) or "."
             pat = "|".join(re.escape(w) for w in words)
-            search = f"grep -rn -i -E {shlex.quote(pat)} {where} | head -n 40"
+            # the first lines shown, and the exact total said (a count from a cut list was wrong)
+            show = f'NR<={_SHOWN}; END {{print "[" NR " matching lines in all]"}}'
+            search = f"grep -rn -i -E {shlex.quote(pat)} {where} | awk {shlex.quote(show)}"
             return [say(f"Orient: search for {', '.join(words)}."), tool("bash", {"command": search}, n)]
         for s in ran("bash", lambda s: str(s.input.get("command", "")).startswith("grep -rn")):
-            hits = [ln for ln in s.result.splitlines() if ln.strip() and not ln.startswith("[exit")]
-            notes.append(f"{len(hits)} matching line(s)" + (":\n" + "\n".join(hits[:10]) if hits else "."))
+            hits = [
+                ln
+                for ln in s.result.splitlines()
+                if ln.strip() and not ln.startswith("[exit") and not _TOTAL.match(ln)
+            ]
+            total = _TOTAL.search(s.result)
+            n_all = int(total.group(1)) if total else None
+            said = (
+                f"{n_all} matching line(s)"
+                if n_all is not None
+                else f"at least {len(hits)} matching line(s) (the list was cut; the total is unknown)"
+            )
+            shown = f" (the first {min(10, len(hits))} shown)" if hits and len(hits) < (n_all or 0) else ""
+            notes.append(said + shown + (":\n" + "\n".join(hits[:10]) if hits else "."))
             value = value or ("\n".join(hits[:10]) if hits else None)
 
     if target:
