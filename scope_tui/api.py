@@ -762,6 +762,13 @@ def host_connection(project: Project, name: str, op: str = "check") -> bool:
     return control(project, host(project, name), op)
 
 
+def host_ssh_failed(project: Project, name: str, proc: Any) -> str:
+    """The line that says why ssh to the host failed (exit 255)."""
+    from scope_tui.substrate.hosts import ssh_failed
+
+    return "scope: " + ssh_failed(host(project, name), proc)
+
+
 def split_host_id(ref: str) -> tuple[str | None, str]:
     """`NAME:3.1` -> ("NAME", "3.1"); a plain id -> (None, id)."""
     from scope_tui.substrate.hosts import split_id

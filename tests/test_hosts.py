@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import ScopeRunner
+from tests.support.helpers import ScopeRunner, wait_until
 from tests.support.sshd import SSHD, Sshd
 
 SCOPE_BIN = str(Path(sys.executable).parent / "scope")
@@ -144,3 +144,57 @@ def test_host_setup_checks_the_remote_through_sshd(scope, remote, sshd):
     scope.ok("trust")
     p = scope.run("host", "setup", "old")
     assert p.returncode == 1 and "missing  Scope 0.1.0 (/nowhere/scope not found" in p.stdout
+
+
+def test_spawn_on_a_host_and_every_id_command_takes_name_colon_id(scope, remote, sshd):
+    _add_box(scope, remote)
+    task = "print the answer; $(touch /tmp/never) `also never`"
+    ref = scope.spawn("--host", "box", "--cmd", "echo forty-two", task)
+    assert ref.startswith("box:")
+    sid = ref.split(":", 1)[1]
+    # it runs there: the remote project's own session, with the task byte-exact (it went on stdin)
+    assert remote.wait_status(sid, "done")["status"] == "done"
+    assert (remote.session(sid) / "task.md").read_text() == task
+    assert not (scope.scope_dir / "sessions" / sid).exists()
+    p = scope.run("wait", ref, "--timeout", "30")
+    assert p.returncode == 0 and "forty-two" in p.stdout
+    rows = [json.loads(x) for x in scope.ok("poll", ref, "--json").splitlines()]
+    assert [(r["id"], r["status"]) for r in rows] == [(sid, "done")]
+    assert "echo forty-two" in scope.ok("log", ref)
+    assert sid in scope.ok("tree", ref)
+    live = scope.spawn("--host", "box", "--cmd", "sleep 30", "wait a while")
+    lid = live.split(":", 1)[1]
+    remote.wait_status(lid, "running")
+    assert scope.ok("redirect", live, "look: $(not a command)").strip() == f"redirected {lid}"
+    inbox = remote.session(lid) / "inbox"
+    assert any("look: $(not a command)" in f.read_text() for f in inbox.rglob("*") if f.is_file())
+    assert f"killed 1: {lid}" in scope.ok("kill", live)  # no terminal here: it does not ask
+    assert remote.wait_status(lid, "killed")["status"] == "killed"
+    # one connection per host: the master is still there for the room and the next command
+    assert _master(scope, "box")
+    p = scope.run("poll", ref, "here:1")
+    assert p.returncode == 2 and "different hosts" in p.stderr
+    p = scope.run("spawn", "--host", "nowhere", "x")
+    assert p.returncode == 2 and "no host nowhere" in p.stderr
+
+
+def test_attach_to_a_session_on_a_host_goes_through_ssh_t(scope, remote, sshd, tmp_path):
+    _add_box(scope, remote)
+    ref = scope.spawn("--host", "box", "--cmd", "echo remote-pane-says-hi; sleep 60", "print and wait")
+    remote.wait_status(ref.split(":", 1)[1], "running")
+    sock = f"att{os.getpid()}"
+    cmd = f"{sys.executable} -m scope_tui attach {ref}"
+    env = scope.environ()
+    subprocess.run(
+        ["tmux", "-L", sock, "new-session", "-d", "-x", "120", "-y", "30", cmd], env=env, check=True
+    )
+    try:
+
+        def screen() -> str:
+            p = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True, text=True)
+            return p.stdout if "remote-pane-says-hi" in p.stdout else ""
+
+        wait_until(screen, timeout=30, what="the remote pane in the local terminal")
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        scope.run("kill", ref, "--yes")

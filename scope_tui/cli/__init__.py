@@ -55,6 +55,10 @@ PRINTS_STATE = frozenset(
 )
 
 
+# Commands that take `NAME:ID` for a session on another host: they run there, through ssh.
+REMOTE_IDS = frozenset(["wait", "poll", "tree", "kill", "redirect", "attach", "log"])
+
+
 def _read_plain(argv: list[str]) -> Args | None:
     if not argv or argv[0] not in PLAIN:
         return None
@@ -78,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout, sys.stderr = Escaping(sys.stdout), Escaping(sys.stderr)  # type: ignore[assignment]
     try:
+        if argv and argv[0] in REMOTE_IDS:
+            from scope_tui.cli.hosts import forward
+
+            remote = forward(argv, args)
+            if remote is not None:
+                return remote
         if func is None:
             from scope_tui.cli.room import open_room
 

@@ -100,6 +100,7 @@ SPAWN_OPTIONS = (
     ),
     Option("--expect", metavar="TEXT", help="the expected answer (exact, or equal as a number)"),
     Option("--json", "flag", help="print the new session as JSON"),
+    Option("--host", metavar="NAME", help="spawn on that host ([hosts.NAME]); prints NAME:ID"),
 )
 
 
@@ -161,6 +162,10 @@ def spawn_params(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_spawn(args: argparse.Namespace) -> int:
     from scope_tui import api
 
+    if args.host:
+        from scope_tui.cli.hosts import spawn_remote
+
+        return spawn_remote(args)
     params = spawn_params(args)
     task = read_task(args, stdin_taken="-" in (params.get("context") or []))
     project = _project(create=True)

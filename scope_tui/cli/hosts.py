@@ -118,3 +118,100 @@ def register(sub: Any) -> None:
     p.add_argument("dest", nargs="?", metavar="USER@BOX:/PATH")
     p.add_argument("--scope", metavar="PATH", help="add: the scope program there (default `scope`)")
     p.set_defaults(func=cmd_host)
+
+
+# --- sessions on another host: `scope spawn --host NAME`, and NAME:ID for the commands that take ids --------
+# Paths a spawn names are this machine's: they mean nothing on the host.
+_LOCAL_PATHS = ("context", "rubric", "dag")
+
+
+def spawn_remote(args: Any) -> int:
+    """Spawn on `args.host` through ssh: the task goes on the remote's stdin, never on a command line."""
+    from scope_tui import api
+    from scope_tui.cli.core import SPAWN_OPTIONS, read_task
+    from scope_tui.store.project import Project
+
+    for k in _LOCAL_PATHS:
+        if getattr(args, k, None):
+            raise UsageError(f"--{k} names a file here; with --host give the host's own files there")
+    task = read_task(args)
+    remote = ["spawn", "-"]
+    for o in SPAWN_OPTIONS:
+        if o.dest in ("host", "task_file"):
+            continue
+        v = getattr(args, o.dest, None)
+        if o.dest == "parent" and v is not None:
+            name, sid = api.split_host_id(v)
+            if name not in (None, args.host):
+                raise UsageError(f"--parent {v} is on another host than {args.host}")
+            v = sid
+        if o.kind == "flag":
+            remote += [o.flag] if v else []
+        elif o.kind == "append":
+            for x in v or []:
+                remote += [o.flag, str(x)]
+        elif v is not None:
+            remote += [o.flag, str(v)]
+    project = Project.open()
+    proc = api.host_run(project, args.host, remote, stdin=task.encode())
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        if proc.returncode == 255:
+            err = api.host_ssh_failed(project, args.host, proc)
+        sys.stderr.write((err or f"scope: spawn on {args.host} failed") + "\n")
+        return proc.returncode if proc.returncode != 255 else 1
+    out = proc.stdout.decode(errors="replace").strip()
+    if args.json:
+        rec = json.loads(out)
+        rec["id"], rec["host"] = f"{args.host}:{rec['id']}", args.host
+        print(json.dumps(rec))
+    else:
+        print(f"{args.host}:{out}")
+    return 0
+
+
+def forward(argv: list[str], args: Any) -> int | None:
+    """Run `argv` on the host its `NAME:ID`s name (None when they name none): output and exit code are the
+    host's. A redirect's message goes on stdin; a kill asks here first, since the host has no terminal."""
+    import os
+    import subprocess
+
+    from scope_tui import api
+    from scope_tui.store.project import Project
+
+    refs = list(getattr(args, "ids", None) or [])
+    for k in ("id", "root"):
+        if getattr(args, k, None):
+            refs.append(getattr(args, k))
+    split = [api.split_host_id(r) for r in refs]
+    names = {n for n, _ in split}
+    if names == {None} or not names:
+        return None
+    if len(names) > 1:
+        raise UsageError("these ids are on different hosts (or here): give one host's at a time")
+    name = next(iter(names))
+    assert name is not None
+    bare = dict(zip(refs, (sid for _, sid in split), strict=True))
+    remote = [bare.get(a, a) for a in argv]
+    stdin: bytes | None = None
+    if argv[0] == "redirect":
+        stdin = (sys.stdin.read() if args.message == "-" else args.message).encode()
+        remote = ["redirect", bare[args.id], "-"]
+    project = Project.open()
+    if argv[0] == "kill" and not args.yes:
+        if sys.stdin.isatty():
+            ans = input(f"kill {args.id} and its subtree on {name}? [y/N] ")
+            if ans.strip().lower() not in ("y", "yes"):
+                print("nothing killed")
+                return 1
+        remote.append("--yes")
+    if argv[0] == "attach":
+        ssh = api.host_argv(project, name, remote, tty=True)
+        os.execvp(ssh[0], ssh)
+    ssh = api.host_argv(project, name, remote)
+    try:
+        sys.stdout.flush()  # the host's scope escaped what it printed: its output goes out as it came
+        proc = subprocess.run(ssh, input=stdin if stdin is not None else b"")
+    except FileNotFoundError:
+        raise UsageError("ssh is not installed (the system's OpenSSH client reaches other hosts)") from None
+    return proc.returncode
