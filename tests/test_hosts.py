@@ -198,3 +198,47 @@ def test_attach_to_a_session_on_a_host_goes_through_ssh_t(scope, remote, sshd, t
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         scope.run("kill", ref, "--yes")
+
+
+def test_the_room_follows_a_host_shows_it_unreachable_when_it_drops_and_catches_up(scope, remote, sshd):
+    import asyncio
+    import time
+
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+
+    _add_box(scope, remote)
+    local = scope.spawn("--cmd", "sleep 60", "a local one")
+    ref = scope.spawn("--host", "box", "--cmd", "sleep 60", "a remote one")
+    rid = ref.split(":", 1)[1]
+    remote.wait_status(rid, "running")
+    app = ScopeApp(Project(str(scope.scope_dir)), live_pane=False)
+
+    def label(sid: str) -> str:
+        node = app.session_tree.nodes.get(sid)
+        return node.label.plain if node is not None else ""
+
+    async def until(pilot, pred, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError(f"timed out waiting for {what}: {label(ref)!r}")
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 30)) as pilot:
+            # one tree: this project's row and the host's, shown as NAME:ID
+            await until(pilot, lambda: "running" in label(ref) and label(local), "the host's row")
+            # the host drops: sshd goes, and so does the connection the stream ran over
+            sshd.stop()
+            assert _master(scope, "box", "exit")
+            await until(pilot, lambda: "unreachable" in label(ref), "unreachable")
+            assert remote.status(rid) == "running"  # a display state: nothing was written there
+            assert "unreachable" not in label(local)
+            remote.ok("kill", rid, "--yes")  # what happens there while it is away
+            assert sshd.start() is None
+            await until(pilot, lambda: "killed" in label(ref), "the catch-up", timeout=40)
+
+    asyncio.run(main())
+    scope.run("kill", local, "--yes")

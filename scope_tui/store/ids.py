@@ -41,6 +41,10 @@ def depth(sid: str) -> int:
 
 
 def sort_key(sid: str) -> tuple[int, ...]:
+    """Numeric order; another host's `NAME:3.1` (a row the room shows) after this project's, by host name."""
+    host, colon, rest = sid.rpartition(":")
+    if colon:
+        return (10**MAX_DIGITS, *map(ord, host), -1, *(int(p) for p in rest.split(".")))
     return tuple(int(p) for p in sid.split("."))
 
 

@@ -207,6 +207,8 @@ class ScopeApp(RoomActions):
             pass  # never laid out (hidden?): the rows are relabelled if it ever is
         self.watch_theme(self.theme)
         self.apply(ch, initial=True)
+        if self.watch_on:
+            self.follow_hosts()
         if self.index.problem:
             self.set_banner(self.index.problem)
         self.loaded.set()
@@ -220,6 +222,20 @@ class ScopeApp(RoomActions):
             self.set_timer(DEFER_S, partial(self._load_rest, rest))
         else:
             self.settled.set()
+
+    def follow_hosts(self) -> None:
+        """One `ssh NAME scope watch --json` stream per configured host, its rows in the same tree."""
+        from scope_tui import api
+        from scope_tui.tui.remote import RemoteHost
+
+        try:
+            names = list(api.hosts(self.project)) if not self._config_error else []
+        except ScopeError:
+            names = []
+        for name in names:
+            self.run_worker(
+                RemoteHost(self.project, name, self.index, self.apply).run(), group=f"host:{name}"
+            )
 
     @work(group="load")
     async def _load_rest(self, rest: Callable[[], Change]) -> None:

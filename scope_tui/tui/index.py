@@ -111,7 +111,8 @@ class Index:
         for sid in sorted(found, key=ids.sort_key):
             self._load(sid, ch, work, defer_finished)
         for sid in set(work) - found:
-            self._drop(sid, ch, work)
+            if ":" not in sid:  # another host's rows (tui/remote.py) are not in this folder
+                self._drop(sid, ch, work)
         self.sessions = work
         ch.patches = self.load_patches()
         return ch
@@ -246,7 +247,8 @@ class Index:
         return c
 
     def live(self) -> list[sessions.Session]:
-        return [s for s in self.sessions.values() if not s.corrupt and not s.terminal]
+        """This project's live sessions (another host's are its own tmux server's)."""
+        return [s for s in self.sessions.values() if not s.corrupt and not s.terminal and ":" not in s.id]
 
 
 def _safe_key(sid: str) -> tuple[int, ...]:
