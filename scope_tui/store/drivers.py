@@ -74,6 +74,17 @@ TABLE: dict[str, dict[str, Any]] = {
         "keys": ("GEMINI_API_KEY",),
         "trusted": ("gemini.bin", "gemini.base_url"),
     },
+    "opencode": {
+        "title": "OpenCode",
+        "module": "scope_tui.workers.opencode",
+        "bin": "opencode",
+        "package": "npm opencode-ai",
+        "status_source": "events",
+        "enforces": "the calls it asks permission for (bash, edit, webfetch): one against the skill's "
+        "rules is rejected, the reflection as the reason; reads and searches are seen, not blocked",
+        "keys": OPENAI_KEYS,
+        "trusted": ("opencode.bin", "opencode.base_url"),
+    },
     # internal: a pattern engine under its supervisor, the strategic orchestrator (scope run), a patch's test
     "pattern": {"title": "pattern engine", "status_source": "worker", "internal": True, "keys": ()},
     "orchestrator": {"title": "orchestrator", "status_source": "worker", "internal": True, "keys": ()},

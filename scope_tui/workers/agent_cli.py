@@ -377,7 +377,7 @@ def instructions(project: Project, s: sessions.Session) -> str:
 You run as Scope session {s.id} ({s.level} level) of the project at {project.home}.
 SCOPE_DIR and SCOPE_SESSION_ID are set in your environment, so Scope commands you run act for this session.
 - Split off work: `{sc} spawn "TASK"` starts a child session and prints its id at once
-  (options: --driver builtin|claude|codex|gemini, --skill NAME, --worktree for a git worktree of its own).
+  (options: --driver builtin|claude|codex|gemini|opencode, --skill NAME, --worktree for a git worktree of its own).
 - Wait for children: `{sc} wait ID [ID ...] --timeout 100` (exit 0 all done, 1 one failed, 3 timed out: wait again).
 - Check without waiting: `{sc} poll ID` (or `{sc} poll --all`); a child's answer is in
   {project.sessions}/ID/result.md.
