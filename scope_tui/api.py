@@ -405,6 +405,13 @@ def open_pr(s: sessions.Session, *, into: str | None = None) -> str:
     return pr(s, into=into)
 
 
+def deliver_alerts(project: Project, *, wait: bool = True) -> str:
+    """Send what `.scope/outbox/` holds to the channels of `[notify]` (the room: wait=False)."""
+    from scope_tui.substrate.notify import deliver
+
+    return deliver(project, wait=wait)
+
+
 def keep_stdin(project: Project, data: bytes) -> str:
     """`--context -`: stdin kept in a file for the session to take (the RLM engine moves it in)."""
     import time

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from scope_tui.cli.options import Args
 
 # Modules under scope_tui.cli with `register(subparsers)`; order is the order of `scope --help`.
-GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills", "trust", "hosts"]
+GROUPS = ["core", "room", "run", "hook", "diff", "patches", "agent", "skills", "trust", "hosts", "notify"]
 
 # Which group registers each command, so a run builds only the parser it needs (spawn, worker and the
 # pane-died hook start many times a second). tests/test_cli.py checks this against the groups.
@@ -38,6 +38,7 @@ COMMANDS = {
     "trust": "trust",
     "watch": "hosts",
     "host": "hosts",
+    "notify": "notify",
 }
 
 

@@ -137,6 +137,13 @@ KEYS = (
     Key("serve.port", "int+", doc="the port `scope serve` listens on (default 8000)"),
     Key("serve.password_file", "str", trust=True, doc="the password for `scope serve` off loopback"),
     Key("hosts", "table", trust=True, doc="other machines, `[hosts.NAME]` each (its keys below)"),
+    Key("notify", "table", doc="alerts that reach a person (store/outbox.py, substrate/notify.py)"),
+    Key("notify.urls", "list[str]", trust=True, doc='apprise URLs, e.g. ["ntfys://ntfy.sh/my-topic"]'),
+    Key("notify.webhook", "str", trust=True, doc="a URL that gets a JSON POST {title, body, alerts}"),
+    Key("notify.desktop", "bool", doc="a desktop notification by notify-send when present"),
+    Key("notify.quiet_hours", "str", doc='"22:00-07:00": alerts held (queued) in that span of local time'),
+    Key("notify.rate", "num+", doc="seconds between two messages at least (default 30)"),
+    Key("notify.batch", "num+", doc="seconds a burst gathers into one message (default 2)"),
 )
 # The keys of one `[hosts.NAME]` table (checked for each NAME; `hosts` gates them all).
 HOST_KEYS = (

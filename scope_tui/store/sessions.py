@@ -6,7 +6,7 @@ import fcntl
 import os
 import time
 
-from scope_tui.store import events, files, ids, jsontext, keys, schema
+from scope_tui.store import events, files, ids, jsontext, keys, outbox, schema
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import CorruptFile, UnknownSession
 from scope_tui.store.project import Project
@@ -365,6 +365,10 @@ def set_status(
     events.append(
         d, "status", status=status, reason=reason, **{k: v for k, v in extra.items() if k != "tokens"}
     )
+    try:
+        outbox.queue(os.fspath(d), status, reason)  # an alert for a person, when `[notify]` asks for one
+    except OSError:
+        pass  # an alert never costs a status
     return True
 
 

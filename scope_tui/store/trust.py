@@ -36,6 +36,8 @@ GATED: tuple[str, ...] = (
     "rlm.tools",  # Python callables an RLM's engine imports and runs
     "rlm.sub_tools",  # the same, for its sub-calls
     "hosts",  # machines Scope reaches by ssh, and the program it runs there
+    "notify.urls",  # where alerts (session titles and reasons) are sent
+    "notify.webhook",  # the same, a plain JSON POST
 )
 # each driver's binary and base URL, each model level's base URL (store/drivers.py keeps the lists)
 GATED += tuple(k for k in drivers.trusted_keys() if k not in GATED)

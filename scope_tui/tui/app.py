@@ -166,7 +166,18 @@ class ScopeApp(RoomActions):
             self.set_banner("")
         self.load_all()
         self.set_interval(1.0, self.session_tree.tick_ages)
+        if isinstance(self.settings.get("notify"), dict):  # an open room sends from the same outbox
+            self.set_interval(5.0, self.send_alerts)
         self.tmux.start()
+
+    @work(thread=True, group="notify", exclusive=True)
+    def send_alerts(self) -> None:
+        from scope_tui import api
+
+        try:
+            api.deliver_alerts(self.project, wait=False)
+        except (ScopeError, OSError):
+            pass  # logged by the sender when it is a channel's; the writers' senders try again
 
     def watch_theme(self, name: str) -> None:
         self.palette = labels.Palette.from_variables(self.get_css_variables())
