@@ -84,7 +84,7 @@ def test_project_version_overrides_shipped_and_write_version_adds_lineage(scope)
     assert row.split()[:9] == [f"v{newer + 1}", f"v{newer}", "patch", "1", "2", "1/2", "3", "0", "$0.7500"]
     with pytest.raises(UsageError, match="no v99"):
         skill_files.load(project, "rlm@v99")
-    with pytest.raises(UsageError, match="broken at line"):
+    with pytest.raises(UsageError, match=r"is broken: rlm.md:1: no front matter"):
         skill_files.write_version(project, "rlm", "no front matter", {})
 
 
