@@ -716,6 +716,13 @@ def delegate(name: str, task: str) -> str | None:
     return pick(name, task)
 
 
+def offline_models(project: Project) -> None:
+    """Every model call of `project`'s sessions on the offline model, a key set or not (the demo's)."""
+    from scope_tui.store import config
+
+    config.update(project.config_path, {"models": {"backend": "offline"}})
+
+
 def allow_command_workers(project: Project) -> None:
     """The person's choice that sessions of `project` may start shell workers (`scope spawn --cmd`):
     written to its config and trusted at once (the demo, made by the person who runs it, uses this)."""

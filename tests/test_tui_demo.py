@@ -46,7 +46,7 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         wait_until(lambda: list((where / ".scope" / "patches").glob("*.json")), 90, what="a pending patch")
         # the persistent agent's task, her home inside the demo folder, never the person's ~/.scope/agents
         ids = p.stdout.split("(sessions ")[1].rstrip(")\n").split(", ")
-        asking, agent_task = ids[-2], ids[-1]
+        asking, agent_task = ids[4], ids[5]
         assert json.loads((sessions / agent_task / "meta.json").read_text())["agent"] == "ada"
         assert (where / "agents" / "ada" / "identity.md").is_file()
         assert not (Path(env["HOME"]) / ".scope" / "agents" / "ada").exists()
@@ -66,8 +66,46 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         assert (sessions / "4" / "trajectory.jsonl").exists()
         assert json.loads((sessions / "3.1" / "meta.json").read_text())["skill"] == "map-reduce"
         assert json.loads((sessions / "3.1.1" / "state.json").read_text())["model"] == "offline"
+        # the learner's patch is tested on the eval items the scored runs made: candidate and parent pinned
+        patch_file = next((where / ".scope" / "patches").glob("*.json"))
+
+        def tested() -> dict:
+            test = json.loads(patch_file.read_text()).get("test") or {}
+            return test if test.get("status") == "done" else {}
+
+        test = wait_until(tested, 120, what="the patch tested by its eval session")
+        assert (
+            len(test["items"]) == 3 and test["candidate"]["version"] == 2 and test["parent"]["version"] == 1
+        )
+        assert set(test["candidate"]["scores"]) == set(test["items"]) == set(test["parent"]["scores"])
+        pinned = json.loads(
+            (sessions / test["candidate"]["sessions"][test["items"][0]] / "meta.json").read_text()
+        )
+        assert pinned["skill_version"] == 2 and pinned["role"] == "eval"
+        assert _patch_panel(where).startswith("test: v2 3/3 · v1 3/3 · +$0.00")
     finally:
         subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)
+
+
+def _patch_panel(where: Path) -> str:
+    """The room's patch panel on the demo project, as a person reads it."""
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+
+    app = ScopeApp(Project(where / ".scope"))
+    text = ""
+
+    async def main() -> None:
+        nonlocal text
+        async with app.run_test(size=(140, 40)) as pilot:
+            deadline = time.monotonic() + 30
+            while "test: " not in text:
+                assert time.monotonic() < deadline, f"no test line in the patch panel: {text!r}"
+                await pilot.pause(0.05)
+                text = "\n".join(strip.text for strip in app.query_one("#patch").lines)
+
+    asyncio.run(main())
+    return text
 
 
 def test_the_worker_that_asks_is_answered_with_i(scope):

@@ -5,7 +5,9 @@ command-driver scripts: a strategic session splits a word-count survey into two 
 each of which spawns one operational worker per file and waits for them (one file is missing on
 purpose, so one worker fails). Beside it, a built-in worker on the offline model (never the network,
 even with a key set) follows the map-reduce skill with the seeded switch that makes it deviate once:
-a deviation alert, a reflection in its inbox, and a pending patch to approve with `a`. And a whole
+a deviation alert, a reflection in its inbox, and a patch that is tested before it waits for `a`: three
+map-reduce runs with expected answers become the skill's eval items, and an eval session runs the
+patched version and its parent on them (the patch panel shows `v2 3/3 · v1 3/3 · +$0.00`). And a whole
 `scope run` on the offline model: orchestrator, map-reduce supervisor, built-in mappers and a reducer
 counting the ERROR lines of four service logs (14).
 
@@ -118,6 +120,41 @@ printf '%s errors in logs/%s.log\\n' "$(grep -c ERROR "logs/$answer.log" 2>/dev/
     return s.id
 
 
+ERRORS = {"api": 3, "billing": 5, "search": 2, "auth": 4}  # ERROR lines per service log
+
+
+def _logs(folder: Path) -> Path:
+    logs = folder / "logs"
+    logs.mkdir(exist_ok=True)
+    for i, (service, errors) in enumerate(ERRORS.items()):
+        lines = [f"2026-11-27T09:{i:02d}:{k:02d} INFO {service} request served" for k in range(40)]
+        for k in range(errors):
+            lines[k * 7 + 3] = f"2026-11-27T09:{i:02d}:{k * 7 + 3:02d} ERROR {service} upstream timeout"
+        (logs / f"{service}.log").write_text("\n".join(lines) + "\n")
+    return logs
+
+
+def eval_runs(project: Project, logs: Path) -> list[str]:
+    """Three map-reduce runs with expected answers (`--expect`): scored by that verifier, each becomes an
+    eval item of map-reduce, and with the third the learner's patch has its minibatch and is tested (an
+    eval session runs the candidate and its parent on them); returns their ids."""
+    ids = []
+    for services in (["api"], ["billing"], ["auth", "search"]):
+        parts = [f"logs/{name}.log" for name in services]
+        counts = [ERRORS[name] for name in services]
+        expect = f"{sum(counts)} in total ({', '.join(f'part {i}: {n}' for i, n in enumerate(counts, 1))})"
+        s = api.spawn(
+            project,
+            f"How many lines contain ERROR in {' and '.join(parts)}?",
+            params={"context": [str(project.home / part) for part in parts], "expect": expect},
+            parent=None,
+            skill="map-reduce",
+            cwd=project.home,
+        )
+        ids.append(s.id)
+    return ids
+
+
 def agents_home(folder: Path) -> Path:
     """The demo's own agents home: set for this process and every worker it starts."""
     home = folder / "agents"
@@ -136,6 +173,8 @@ def seed(project: Project) -> list[str]:
     _scripts(folder)
     # The survey's sessions start shell workers with `scope spawn --cmd`, which a session may do only when
     # the person's trusted config allows it: the person who runs `scope demo` makes and trusts this project.
+    # Its models are offline, a key set or not: the eval items' expected answers are the offline model's.
+    api.offline_models(project)
     api.allow_command_workers(project)
     top = api.spawn(
         project,
@@ -162,13 +201,7 @@ def seed(project: Project) -> list[str]:
     )
     # The whole hierarchy on the offline model: the orchestrator profiles the task, hands it to a map-reduce
     # supervisor, whose built-in mappers each count one log and whose reducer adds the parts up.
-    logs = folder / "logs"
-    logs.mkdir(exist_ok=True)
-    for i, (service, errors) in enumerate([("api", 3), ("billing", 5), ("search", 2), ("auth", 4)]):
-        lines = [f"2026-11-27T09:{i:02d}:{k:02d} INFO {service} request served" for k in range(40)]
-        for k in range(errors):
-            lines[k * 7 + 3] = f"2026-11-27T09:{i:02d}:{k * 7 + 3:02d} ERROR {service} upstream timeout"
-        (logs / f"{service}.log").write_text("\n".join(lines) + "\n")
+    logs = _logs(folder)
     run = api.spawn(
         project,
         "How many lines contain ERROR in the service logs?",
@@ -207,7 +240,8 @@ def seed(project: Project) -> list[str]:
         agent="ada",
         cwd=folder,
     )
-    return [top.id, learner.id, run.id, rlm.id, asking, agent_task.id]
+    # The learner's patch is tested the way every skill patch is: on eval items, which scored runs make.
+    return [top.id, learner.id, run.id, rlm.id, asking, agent_task.id, *eval_runs(project, logs)]
 
 
 def finish(project: Project, ask: Callable[[str], str] = input) -> str:
