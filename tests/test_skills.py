@@ -171,3 +171,36 @@ def test_yaml_front_matter_is_read_as_yaml(scope):
     assert sk.when == ["has_context", "iterative"] and sk.rules["max_depth"] == 2
     (bad,) = [e for e in errors if e.file.name == "misindented.md"]
     assert bad.line == 5 and "YAML" in bad.message  # the " - b" line
+
+
+def test_lineage_has_one_writer_so_concurrent_updates_are_all_kept(scope, tmp_path):
+    """An agent's use counts and a version's scores land in one lineage.json at once, from many sessions:
+    each goes through patterns.skill_files' lock, so none is lost."""
+    import threading
+
+    from scope_tui.agents import own_skills
+    from scope_tui.gepa import scores
+
+    project = Project(scope.scope_dir)
+    agent = tmp_path / "alice"
+    skill_files.write_version(
+        project, "mine", GOOD.format(name="mine", desc="own"), agent_skill_root=own_skills.root(agent)
+    )
+    n = 40
+
+    def use() -> None:
+        for _ in range(n):
+            own_skills.record_use(agent, "mine", True, {})
+
+    def score() -> None:
+        for i in range(n):
+            scores.record(project, "mine", 1, f"item{i}", {"score": 1.0}, own_skills.root(agent))
+
+    threads = [threading.Thread(target=use), threading.Thread(target=score)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lin = own_skills.read_lineage(agent, "mine")
+    assert lin["uses"] == n
+    assert len(lin["versions"]["1"]["scores"]) == n

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,15 @@ def read_lineage(d: Path, name: str) -> dict[str, Any]:
     return v
 
 
-def _write_lineage(d: Path, name: str, data: dict[str, Any]) -> None:
-    home.write(root(d) / name / skill_files.LINEAGE, data)
+def _update_lineage(d: Path, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The agent's bookkeeping in lineage.json, through its one writer (patterns.skill_files, its lock)."""
+
+    def edit(data: dict[str, Any]) -> None:
+        for k, v in (("uses", 0), ("successes", 0), ("status", "evolving")):
+            data.setdefault(k, v)
+        change(data)
+
+    return skill_files.update_lineage(root(d), name, edit)
 
 
 # --- matching --------------------------------------------------------------------------------------
@@ -138,18 +146,21 @@ def match(
 # --- use and growth of a skill ---------------------------------------------------------------------
 def record_use(d: Path, name: str, success: bool, cfg: dict[str, Any]) -> dict[str, Any]:
     """Count one use of an own skill; it turns stable after enough successful uses."""
-    lin = read_lineage(d, name)
-    lin["uses"] = int(lin.get("uses", 0)) + 1
-    lin["successes"] = int(lin.get("successes", 0)) + (1 if success else 0)
     s = cfg.get("skills", {})
-    rate = lin["successes"] / lin["uses"]
-    if lin["uses"] >= int(s.get("stable_after_uses", 5)) and rate >= float(s.get("stable_success_rate", 0.8)):
-        lin["status"] = "stable"
-    elif lin.get("status") == "stable" and rate < float(s.get("stable_success_rate", 0.8)):
-        lin["status"] = "evolving"
-    lin["last_used"] = round(time.time(), 3)
-    _write_lineage(d, name, lin)
-    return lin
+
+    def count(lin: dict[str, Any]) -> None:
+        lin["uses"] = int(lin.get("uses", 0)) + 1
+        lin["successes"] = int(lin.get("successes", 0)) + (1 if success else 0)
+        rate = lin["successes"] / lin["uses"]
+        if lin["uses"] >= int(s.get("stable_after_uses", 5)) and rate >= float(
+            s.get("stable_success_rate", 0.8)
+        ):
+            lin["status"] = "stable"
+        elif lin.get("status") == "stable" and rate < float(s.get("stable_success_rate", 0.8)):
+            lin["status"] = "evolving"
+        lin["last_used"] = round(time.time(), 3)
+
+    return _update_lineage(d, name, count)
 
 
 # --- extraction ------------------------------------------------------------------------------------
@@ -308,20 +319,17 @@ def extract(
     skill = skill_files.write_version(
         project, name, text, {"origin": "agent", "parent": None}, agent_skill_root=root(d)
     )
-    lin = read_lineage(d, name)
-    lin.update(
-        {
-            "owner": agent,
-            "forked_from": base,
-            "created_after": f"task {s.id} in {project.home}",
-            "keywords": words,
-            "uses": 0,
-            "successes": 0,
-            "status": "evolving",
-            "given_by": None,
-        }
-    )
-    _write_lineage(d, name, lin)
+    fields = {
+        "owner": agent,
+        "forked_from": base,
+        "created_after": f"task {s.id} in {project.home}",
+        "keywords": words,
+        "uses": 0,
+        "successes": 0,
+        "status": "evolving",
+        "given_by": None,
+    }
+    _update_lineage(d, name, lambda lin: lin.update(fields))
     return skill
 
 
@@ -349,19 +357,16 @@ def give(giver_dir: Path, giver: str, to_dir: Path, name: str, project: Project 
         {"origin": "agent", "parent": None},
         agent_skill_root=root(to_dir),
     )
-    lin = read_lineage(to_dir, target)
     src = read_lineage(giver_dir, name)
-    lin.update(
-        {
-            "owner": to_dir.name,
-            "forked_from": src.get("forked_from"),
-            "given_by": giver,
-            "created_after": f"given by {giver} ({name} v{sk.version})",
-            "keywords": src.get("keywords", []),
-            "uses": 0,
-            "successes": 0,
-            "status": "evolving",
-        }
-    )
-    _write_lineage(to_dir, target, lin)
+    fields = {
+        "owner": to_dir.name,
+        "forked_from": src.get("forked_from"),
+        "given_by": giver,
+        "created_after": f"given by {giver} ({name} v{sk.version})",
+        "keywords": src.get("keywords", []),
+        "uses": 0,
+        "successes": 0,
+        "status": "evolving",
+    }
+    _update_lineage(to_dir, target, lambda lin: lin.update(fields))
     return target

@@ -5,7 +5,7 @@ rubric gates and checker verdict, an expected answer (`--expect TEXT`, exact or 
 verdict (`scope rate ID good|bad`). Ending `done` is not success: a run with no verifier has no score.
 Cost, tokens, deviations and duration are kept beside the score.
 
-Scores live in the project's lineage.json (patterns.skill_files' format): per version, `scores`:
+Scores live in the project's lineage.json (written by patterns.skill_files, its one owner): per version, `scores`:
 {instance: {"score", "verifier", "deviations", "cost", "tokens", "duration", "t", "session"}}; the latest
 run of a version on an instance is its score there. An instance is an eval item of the skill
 (gepa.evals), so two versions scored on one item are compared there.
@@ -14,16 +14,15 @@ run of a version on an instance is its score there. An instance is an eval item 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scope_tui.store import events, sessions
-from scope_tui.store.atomic import write_json
 from scope_tui.store.project import Project
 
 CHECK_TIMEOUT = 300.0  # seconds one --check command may run
@@ -171,31 +170,12 @@ def reinforce(project: Project, skill: str, version: int, signature: str, root: 
     return got
 
 
-def _update_entry(project: Project, skill: str, version: int, change: Any, root: Path | None) -> None:
+def _update_entry(
+    project: Project, skill: str, version: int, change: Callable[[dict[str, Any]], Any], root: Path | None
+) -> None:
     from scope_tui.patterns import skill_files
 
-    folder = (Path(root) if root else project.skills) / skill
-    lpath = folder / skill_files.LINEAGE
-    with skill_files.lineage_lock(folder):
-        try:
-            data = json.loads(lpath.read_text())
-            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
-                raise ValueError
-        except (OSError, ValueError):
-            data = {"name": skill, "versions": {}}
-        entry = data["versions"].get(str(version))
-        if not isinstance(entry, dict):
-            # First score of a version that lives in another root (the shipped v1): copy what is known of it.
-            known = skill_files.lineage(project, skill, agent_skill_root=root)["versions"].get(str(version))
-            entry = (
-                dict(known)
-                if isinstance(known, dict)
-                else {"parent": None, "patches": [], "origin": "shipped"}
-            )
-            entry.setdefault("created_at", round(time.time(), 3))
-            data["versions"][str(version)] = entry
-        change(entry)
-        write_json(lpath, data)
+    skill_files.update_entry(project, skill, version, change, root)
 
 
 def split_ref(skill: str, version: Any = None) -> tuple[str, int | None]:

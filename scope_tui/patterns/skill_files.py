@@ -15,7 +15,7 @@ import os
 import re
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -341,23 +341,14 @@ def write_version(
     }
     entry.update(lineage_entry or {})
     entry.setdefault("created_at", round(time.time(), 3))
-    lpath = folder / LINEAGE
     if candidate:
         entry["status"] = "candidate"
-    with lineage_lock(folder):
-        try:
-            data = json.loads(lpath.read_text())
-            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
-                raise ValueError
-        except (OSError, ValueError):
-            data = {"name": name, "versions": {}}
-        data["versions"][str(n)] = entry
-        write_json(lpath, data)
+    update_lineage(root, name, lambda data: data["versions"].__setitem__(str(n), entry))
     return read_file(path, root=root, name=name, version=n)
 
 
 @contextlib.contextmanager
-def lineage_lock(folder: Path) -> Iterator[None]:
+def _lineage_lock(folder: Path) -> Iterator[None]:
     """Held by every writer of `folder`'s lineage.json (scores arrive from many sessions at once)."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / ".lineage.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -366,6 +357,55 @@ def lineage_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def update_lineage(root: Path, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The one writer of `root/<name>/lineage.json`: `change` edits its data in place under the folder's
+    lock (a missing or broken file starts as `{"name", "versions": {}}`); returns the data written."""
+    folder = Path(root) / name
+    lpath = folder / LINEAGE
+    with _lineage_lock(folder):
+        try:
+            data = json.loads(lpath.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
+                raise ValueError
+        except (OSError, ValueError):
+            data = {"name": name, "versions": {}}
+        change(data)
+        write_json(lpath, data)
+    return data
+
+
+def update_entry(
+    project: Project | None,
+    name: str,
+    version: int,
+    change: Callable[[dict[str, Any]], Any],
+    agent_skill_root: Path | None = None,
+) -> None:
+    """`change` edits version `version`'s lineage entry in the project's skills (or `agent_skill_root`);
+    a version that lives in another root (the shipped v1) gets a copy of what is known of it first."""
+    if agent_skill_root is not None:
+        root = Path(agent_skill_root)
+    elif project is not None:
+        root = project.skills
+    else:
+        raise UsageError(f"skill {name!r}: no project or skill root to record v{version} in")
+
+    def edit(data: dict[str, Any]) -> None:
+        entry = data["versions"].get(str(version))
+        if not isinstance(entry, dict):
+            known = lineage(project, name, agent_skill_root=agent_skill_root)["versions"].get(str(version))
+            entry = (
+                dict(known)
+                if isinstance(known, dict)
+                else {"parent": None, "patches": [], "origin": "shipped"}
+            )
+            entry.setdefault("created_at", round(time.time(), 3))
+            data["versions"][str(version)] = entry
+        change(entry)
+
+    update_lineage(root, name, edit)
 
 
 def promote(
@@ -379,16 +419,11 @@ def promote(
     if not src.is_file() or dst.exists():
         raise UsageError(f"skill {name!r} has no candidate v{version} to promote")
     os.replace(src, dst)
-    lpath = folder / LINEAGE
-    with lineage_lock(folder):
-        try:
-            data = json.loads(lpath.read_text())
-            if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
-                raise ValueError
-        except (OSError, ValueError):
-            data = {"name": name, "versions": {}}
+
+    def edit(data: dict[str, Any]) -> None:
         entry = data["versions"].setdefault(str(version), {"parent": None, "patches": [], "scores": {}})
         entry.pop("status", None)
         entry.update(changes)
-        write_json(lpath, data)
+
+    update_lineage(root, name, edit)
     return read_file(dst, root=root, name=name, version=version)
