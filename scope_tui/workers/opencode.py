@@ -252,6 +252,9 @@ class OpenCodeRun:
             return  # a subagent's session, or another
         if kind in ("permission.asked", "permission.updated"):
             self.on_permission(p)
+        elif kind == "permission.replied" and p.get("requestID") == self.pending:
+            self.pending = None  # answered elsewhere (`opencode attach`): no redirect answers it again
+            sessions.set_status(self.d, "running", reason=f"permission answered: {p.get('reply')}")
         elif kind == "message.part.updated":
             self.on_part(p.get("part") or {})
         elif kind == "session.status":
