@@ -47,7 +47,7 @@ def test_prompt_md_and_task_reach_the_model(project):
     s = session(project, "do the thing")
     (s.dir / "prompt.md").write_text("You are Ada, careful and terse.")
     m = Script([use("finish", result="ok")])
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     assert "You are Ada, careful and terse." in m.seen[0]["system"]
     assert m.seen[0]["messages"][0]["content"][0]["text"] == "do the thing"
     assert sessions.load_dir(s.dir).state["status"] == "done"
@@ -70,7 +70,7 @@ def test_a_held_back_action_is_not_run_and_the_model_is_told(project, monkeypatc
         [use("write_file", path="out.txt", content="x")],
         [use("finish", result="gave up")],
     )
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     assert not (project.home / "out.txt").exists()
     told = m.seen[2]["messages"][-1]["content"][0]
     assert told["is_error"] and "Peek at the data" in told["content"]
@@ -87,7 +87,7 @@ def test_a_tool_that_raises_is_reported_and_the_loop_goes_on(project, monkeypatc
     monkeypatch.setitem(tools._TOOLS, "poll", boom)
     s = session(project, "poll it")
     m = Script([use("poll", ids=["1"])], [use("finish", result="recovered")])
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     assert "tool error: RuntimeError: disk on fire" in m.seen[1]["messages"][-1]["content"][0]["content"]
     errs = [e for e in events.read_all(s.dir) if e["type"] == "error"]
     assert errs and "disk on fire" in errs[0]["error"]
@@ -96,7 +96,7 @@ def test_a_tool_that_raises_is_reported_and_the_loop_goes_on(project, monkeypatc
 def test_max_turns_escalates_stuck_with_a_partial_result(project):
     s = session(project, "loop", params={"max_iter": 2})
     m = Script([use("bash", command="echo clue-one")], [use("bash", command="echo clue-two")])
-    assert builtin.run(s.dir, model=m) == 1
+    assert builtin.run(s, model=m) == 1
     st = sessions.load_dir(s.dir).state
     assert st["status"] == "escalated" and st["reason"] == "stuck"
     assert "clue-two" in s.dir.joinpath("result.md").read_text()
@@ -106,7 +106,7 @@ def test_plain_text_answer_finishes_and_redirect_arrives_as_user_text(project):
     s = session(project, "answer me")
     sessions.put_message(s.dir, "redirect", "answer in French")
     m = Script([{"type": "text", "text": "Bonjour."}])
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     assert m.seen[0]["messages"][0]["content"][-1]["text"] == "[redirect] answer in French"
     assert s.dir.joinpath("result.md").read_text() == "Bonjour.\n"
 
@@ -117,7 +117,7 @@ def test_secrets_are_redacted_from_tool_output(project, monkeypatch, tmp_path):
     s = session(project, "leak")
     cmd = f"echo key=$ANTHROPIC_API_KEY; cat {tmp_path / 'found.txt'}"
     m = Script([use("bash", command=cmd)], [use("finish", result="k")])
-    builtin.run(s.dir, model=m)
+    builtin.run(s, model=m)
     sent = m.seen[1]["messages"][-1]["content"][0]["content"]
     assert sent.startswith("key=\n")  # the model's shell calls no model: it is not given the key
     assert "sk-ant-very-secret" not in sent and "[redacted]" in sent
@@ -132,7 +132,7 @@ def test_the_skill_text_is_in_the_system_prompt(project):
     sk = skill_files.load(project, "map-reduce")
     s = session(project, "scan", skill="map-reduce")
     m = Script([use("finish", result="ok")])
-    builtin.run(s.dir, model=m)
+    builtin.run(s, model=m)
     assert "## Skill: map-reduce" in m.seen[0]["system"] and sk.body.strip()[:200] in m.seen[0]["system"]
     assert any(e["type"] == "skill_loaded" for e in events.read_all(s.dir))
 
@@ -140,7 +140,7 @@ def test_the_skill_text_is_in_the_system_prompt(project):
 def test_waiting_on_itself_is_refused(project):
     s = session(project, "wait for me")
     m = Script([use("wait", ids=[s.id])], [use("finish", result="ok")])
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     told = m.seen[1]["messages"][-1]["content"][0]
     assert told["is_error"] and "cannot wait on" in told["content"]
 
@@ -152,7 +152,7 @@ def test_escalate_tool_tells_the_parent_and_keeps_a_result(project):
         [use("bash", command="echo partial-clue")],
         [use("escalate", reason="task_too_big", details="split by year")],
     )
-    assert builtin.run(s.dir, model=m) == 1
+    assert builtin.run(s, model=m) == 1
     st = sessions.load_dir(s.dir).state
     assert st["status"] == "escalated" and st["reason"] == "task_too_big"
     text = s.dir.joinpath("result.md").read_text()
@@ -167,7 +167,7 @@ def test_a_long_conversation_cuts_old_tool_outputs(project, monkeypatch):
     s = session(project, "read a lot")
     turns = [[use("read_file", i, path="big.txt")] for i in range(4)] + [[use("finish", result="ok")]]
     m = Script(*turns)
-    loop = builtin.Loop(s.dir, m)
+    loop = builtin.Loop(s, m)
     assert loop.run() == 0
     last = m.seen[-1]["messages"]
     first_result = last[2]["content"][0]["content"]
@@ -191,7 +191,7 @@ def test_the_write_tool_cannot_change_scopes_records(project, tmp_path, monkeypa
         [use("write_file", 9, path="notes.txt", content="fine")],
         [use("finish", result="ok")],
     )
-    assert builtin.run(s.dir, model=m) == 0
+    assert builtin.run(s, model=m) == 0
     told = [m.seen[i + 1]["messages"][-1]["content"][0] for i in range(len(targets))]
     assert all(t["is_error"] and "Scope's records" in t["content"] for t in told), told
     assert (project.root / "config.toml").read_text() == "theme = 'scope-dark'\n"

@@ -68,7 +68,7 @@ def rig(tmp_path, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(claude.time, "monotonic", lambda: clock[0])
     monkeypatch.setenv("TMUX_PANE", "%9")
-    sup = claude.ClaudeRun(project, s.dir, FakeProc(), dict(DEFAULTS))  # type: ignore[arg-type]
+    sup = claude.ClaudeRun(s, FakeProc(), dict(DEFAULTS))  # type: ignore[arg-type]
     fake = FakeTmux()
     sup.tmux = fake  # type: ignore[assignment]
 

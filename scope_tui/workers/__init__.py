@@ -5,7 +5,7 @@ from __future__ import annotations
 from scope_tui.store import events, sessions
 from scope_tui.store.drivers import TABLE
 
-# driver name -> module with `run(session_dir) -> int` (store/drivers.py holds one row a driver)
+# driver name -> module with `run(s: Session) -> int`, handed the session the worker read (store/drivers.py holds one row a driver)
 DRIVERS = {name: str(row["module"]) for name, row in TABLE.items() if row.get("module")}
 
 
@@ -25,7 +25,7 @@ def run(s: sessions.Session) -> int:
         return 2
     try:
         mod = __import__(modname, fromlist=["run"])  # importlib.import_module's job, without its import
-        return int(mod.run(session_dir))
+        return int(mod.run(s))
     except KeyboardInterrupt:
         sessions.set_status(session_dir, "killed", reason="interrupted")
         return 130

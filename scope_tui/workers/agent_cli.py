@@ -69,17 +69,16 @@ class CliRun:
     KEY_VARS: tuple[str, ...] = ()
     READY_ALONE_S = HOOKLESS_S  # type on the input box alone (no SessionStart yet) after this long
 
-    def __init__(
-        self, project: Project, d: Path, proc: subprocess.Popen[bytes], opts: dict[str, Any]
-    ) -> None:
+    def __init__(self, s: sessions.Session, proc: subprocess.Popen[bytes], opts: dict[str, Any]) -> None:
+        """Watch `proc`, the CLI of session `s` (as the driver read it)."""
         from scope_tui.substrate.server import tmux_for
 
-        self.project, self.d, self.proc, self.opts = project, d, proc, opts
-        self.tmux = tmux_for(project)
+        d = s.dir
+        self.project, self.d, self.proc, self.opts = s.project, d, proc, opts
+        self.tmux = tmux_for(self.project)
         self.pane = os.environ.get("TMUX_PANE") or ""
         self.reader = events.EventReader(d / events.EVENTS)
         self.reader.read_new()  # only what happens from here on counts
-        s = sessions.load_dir(d)
         self.sid, self.task = s.id, s.task()
         self.t0 = time.monotonic()
         self.started = False  # SessionStart seen
@@ -421,8 +420,7 @@ def fail_start(d: Path, cli: str, why: str, code: int) -> int:
 
 def launch(
     run_cls: type[CliRun],
-    project: Project,
-    d: Path,
+    s: sessions.Session,
     argv: list[str],
     env: dict[str, str],
     cwd: str,
@@ -434,13 +432,13 @@ def launch(
 
     from scope_tui.workers.process import die_with_parent
 
-    cli = run_cls.CLI
+    cli, d = run_cls.CLI, s.dir
     sessions.set_status(d, "running", reason=f"starting {run_cls.TITLE}")
     sessions.set_phase(d, "observe", f"starting {run_cls.TITLE}")
     signal.signal(signal.SIGINT, lambda *_: None)  # a Python handler is reset at exec: Ctrl-C reaches the CLI
     proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
     events.append(d, "cli_started", cli=cli, pid=proc.pid, bin=argv[0], cwd=cwd, **fields)
-    sup = run_cls(project, d, proc, opts)
+    sup = run_cls(s, proc, opts)
     code = sup.run()
     rc = finish(d, code, "" if sup.ending else sup.last_words(), cli)
     st = sessions.load_dir(d)

@@ -50,9 +50,9 @@ def _short(text: str, n: int = 160) -> str:
 
 
 class Loop:
-    def __init__(self, session_dir: Path, model: Model | None = None) -> None:
-        self.dir = session_dir
-        self.s = sessions.load_dir(session_dir)
+    def __init__(self, s: sessions.Session, model: Model | None = None) -> None:
+        session_dir = self.dir = s.dir
+        self.s = s
         self.project = self.s.project
         self.meta = self.s.meta
         self.cfg = config.load(self.project.config_path)
@@ -388,14 +388,14 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def run(session_dir: str | Path, model: Model | None = None) -> int:
-    """Run the session in `session_dir` to its end; the process exit code (0 done, 1 otherwise)."""
+def run(s: sessions.Session, model: Model | None = None) -> int:
+    """Run session `s` (as the worker read it) to its end; the process exit code (0 done, 1 otherwise)."""
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
             signal.signal(sig, _interrupt)
         except (ValueError, OSError):  # not the main thread (in-process tests)
             pass
-    loop = Loop(Path(session_dir), model)
+    loop = Loop(s, model)
     try:
         return loop.run()
     except KeyboardInterrupt:

@@ -80,10 +80,9 @@ def key_would_be_shown(env: dict[str, str]) -> bool:
     return key[-20:] not in known
 
 
-def run(session_dir: str | Path) -> int:
-    """Run Claude Code for the session in `session_dir` until it exits; returns the worker's exit code."""
-    d = Path(session_dir)
-    s = sessions.load_dir(d)
+def run(s: sessions.Session) -> int:
+    """Run Claude Code for session `s` (as the worker read it) until it exits; the worker's exit code."""
+    d = s.dir
     project = s.project
     opts = cs.options(project)
     exe = resolve_bin(str(opts["bin"]))
@@ -111,7 +110,7 @@ def run(session_dir: str | Path) -> int:
         events.append(d, "pane_log_paused", why="Claude Code asks about the API key, showing part of it")
     proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
-    sup = ClaudeRun(project, d, proc, opts)
+    sup = ClaudeRun(s, proc, opts)
     sup.log_paused = paused
     code = sup.run()
     if sup.log_paused:

@@ -192,10 +192,9 @@ def _under(path: Path, folder: str) -> bool:
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def run(session_dir: str | Path) -> int:
-    """Run Codex CLI for the session in `session_dir` until it exits; returns the worker's exit code."""
-    d = Path(session_dir)
-    s = sessions.load_dir(d)
+def run(s: sessions.Session) -> int:
+    """Run Codex CLI for session `s` (as the worker read it) until it exits; the worker's exit code."""
+    d = s.dir
     project = s.project
     opts = options(project)
     _say(f"scope · session {s.id} · codex driver")
@@ -226,6 +225,6 @@ def run(session_dir: str | Path) -> int:
         tmp.mkdir(mode=0o700, exist_ok=True)
         env["TMPDIR"] = str(tmp)
     try:
-        return agent_cli.launch(CodexRun, project, d, argv(exe, cwd), env, cwd, opts, home=str(home))
+        return agent_cli.launch(CodexRun, s, argv(exe, cwd), env, cwd, opts, home=str(home))
     finally:
         (home / "auth.json").unlink(missing_ok=True)  # the person's login copy lives no longer than codex

@@ -14,7 +14,7 @@ TAIL_BYTES = 4 * 1024 * 1024
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from _typeshed import StrPath
+    pass
 
 
 def _start(argv: list[str], cwd: str | None, env: dict[str, str]) -> tuple[int, int]:
@@ -97,8 +97,9 @@ def _sandboxed(s: sessions.Session, argv: list[str], cwd: str | None) -> list[st
     )
 
 
-def run(session_dir: StrPath) -> int:
-    s = sessions.load_dir(session_dir)
+def run(s: sessions.Session) -> int:
+    """Run session `s`'s command (as the worker read it) to its end; the command's exit code."""
+    session_dir = s.path
     cmd = str(s.meta.get("cmd") or "")
     print(f"\x1b[2mscope · session {s.id} · command driver\x1b[0m", flush=True)
     print(f"\x1b[2m$ {cmd}\x1b[0m", flush=True)

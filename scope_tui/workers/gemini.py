@@ -204,10 +204,9 @@ def usage(transcript: str | None) -> dict[str, Any] | None:
     }
 
 
-def run(session_dir: str | Path) -> int:
-    """Run Gemini CLI for the session in `session_dir` until it exits; returns the worker's exit code."""
-    d = Path(session_dir)
-    s = sessions.load_dir(d)
+def run(s: sessions.Session) -> int:
+    """Run Gemini CLI for session `s` (as the worker read it) until it exits; the worker's exit code."""
+    d = s.dir
     project = s.project
     opts = options(project)
     _say(f"scope · session {s.id} · gemini driver")
@@ -231,6 +230,6 @@ def run(session_dir: str | Path) -> int:
     if opts.get("base_url"):
         env["GOOGLE_GEMINI_BASE_URL"] = str(opts["base_url"])
     try:
-        return agent_cli.launch(GeminiRun, project, d, [exe], env, cwd, opts, home=str(home))
+        return agent_cli.launch(GeminiRun, s, [exe], env, cwd, opts, home=str(home))
     finally:
         (home / ".gemini" / "oauth_creds.json").unlink(missing_ok=True)

@@ -412,12 +412,11 @@ class OpenCodeRun:
         return 0 if self.ending else int(self.proc.returncode or 0)
 
 
-def run(session_dir: str | Path) -> int:
-    """Run OpenCode for the session in `session_dir` until the task ends; returns the worker's exit code."""
+def run(s: sessions.Session) -> int:
+    """Run OpenCode for session `s` (as the worker read it) until the task ends; the worker's exit code."""
     from scope_tui.workers.process import die_with_parent
 
-    d = Path(session_dir)
-    s = sessions.load_dir(d)
+    d = s.dir
     project = s.project
     opts = options(project)
     _say(f"scope · session {s.id} · opencode driver")
