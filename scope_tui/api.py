@@ -412,6 +412,15 @@ def deliver_alerts(project: Project, *, wait: bool = True) -> str:
     return deliver(project, wait=wait)
 
 
+def resume(project: Project, sid: str | None, *, rerun: bool = False) -> list[tuple[str, str]]:
+    """Lost sessions continued as new ones (resumed_from); with sid None, every lost session."""
+    from scope_tui.substrate import resume as r
+
+    if sid is None:
+        return r.resume_all(project, rerun=rerun)
+    return [(sid, r.resume(project, sid, rerun=rerun).id)]
+
+
 def keep_stdin(project: Project, data: bytes) -> str:
     """`--context -`: stdin kept in a file for the session to take (the RLM engine moves it in)."""
     import time

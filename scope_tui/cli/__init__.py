@@ -30,6 +30,7 @@ COMMANDS = {
     "hook": "hook",
     "diff": "diff",
     "merge": "diff",
+    "resume": "diff",
     "patches": "patches",
     "rate": "patches",
     "agent": "agent",

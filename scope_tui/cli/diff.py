@@ -44,6 +44,21 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from scope_tui import api
+    from scope_tui.store.errors import UsageError
+    from scope_tui.store.project import Project
+
+    if bool(args.id) == bool(args.all):
+        raise UsageError("resume needs a session id or --all")
+    done = api.resume(Project.open(), args.id, rerun=args.rerun)
+    if not done:
+        print("no lost session to resume")
+    for old, new in done:
+        print(f"{old} resumed as {new}" if new[:1].isdigit() else f"{old}: {new}")
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("diff", help="what a --worktree session changed (its branch against where it started)")
     p.add_argument("id", metavar="ID", help="the session (spawned with --worktree)")
@@ -65,3 +80,9 @@ def register(sub: Any) -> None:
         "--into", metavar="BRANCH", help="the branch to merge into (default: the one it started from)"
     )
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("resume", help="continue a session marked lost as a new one (resumed_from)")
+    p.add_argument("id", metavar="ID", nargs="?", help="the lost session")
+    p.add_argument("--all", action="store_true", help="every lost session")
+    p.add_argument("--rerun", action="store_true", help="restart a command session's command")
+    p.set_defaults(func=cmd_resume)

@@ -52,7 +52,9 @@ def resolve(project: Project, targets: list[str]) -> Callable[[], list[sessions.
             raise UsageError(f"no sessions match {root}.* (session {root} has no children)")
 
     def current() -> list[sessions.Session]:
-        out = [sessions.load_dir(project.session_dir(s)) for s in exact]
+        from scope_tui.substrate.resume import follow
+
+        out = [sessions.load_dir(project.session_dir(follow(project, s))) for s in exact]
         for root in trees:
             out += [s for s in sessions.list_all(project) if ids.is_descendant(s.id, root) and s.id != root]
         return out
