@@ -642,3 +642,21 @@ def test_after_a_thousand_random_changes_the_tree_equals_a_fresh_load(fast_proje
         )
 
     run(app, body)
+
+
+EVIL = "Fix \x1b]0;OWNED\x07 \x9bJ"
+
+
+def test_text_from_state_is_escaped_in_the_tree_like_the_cli(project):
+    """A task that would retitle the person's terminal (`\\e]0;OWNED\\a`, a C1 CSI) reads as escapes."""
+    sid = make(project, EVIL, status="pending")
+    sessions.set_status(project.session_dir(sid), "failed", reason="bad \x1b[2J reason")
+    app = quiet(project)
+
+    async def body(pilot):
+        got = await until(pilot, lambda: label(app, sid), what="the row")
+        assert "Fix \\x1b]0;OWNED\\x07 \\x9bJ" in got, got
+        assert "bad \\x1b[2J" in got, got
+        assert not any(c in got for c in "\x1b\x07\x9b")
+
+    run(app, body)

@@ -313,3 +313,23 @@ def test_eval_sessions_fold_under_one_collapsed_node_per_patch(project):
         assert [c.data for c in tree.root.children] == [work, "~eval:p1"]  # an empty fold goes
 
     mounted(tree, body, size=(100, 20))
+
+
+def test_details_tabs_escape_control_characters_from_state(project):
+    sid = make(project, "Fix \x1b]0;OWNED\x07 it", status="done")
+    d = project.session_dir(sid)
+    events.append(d, "note", text="an \x9b event")
+    (d / "result.md").write_text("a \x1b]0;OWNED\x07 result\n")
+    s = sessions.load(project, sid)
+    tabs = DetailsTabs(project)
+
+    async def body(pilot, app):
+        tabs.show(s)
+        tabs.active = "tab-task"
+        await until(pilot, lambda: "Fix \\x1b]0;OWNED\\x07 it" in lines_of(tabs.tab_log("task")))
+        tabs.active = "tab-events"
+        await until(pilot, lambda: "an \\x9b event" in lines_of(tabs.tab_log("events")))
+        tabs.active = "tab-result"
+        await until(pilot, lambda: "a \\x1b]0;OWNED\\x07 result" in lines_of(tabs.tab_log("result")))
+
+    mounted(tabs, body, size=(100, 30))

@@ -7,15 +7,7 @@ import time
 from typing import Any, TextIO
 
 from scope_tui.store import glyphs
-
-# Control characters (C0 but newline and tab, DEL, C1) as escapes: a task, a reason or a result written
-# by a model must not drive the person's terminal (`\e]0;OWNED\a` would retitle it, others worse)
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
-
-
-def printable(text: str) -> str:
-    """`text` with every control character but newline and tab written as `\\xNN`."""
-    return text.translate(_ESCAPES)
+from scope_tui.store.glyphs import printable
 
 
 class Escaping:

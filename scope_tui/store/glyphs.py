@@ -1,10 +1,21 @@
 """How a session's status and age read, in both faces: one glyph a status, the words for it, an age.
 
 The room's glyphs and ages are the canonical ones; `scope poll`, `scope tree` and the control room all
-read them from here (plain strings, no Rich: the faces add their own colour).
+read them from here (plain strings, no Rich: the faces add their own colour), and text from state is
+made safe for a terminal here too (`printable`).
 """
 
 from __future__ import annotations
+
+# Control characters (C0 but newline and tab, DEL, C1) as escapes: a task, a reason or a result written
+# by a model must not drive the person's terminal (`\e]0;OWNED\a` would retitle it, others worse)
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but newline and tab written as `\\xNN` (both faces)."""
+    return text.translate(_ESCAPES)
+
 
 GLYPHS = {
     "pending": "○",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from scope_tui.store.glyphs import age, glyph, words
+from scope_tui.store.glyphs import age, glyph, printable, words
 from scope_tui.store.sessions import Session, first_line
 
 MIN_TITLE = 28
@@ -74,7 +74,7 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
         t.append(glyph("corrupt") + " ", style=f"bold {p.error}")
         t.append(f"{s.id} ", style=f"bold {p.text}")
         t.append("corrupt ", style=f"bold {p.error}")
-        t.append(s.corrupt, style=p.error)
+        t.append(printable(s.corrupt), style=p.error)
         return t
     st = s.status
     bits: list[tuple[str, str, int]] = [  # (text, style, priority: higher goes first when room is short)
@@ -82,13 +82,13 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
         (LEVEL_SHORT.get(s.level, s.level), p.muted, 1),
     ]
     if s.state.get("phase") and not s.terminal:
-        bits.append((str(s.state["phase"]), p.secondary, 5))
+        bits.append((printable(str(s.state["phase"])), p.secondary, 5))
     if s.state.get("reason") and st in ("failed", "escalated", "killed"):
-        bits.append((str(s.state["reason"])[:24], p.status(st), 8))
+        bits.append((printable(str(s.state["reason"]))[:24], p.status(st), 8))
     for key, prio in (("skill", 6), ("model", 2), ("agent", 4)):
         val = s.meta.get(key)
         if val:
-            txt = ("@" if key == "agent" else "") + str(val).removeprefix("claude-")
+            txt = ("@" if key == "agent" else "") + printable(str(val)).removeprefix("claude-")
             bits.append((txt, p.accent if key == "skill" else p.muted, prio))
     bits.append((age(elapsed(s, now)), p.muted, 7))
     cost = float(s.state.get("cost") or 0)
@@ -98,7 +98,7 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
     head.append(glyph(st) + " ", style=f"bold {p.status(st)}")
     head.append(s.id, style=f"bold {p.text}")
     head.append("  ")
-    title = first_line(s.title or s.task(), 200)
+    title = printable(first_line(s.title or s.task(), 200))
 
     def tail_len(bs: list[tuple[str, str, int]]) -> int:
         return sum(len(b[0]) for b in bs) + 3 * (len(bs) - 1)

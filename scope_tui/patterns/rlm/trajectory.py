@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scope_tui.store import files
+from scope_tui.store import files, glyphs
 
 FILE = "trajectory.jsonl"
 
@@ -94,10 +94,8 @@ def read(session_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def printable(text: str) -> str:
-    """`text` with control characters (but newline and tab) shown as escapes: a trajectory holds
-    whatever the model and its code printed, and an ESC must not reach the person's terminal."""
-    return "".join(c if c in "\n\t" or (c >= " " and c != "\x7f") else f"\\x{ord(c):02x}" for c in text)
+# a trajectory holds whatever the model and its code printed: an ESC must not reach the person's terminal
+printable = glyphs.printable
 
 
 def _indent(text: str, pad: str = "    ", limit: int = 1200) -> str:

@@ -9,6 +9,7 @@ from textual import on
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from scope_tui.store.glyphs import printable
 from scope_tui.tui import labels
 from scope_tui.tui.index import Alert
 from scope_tui.tui.messages import JumpToSession
@@ -43,7 +44,7 @@ class AlertsPanel(OptionList):
             escalation = a.type == "escalation"
             t.append("▲ " if escalation else "⚠ ", style=p.error if escalation else p.warning)
             t.append(f"{a.sid} ", style="bold")
-            t.append(a.text)
+            t.append(printable(a.text))
             opts.append(Option(t, id=f"{a.sid}#{a.seq}#{len(opts)}"))
         if not opts:
             opts.append(Option(Text("no deviations or escalations", style=p.muted), id="none", disabled=True))

@@ -12,6 +12,7 @@ from textual.widgets import RichLog, TabbedContent, TabPane
 
 from scope_tui.store import events, files, keys, sessions
 from scope_tui.store.errors import CorruptFile, ScopeError
+from scope_tui.store.glyphs import printable
 from scope_tui.store.project import Project
 from scope_tui.tui import labels
 from scope_tui.tui.widgets.trajectory import TrajectoryLog
@@ -35,9 +36,9 @@ def event_line(ev: dict[str, Any], p: labels.Palette) -> Text:
     t.append(f"{ts} ", style=p.muted)
     typ = str(ev.get("type"))
     style = getattr(p, EVENT_STYLES.get(typ, "secondary"))
-    t.append(f"{typ:<12}", style=f"bold {style}")
+    t.append(f"{printable(typ):<12}", style=f"bold {style}")
     rest = {k: v for k, v in ev.items() if k not in ("seq", "t", "type")}
-    t.append(" " + " ".join(f"{k}={v}" for k, v in rest.items())[:300])
+    t.append(printable(" " + " ".join(f"{k}={v}" for k, v in rest.items())[:300]))
     return t
 
 
@@ -91,9 +92,9 @@ class DetailsTabs(TabbedContent):
             head.append(f"{s.id}  ", style="bold")
             head.append(f"{s.level} · {s.meta.get('driver', '?')}", style=p.muted)
             if s.meta.get("cmd"):
-                head.append(f"\n$ {s.meta['cmd']}", style=p.muted)
+                head.append(printable(f"\n$ {s.meta['cmd']}"), style=p.muted)
             task.write(head)
-            task.write(s.corrupt or s.task() or "(no task.md)")
+            task.write(printable(s.corrupt or s.task() or "(no task.md)"))
             self.tab_log("events").clear()
             self._ev_reader = events.EventReader(s.dir / events.EVENTS)
             memory = self.tab_log("memory")
@@ -113,7 +114,7 @@ class DetailsTabs(TabbedContent):
             result = self.tab_log("result")
             result.clear()
             r = s.result()
-            result.write(r if r is not None else Text("(no result yet)", style=p.muted))
+            result.write(printable(r) if r is not None else Text("(no result yet)", style=p.muted))
             self.show_trajectory(s)
         if first and pane_log:
             self.show_pane_log(s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from scope_tui.store.glyphs import printable
 from scope_tui.tui import labels
 from scope_tui.tui.index import Patch
 
@@ -54,10 +55,13 @@ class PatchPanel(RichLog):
         dev = d.get("deviation") or {}
         if isinstance(dev, dict) and dev:
             self.write(
-                Text(f"deviation: {dev.get('kind', '?')} in {dev.get('session', '?')}", style=p.warning)
+                Text(
+                    printable(f"deviation: {dev.get('kind', '?')} in {dev.get('session', '?')}"),
+                    style=p.warning,
+                )
             )
         if d.get("reflection"):
-            self.write(Text(str(d["reflection"]).strip()[:400], style=p.muted))
+            self.write(Text(printable(str(d["reflection"]).strip()[:400]), style=p.muted))
         for line in str(d.get("diff") or "").splitlines():
-            self.write(Text(line, style=diff_style(line, p)))
+            self.write(Text(printable(line), style=diff_style(line, p)))
         self.write(Text("a approve · x reject · e edit then approve · p next", style=p.muted))
