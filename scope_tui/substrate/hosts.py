@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from typing import Any
 
 from scope_tui.store import config
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 PERSIST_S = 600  # the master connection stays this long after its last client
 MIN_PYTHON = (3, 11)
