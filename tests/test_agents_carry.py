@@ -226,3 +226,37 @@ def test_a_failure_with_a_reflection_stores_its_adjustment_not_a_template(scope)
         f["avoid"]
         == "'find the leak' failed (exit 1); next time: NEVER grep the whole tree; grep src/ first."
     )
+
+
+# --- relationships steer -----------------------------------------------------------------------------
+def test_maker_checker_of_an_agents_task_is_checked_by_the_agent_who_verifies_its_work(scope, tmp_path):
+    _ada(scope)
+    scope.ok("agent", "new", "bob")
+    scope.ok("agent", "new", "cy")
+    rel = home.agents_dir() / "ada" / "relationships.json"
+    rel.write_text(json.dumps({"bob": {"verified_by": 3, "accepted_by": 2}, "cy": {"spawned": 1}}))
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[[gates]]\nname = "made"\ncmd = "test -f made.txt"\ntimeout = 10\n')
+    sid = scope.spawn(
+        "--agent",
+        "ada",
+        "--skill",
+        "maker-checker",
+        "--rubric",
+        str(rubric),
+        "--cmd",
+        "touch made.txt",
+        "make the file",
+    )
+    scope.wait_status(sid, "done", "failed", timeout=90)
+    assert scope.status(sid) == "done", scope.state(sid)
+    maker, checker = f"{sid}.1", f"{sid}.2"
+    assert scope.meta(checker)["role"] == "checker" and scope.meta(checker)["agent"] == "bob"
+    assert scope.meta(maker)["works_for"] == "ada"
+    [d] = [e for e in scope.events(sid) if e["type"] == "decision" and e.get("what") == "checker"]
+    assert d["why"].startswith("bob checks: bob has verified ada's work 3 time(s)")
+    wait_until(lambda: any(e["type"] == "agent_update" for e in scope.events(checker)), what="bob's update")
+    bob_rel = json.loads((home.agents_dir() / "bob" / "relationships.json").read_text())
+    assert bob_rel["ada"]["verified"] == 1 and bob_rel["ada"]["accepted"] == 1, "the outcome is recorded"
+    ada_rel = json.loads(rel.read_text())
+    assert ada_rel["bob"]["verified_by"] == 4 and ada_rel["bob"]["accepted_by"] == 3

@@ -164,6 +164,9 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
         why=why,
         candidates=[c.as_dict() for c in cands[:5]],
     )
+    ver = relationships.verifier(d, name)
+    if ver:  # a maker-checker run of this agent's is checked by the agent its relationships name
+        session.meta["checker_agent"] = {"name": ver[0], "why": ver[1]}
     write_json(session.dir / sessions.META, session.meta)
     in_play = {best.name} if best else {*base, *([given] if given else [])}
     write_text(
@@ -559,7 +562,7 @@ def after_terminal(project: Project, session_dir: Path) -> None:
         if s.meta.get("role") == "checker" and s.parent:
             accepted = _verdict(s)
             for sib in _children(project, s.parent):
-                m = sib.meta.get("agent")
+                m = sib.meta.get("agent") or sib.meta.get("works_for")
                 if sib.meta.get("role") == "maker" and m and m != name:
                     relationships.update(d, m, problems, verifies=True, verified=1, accepted=int(accepted))
                     others.append((m, {"verified_by": 1, "accepted_by": int(accepted)}))

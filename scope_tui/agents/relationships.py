@@ -74,3 +74,26 @@ def describe(name: str, entry: dict[str, Any]) -> str:
     if entry.get("note"):
         bits.append(str(entry["note"]))
     return f"{name}: " + ("; ".join(bits) or "no shared work yet")
+
+
+def verifier(d: Path, name: str) -> tuple[str, str] | None:
+    """(the agent who verifies `name`'s work, why) from `name`'s relationships: the one who verified it
+    most often (a hand-written note "verifies my work" counts as once), active agents only; None when
+    no one does."""
+    from scope_tui.agents import identity
+
+    r = read(d)
+    if r.problem:
+        return None
+    best: tuple[int, int, str] | None = None
+    for other, e in r.value.items():
+        if other == name or not isinstance(e, dict) or not home.exists(other):
+            continue
+        if identity.status(other) != "active":
+            continue
+        n = int(e.get("verified_by") or 0) or (1 if "verif" in str(e.get("note") or "").lower() else 0)
+        if n and (best is None or (n, int(e.get("accepted_by") or 0)) > best[:2]):
+            best = (n, int(e.get("accepted_by") or 0), other)
+    if best is None:
+        return None
+    return best[2], f"{best[2]} has verified {name}'s work {best[0]} time(s), {best[1]} accepted"

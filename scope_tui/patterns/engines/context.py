@@ -43,6 +43,7 @@ class ChildSpec:
     level: str | None = None
     model: str | None = None
     params: dict[str, Any] | None = None
+    agent: str | None = None  # a persistent agent who takes this part (its own task: it learns from it)
     retries: int = 0  # extra attempts the default retry policy allows
     extra: dict[str, Any] = field(default_factory=dict)  # more meta.json fields
 
@@ -226,6 +227,7 @@ class EngineContext:
             model=spec.model or self.meta.get("model"),
             cwd=self.cwd,
             params=spec.params or None,
+            agent=spec.agent,
             **extra,
         )
         self.say(f"  spawned {s.id}  {s.title}")

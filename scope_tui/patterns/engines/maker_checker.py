@@ -290,6 +290,13 @@ def _run(ctx: EngineContext) -> int:
             # a command session that judges with a model: it is handed the keys by name (store/keys.py)
             extra={"env": sorted(keys.present())},
         )
+        named = ctx.meta.get("checker_agent") or {}
+        if named.get("name"):  # the agent whose relationships say who verifies its work
+            chk_spec.agent = str(named["name"])
+            if attempt == 1:
+                ctx.decide(
+                    "checker", f"{named['name']} checks: {named.get('why') or 'named by relationships'}"
+                )
         (checker,) = ctx.run_children([chk_spec], parallel=1)
         ctx.phase("orient", f"reading the verdict on attempt {attempt}")
         try:
