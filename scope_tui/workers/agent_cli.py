@@ -410,6 +410,20 @@ def env(base: dict[str, str] | None = None, quiet: dict[str, str] | None = None)
     return out
 
 
+def prepare(s: sessions.Session, cli: str, binary: str, install: str) -> tuple[str, str] | int:
+    """The start every CLI driver shares: say in the pane which driver runs, find its binary and the folder
+    it works in (the session's worktree, else its cwd, else the project). Returns (exe, cwd), or the exit
+    code of a start that failed because the binary is missing (said in the pane, events and status)."""
+    _say(f"scope · session {s.id} · {cli} driver")
+    exe = resolve_bin(binary)
+    if exe is None:
+        return fail_start(s.dir, cli, f"the {cli} CLI ({binary}) is not installed: {install}", 127)
+    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(s.project.home)
+    if not Path(cwd).is_dir():
+        cwd = str(s.project.home)
+    return exe, cwd
+
+
 def fail_start(d: Path, cli: str, why: str, code: int) -> int:
     """The CLI could not be started: say why in the pane, the events and the status."""
     print(f"scope: {why}", flush=True)

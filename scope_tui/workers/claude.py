@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from scope_tui.store import events, sessions
+from scope_tui.workers import agent_cli
 from scope_tui.workers import claude_settings as cs
 from scope_tui.workers.agent_cli import (  # noqa: F401  (HOOKLESS_S, time: the driver's tests tune them)
     HOOKLESS_S,
@@ -85,20 +86,13 @@ def run(s: sessions.Session) -> int:
     d = s.dir
     project = s.project
     opts = cs.options(project)
-    exe = resolve_bin(str(opts["bin"]))
-    _say(f"scope · session {s.id} · claude driver")
-    if exe is None:
-        why = f"the claude CLI ({opts['bin']}) is not installed: npm install -g @anthropic-ai/claude-code"
-        print(f"scope: {why}", flush=True)
-        events.append(d, "error", error=why, source="claude-driver")
-        sessions.set_status(d, "failed", reason=why)
-        return 127
+    started = agent_cli.prepare(s, "claude", str(opts["bin"]), "npm install -g @anthropic-ai/claude-code")
+    if isinstance(started, int):
+        return started
+    exe, cwd = started
     settings_path = cs.write_settings(d, list(opts.get("allow") or []))
     prompt_path = cs.write_system_prompt(d, cs.system_prompt(project, s))
     argv = cs.argv(exe, settings_path, prompt_path, s.meta.get("model"))
-    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
-    if not Path(cwd).is_dir():
-        cwd = str(project.home)
     sessions.set_status(d, "running", reason="starting Claude Code")
     sessions.set_phase(d, "observe", "starting Claude Code")
     # A Python handler (not SIG_IGN) is reset to the default at exec: Ctrl-C reaches claude, not us.

@@ -36,7 +36,7 @@ from scope_tui.store import config, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 from scope_tui.workers import agent_cli
-from scope_tui.workers.agent_cli import CliRun, _say, resolve_bin
+from scope_tui.workers.agent_cli import CliRun
 
 HOME = "codex-home"
 HOOK_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop")
@@ -197,15 +197,10 @@ def run(s: sessions.Session) -> int:
     d = s.dir
     project = s.project
     opts = options(project)
-    _say(f"scope · session {s.id} · codex driver")
-    exe = resolve_bin(str(opts["bin"]))
-    if exe is None:
-        return agent_cli.fail_start(
-            d, "codex", f"the codex CLI ({opts['bin']}) is not installed: npm install -g @openai/codex", 127
-        )
-    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
-    if not Path(cwd).is_dir():
-        cwd = str(project.home)
+    started = agent_cli.prepare(s, "codex", str(opts["bin"]), "npm install -g @openai/codex")
+    if isinstance(started, int):
+        return started
+    exe, cwd = started
     theirs = project_hooks(Path(cwd))
     if theirs is not None:
         return agent_cli.fail_start(

@@ -32,7 +32,7 @@ from scope_tui.store import config, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 from scope_tui.workers import agent_cli
-from scope_tui.workers.agent_cli import CliRun, _say, resolve_bin
+from scope_tui.workers.agent_cli import CliRun
 
 HOME = "gemini-home"
 KEY_VAR = "GEMINI_API_KEY"
@@ -209,14 +209,10 @@ def run(s: sessions.Session) -> int:
     d = s.dir
     project = s.project
     opts = options(project)
-    _say(f"scope · session {s.id} · gemini driver")
-    exe = resolve_bin(str(opts["bin"]))
-    if exe is None:
-        why = f"the gemini CLI ({opts['bin']}) is not installed: npm install -g @google/gemini-cli"
-        return agent_cli.fail_start(d, "gemini", why, 127)
-    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
-    if not Path(cwd).is_dir():
-        cwd = str(project.home)
+    started = agent_cli.prepare(s, "gemini", str(opts["bin"]), "npm install -g @google/gemini-cli")
+    if isinstance(started, int):
+        return started
+    exe, cwd = started
     theirs = project_hooks(Path(cwd))
     if theirs is not None:
         why = (

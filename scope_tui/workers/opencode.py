@@ -48,7 +48,7 @@ from scope_tui.store import config, events, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
 from scope_tui.workers import agent_cli, claude_hooks
-from scope_tui.workers.agent_cli import POLL_S, _say, resolve_bin
+from scope_tui.workers.agent_cli import POLL_S, _say
 
 HOME = "opencode-home"
 PROVIDER = "scope"  # the custom provider a base_url becomes
@@ -419,14 +419,10 @@ def run(s: sessions.Session) -> int:
     d = s.dir
     project = s.project
     opts = options(project)
-    _say(f"scope · session {s.id} · opencode driver")
-    exe = resolve_bin(str(opts["bin"]))
-    if exe is None:
-        why = f"the opencode CLI ({opts['bin']}) is not installed: npm install -g opencode-ai"
-        return agent_cli.fail_start(d, "opencode", why, 127)
-    cwd = s.meta.get("worktree") or s.meta.get("cwd") or str(project.home)
-    if not Path(cwd).is_dir():
-        cwd = str(project.home)
+    started = agent_cli.prepare(s, "opencode", str(opts["bin"]), "npm install -g opencode-ai")
+    if isinstance(started, int):
+        return started
+    exe, cwd = started
     home = write_home(project, s, opts)
     password, port = secrets.token_urlsafe(24), free_port()
     env = agent_cli.env(None, QUIET)
