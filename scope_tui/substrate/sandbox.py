@@ -62,6 +62,15 @@ def _base() -> list[str]:
     ]
 
 
+def _runtime() -> list[Path]:
+    """What the sandboxed Python needs to start, bound again read-only over the fresh /tmp: the
+    interpreter's prefixes and Scope's own code (a checkout or venv under /tmp would vanish otherwise)."""
+    import sys
+
+    code = Path(__file__).resolve().parent.parent.parent  # the folder that holds scope_tui/
+    return [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, code]
+
+
 def hidden_paths(scope_dir: Path) -> list[Path]:
     """What a sandboxed process must not see: the person's patches, the trust store and Scope's config."""
     xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
@@ -81,7 +90,7 @@ def wrap(
     Call only after `probe().ok`."""
     exe = probe().exe or "bwrap"
     out = [exe, *_base()]
-    for r in readonly:
+    for r in [*_runtime(), *readonly]:
         if r.exists():
             out += ["--ro-bind", str(r), str(r)]
     for h in hidden:
