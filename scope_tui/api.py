@@ -68,6 +68,8 @@ def spawn(
     ):
         opts["driver"] = "pattern"
         opts.setdefault("level", "tactical")
+    if params and params.get("dag"):  # `scope run --dag` too: a node's agent must be one that can take it
+        _check_dag_agents(str(params["dag"]))
     if opts.get("skill"):
         _choose_skill_version(project, task, params, opts)
     s = substrate_spawn(project, task, params=params or None, launch_now=False, **opts)
@@ -80,6 +82,21 @@ def spawn(
 
         prepare_session(project, s)
     return launch(project, s)
+
+
+def _check_dag_agents(file: str) -> None:
+    """UsageError (`plan.toml:7: tasks.ui.agent: no agent 'carlo' ...`, exit 2) for a DAG node whose
+    `agent` is unknown or retired; the agents layer is imported only when a node names one."""
+    from pathlib import Path
+
+    from scope_tui.patterns.engines.dag import check_agents, load
+
+    path = Path(file)
+    dag = load(path)
+    if any(n.agent for n in dag.nodes.values()):
+        from scope_tui.agents.lifecycle import check
+
+        check_agents(path, dag, check)
 
 
 def _choose_skill_version(
@@ -121,6 +138,21 @@ def run_worker(session_dir: StrPath) -> int:
         from scope_tui.agents.lifecycle import carry
 
         carry(s.project, s)  # a mapper, checker or child of an agent's task: its memory for this task
+    elif (
+        s.meta.get("agent")
+        and driver != "command"
+        and not os.path.exists(os.path.join(s.path, sessions.PROMPT))
+    ):
+        # an agent's task spawned below the agents layer (a DAG node or map-reduce part given to an agent,
+        # the built-in `spawn` tool's `agent`): prepared here, as api.spawn prepares the others
+        prepared = _prepare_here(s)
+        if prepared is None:
+            return 0
+        s = prepared
+    if driver == "builtin":
+        from scope_tui.workers import tools
+
+        tools.check_agent = _check_agent  # the `spawn` tool's `agent` is refused at once when it cannot
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
@@ -151,6 +183,25 @@ def run_worker(session_dir: StrPath) -> int:
             after_terminal(project, end.dir)
         return 0
     return code or 1
+
+
+def _check_agent(name: str) -> None:
+    from scope_tui.agents.lifecycle import check
+
+    check(name)
+
+
+def _prepare_here(s: sessions.Session) -> sessions.Session | None:
+    """prepare_session in the agent task's own worker; an agent that cannot take it (unknown, retired)
+    ends the session failed with why (None), as `scope spawn --agent` would have refused it."""
+    from scope_tui.agents.lifecycle import prepare_session
+
+    try:
+        prepare_session(s.project, s)
+    except UsageError as exc:
+        sessions.set_status(s.path, "failed", reason=str(exc), exit_code=2)
+        return None
+    return sessions.load_dir(s.path)
 
 
 def _hold_secret(session_dir: str) -> None:

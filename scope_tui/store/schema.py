@@ -47,6 +47,10 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "table": (lambda v: isinstance(v, dict), "a table"),
     "list": (lambda v: isinstance(v, list), "a list"),
     "list[str]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+    "names": (
+        lambda v: isinstance(v, str) or isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "a name or a list of names",
+    ),
     "table[str]": (
         lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
         "a table of strings",
@@ -176,6 +180,21 @@ def check_toml(file: str, text: str, data: dict[str, Any], keys: Iterable[Key]) 
     """Raise ConfigError for the first key of `data` (parsed from `text`) whose value is wrong."""
     for key, why in problems(data, keys):
         raise ConfigError(file, toml_line(text, key), key, why)
+
+
+def check_table(file: str, text: str, where: str, obj: dict[str, Any], keys: Iterable[Key]) -> None:
+    """Raise ConfigError for the first unknown key of the TOML table `where` (dotted, e.g. `tasks.build`)
+    or the first value of the wrong shape; `keys` are named relative to the table."""
+    keys = list(keys)
+    known = [k.name for k in keys]
+    at = f"{where}." if where else ""
+    for k in obj:
+        if k not in known:
+            raise ConfigError(
+                file, toml_line(text, at + k), at + k, f"unknown key (known: {', '.join(known)})"
+            )
+    for key, why in problems(obj, keys):
+        raise ConfigError(file, toml_line(text, at + key), at + key, why)
 
 
 def json_line(text: str, key: str) -> int:

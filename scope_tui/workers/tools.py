@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,10 @@ SPECS: list[dict[str, Any]] = [
     _spec(
         "spawn",
         "Start a child session (it shows in the tree under this one) and return its id at once. "
-        "Give `cmd` to run a plain shell command as the child instead of an agent.",
-        {"task": _S, "cmd": _S, "driver": _S, "skill": _S, "model": _S},
+        "Give `cmd` to run a plain shell command as the child instead of an agent. Give `agent` to hand "
+        "the task to that persistent agent (`scope agent list`): it works with its own identity, memory "
+        "and skills, and learns from the task.",
+        {"task": _S, "cmd": _S, "driver": _S, "skill": _S, "model": _S, "agent": _S},
         ["task"],
     ),
     _spec(
@@ -201,11 +204,19 @@ def _write(ctx: Context, inp: dict[str, Any]) -> Outcome:
     return Outcome(f"wrote {len(inp['content'])} characters to {inp['path']}")
 
 
+# Set by api.run_worker to the agents layer's check (raises UsageError for an agent that cannot take a
+# task): this layer sits below the agents and cannot ask them itself.
+check_agent: Callable[[str], None] | None = None
+
+
 def _spawn(ctx: Context, inp: dict[str, Any]) -> Outcome:
     from scope_tui.substrate.spawn import spawn
 
     model = inp.get("model") or ("offline" if ctx.meta.get("model") == "offline" else None)
+    agent = str(inp.get("agent") or "").strip() or None
     try:
+        if agent and check_agent is not None:
+            check_agent(agent)
         child = spawn(
             ctx.project,
             inp["task"],
@@ -215,10 +226,12 @@ def _spawn(ctx: Context, inp: dict[str, Any]) -> Outcome:
             skill=inp.get("skill") or None,
             model=model,
             cwd=ctx.cwd,
+            agent=agent,
         )
     except ScopeError as exc:
         return Outcome(f"spawn failed: {exc}", True)
-    return Outcome(f"spawned session {child.id} ({child.meta.get('driver')}): {child.title}")
+    by = f" for agent {agent}" if agent else ""
+    return Outcome(f"spawned session {child.id} ({child.meta.get('driver')}{by}): {child.title}")
 
 
 def _describe(ctx: Context, ids: list[str]) -> str:

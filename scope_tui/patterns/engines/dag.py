@@ -11,6 +11,10 @@
     retries = 2                       # for on_failure = "retry" (default 1)
     driver = "codex"                  # optional: what runs it (store/drivers.py), and
     model = "openai:gpt-4.1-mini"     # its model (provider:name): a swarm of mixed agents and models
+    agent = "carol"                   # optional: the persistent agent who takes it (scope agent list)
+
+The keys are checked against one table (NODE) by store/schema.py: `plan.toml:7: tasks.ui.agnet: unknown
+key (known: ...)`, and an `agent` that is not an active agent is refused at spawn (exit 2).
 
 A command task gets `{results}` (the folder holding `<name>.md`, each finished task's result) and
 `{name}` filled in. A cycle is refused with the cycle named.
@@ -19,6 +23,7 @@ A command task gets `{results}` (the folder holding `<name>.md`, each finished t
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +40,7 @@ from scope_tui.store import sessions
 from scope_tui.store.atomic import write_text
 from scope_tui.store.drivers import SPAWNABLE
 from scope_tui.store.errors import UsageError
-from scope_tui.store.schema import Key, check_toml
+from scope_tui.store.schema import ConfigError, Key, check_table, check_toml, toml_line
 
 ON_FAILURE = ("stop", "continue", "retry")
 
@@ -52,6 +57,7 @@ class Node:
     retries: int = 0
     driver: str | None = None
     model: str | None = None
+    agent: str | None = None  # a persistent agent named in the file; else one may be picked by strength
 
 
 @dataclass
@@ -112,16 +118,19 @@ def _paths_from(base: Path, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-# The keys of one [tasks.NAME] table and their types (store/schema.py kinds).
+# The keys of one [tasks.NAME] table, their types and choices (store/schema.py kinds): the one schema of
+# a node; load checks every table against it (an unknown key too) and names `file:line: key:`.
 NODE = (
-    Key("task", "str"),
-    Key("cmd", "str"),
-    Key("skill", "str"),
-    Key("params", "table"),
+    Key("task", "str", doc="a task for a worker"),
+    Key("cmd", "str", doc="a shell command (the command driver); {results} and {name} are filled in"),
+    Key("after", "names", doc="the tasks this one runs after; their results are appended to its task"),
+    Key("skill", "str", doc="a skill for the worker to follow (a pattern skill makes it a pattern session)"),
+    Key("params", "table", doc="the skill's parameters (context, rubric, ...)"),
     Key("on_failure", "str", choices=ON_FAILURE),
-    Key("retries", "int"),
-    Key("driver", "str", choices=SPAWNABLE),
-    Key("model", "str"),
+    Key("retries", "int", doc="for on_failure = retry (default 1)"),
+    Key("driver", "str", choices=SPAWNABLE, doc="what runs it (store/drivers.py)"),
+    Key("model", "str", doc="its model (provider:name)"),
+    Key("agent", "str", doc="the persistent agent who takes it (its own task: it learns from it)"),
 )
 
 
@@ -137,12 +146,22 @@ def check_skills(project: Any, dag: Dag) -> None:
                 raise UsageError(f"dag: task {node.name!r}: {exc}") from None
 
 
-def _where(path: Path, name: str) -> str:
-    return f"dag {path}: task {name!r}"
+def check_agents(path: Path, dag: Dag, check: Callable[[str], None]) -> None:
+    """ConfigError (`plan.toml:7: tasks.ui.agent: no agent 'carlo' ...`) for a node whose `agent` is not
+    one that can take a task; `check` is the agents layer's (it raises UsageError saying why)."""
+    text = Path(path).read_text()
+    for node in dag.nodes.values():
+        if node.agent:
+            try:
+                check(node.agent)
+            except UsageError as exc:
+                where = f"tasks.{node.name}.agent"
+                raise ConfigError(str(path), toml_line(text, where), where, str(exc)) from None
 
 
 def load(path: Path) -> Dag:
-    """Read and check a DAG file; raises UsageError naming what is wrong (a cycle by its members)."""
+    """Read and check a DAG file; raises UsageError naming what is wrong: a key by `file:line: key:`
+    (store/schema.py), a cycle by its members."""
     try:
         text = Path(path).read_text()
         data = tomllib.loads(text)
@@ -150,57 +169,34 @@ def load(path: Path) -> Dag:
         raise UsageError(f"dag {path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"dag {path}: not valid TOML: {exc}") from None
+    file = str(path)
+    check_toml(file, text, data, [Key("parallel", "int+")])
     tasks = data.get("tasks")
-    if isinstance(tasks, dict):  # the types first, with the line: `dag.toml:4: tasks.build.cmd: ...`
-        for name, t in tasks.items():
-            if isinstance(t, dict):
-                check_toml(
-                    str(path),
-                    text,
-                    {"tasks": {name: t}},
-                    [Key(f"tasks.{name}.{k.name}", k.kind) for k in NODE],
-                )
-    check_toml(str(path), text, data, [Key("parallel", "int+")])
     if not isinstance(tasks, dict) or not tasks:
         raise UsageError(f"dag {path}: no tasks (write [tasks.NAME] tables with task or cmd)")
+
+    def bad(where: str, why: str) -> ConfigError:
+        return ConfigError(file, toml_line(text, where), where, why)
+
     nodes: dict[str, Node] = {}
     for name, t in tasks.items():
         if not isinstance(t, dict):
-            raise UsageError(f"{_where(path, name)}: must be a table ([tasks.{name}])")
-        unknown = set(t) - {
-            "task",
-            "after",
-            "cmd",
-            "skill",
-            "params",
-            "on_failure",
-            "retries",
-            "driver",
-            "model",
-        }
-        if unknown:
-            raise UsageError(f"{_where(path, name)}: unknown key(s) {', '.join(sorted(unknown))}")
+            raise bad(f"tasks.{name}", f"expected a table ([tasks.{name}])")
+        check_table(file, text, f"tasks.{name}", t, NODE)
         if t.get("cmd") and t.get("skill"):
-            raise UsageError(f"{_where(path, name)}: give skill or cmd, not both")
+            raise bad(f"tasks.{name}.skill", "give skill or cmd, not both")
         if not t.get("task") and not t.get("cmd"):
-            raise UsageError(f"{_where(path, name)}: needs task (or cmd)")
+            raise bad(f"tasks.{name}", "needs task (or cmd)")
         after = t.get("after", [])
-        if isinstance(after, str):
-            after = [after]
-        if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-            raise UsageError(f"{_where(path, name)}: after must be a list of task names")
+        after = [after] if isinstance(after, str) else list(after)
         on_failure = t.get("on_failure", "stop")
-        if on_failure not in ON_FAILURE:
-            raise UsageError(f"{_where(path, name)}: on_failure must be one of {', '.join(ON_FAILURE)}")
-        if not isinstance(t.get("params", {}), dict):
-            raise UsageError(f"{_where(path, name)}: params must be a table (params = {{ context = [...] }})")
         retries = t.get("retries", 1 if on_failure == "retry" else 0)
-        if not isinstance(retries, int) or retries < 0:
-            raise UsageError(f"{_where(path, name)}: retries must be a whole number >= 0")
+        if retries < 0:
+            raise bad(f"tasks.{name}.retries", f"expected a whole number, 0 or more, got {retries}")
         nodes[name] = Node(
             name=name,
             task=str(t.get("task") or t.get("cmd")),
-            after=list(after),
+            after=after,
             cmd=t.get("cmd"),
             skill=t.get("skill"),
             params=_paths_from(Path(path).parent, dict(t.get("params") or {})),
@@ -208,20 +204,18 @@ def load(path: Path) -> Dag:
             retries=retries if on_failure == "retry" else 0,
             driver=t.get("driver") or None,
             model=t.get("model") or None,
+            agent=t.get("agent") or None,
         )
     for node in nodes.values():
         for a in node.after:
             if a not in nodes:
-                raise UsageError(f"{_where(path, node.name)}: after names {a!r}, which is not a task")
+                raise bad(f"tasks.{node.name}.after", f"after names {a!r}, which is not a task")
     cyc = find_cycle(nodes)
     if cyc:
         raise UsageError(
             f"dag {path}: cycle {' -> '.join(cyc)} (each runs after the one before it; break one 'after')"
         )
-    parallel = data.get("parallel")
-    if parallel is not None and (not isinstance(parallel, int) or parallel < 1):
-        raise UsageError(f"dag {path}: parallel must be a whole number >= 1")
-    return Dag(nodes, parallel)
+    return Dag(nodes, data.get("parallel"))
 
 
 def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[str, str]) -> ChildSpec:
@@ -243,6 +237,7 @@ def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[st
         retries=node.retries,
         driver=node.driver,
         model=node.model,
+        agent=node.agent,
     )
 
 
