@@ -1,5 +1,6 @@
-"""Hierarchical supervision end to end: real tmux, command-driver children (deterministic scripts),
-the real `scope` CLI where a person would use it."""
+"""Hierarchical supervision end to end: real tmux, the real pattern engines under the orchestrator (their
+workers deterministic commands, or the model through the real SDK against the stub), plain OTP supervisors
+over command children, and the real `scope` CLI where a person would use it."""
 
 from __future__ import annotations
 
@@ -48,6 +49,30 @@ def supervise(project: Project, children: list[dict], **params) -> str:
         params={"children": children, **params},
     )
     return s.id
+
+
+def tree_line(tree: str, sid: str) -> str:
+    """The line of `scope tree` that shows session `sid`."""
+    [line] = [ln for ln in tree.splitlines() if ln.split()[1:2] == [sid]]
+    return line
+
+
+def promised(cmd_if: str, done: str) -> str:
+    """A ralph iteration's command: keeps the promise (DONE) when `cmd_if` succeeds, else runs `done`."""
+    return f"{cmd_if} && echo {shlex.quote(done + ' <promise>DONE</promise>')}"
+
+
+def in_task(text: str) -> str:
+    """A shell test: the session's own task (task.md) holds `text`."""
+    return f'grep -qF {shlex.quote(text)} "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md"'
+
+
+@pytest.fixture
+def sdk(stub, monkeypatch):
+    """The stub's address and key in this process's environment: the spawner's env reaches every window."""
+    for k, v in stub.env.items():
+        monkeypatch.setenv(k, v)
+    return stub
 
 
 @pytest.fixture
@@ -127,82 +152,116 @@ def test_a_silent_worker_is_detected_and_restarted(scope, project, tmp_path):
     assert "second run" in (scope.session(f"{sid}.1") / "result.md").read_text()
 
 
-def test_past_the_intensity_the_supervisor_escalates_and_the_orchestrator_switches_skill(scope, project):
+def test_past_the_intensity_the_supervisor_escalates_and_the_orchestrator_switches_skill(
+    scope, project, tmp_path
+):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[[gates]]\nname = "made"\ncmd = "grep -q ready report.txt"\n')
     run = api.spawn(
         project,
         "make the report",
         driver="orchestrator",
         level="strategic",
+        cwd=str(scope.root),
         params={
             "candidates": [
                 {
-                    "skill": "ralph",
-                    "params": {"children": [{"task": "always fails", "cmd": "exit 1"}], "intensity": 1},
+                    "skill": "map-reduce",
+                    "params": {
+                        "parts": ["the report"],
+                        "cmd": "exit 1",
+                        "reduce_cmd": "true",
+                        "retries": 3,
+                        "intensity": 1,
+                    },
                 },
                 {
                     "skill": "maker-checker",
-                    "params": {"children": [{"task": "works", "cmd": "echo report ready"}]},
+                    "params": {"cmd": "echo report ready | tee report.txt", "rubric": str(rubric)},
                 },
             ]
         },
     )
     scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
-    assert scope.status(run.id) == "done"
+    assert scope.status(run.id) == "done", scope.state(run.id)
     first, second = f"{run.id}.1", f"{run.id}.2"
     assert scope.state(first)["status"] == "escalated" and scope.state(first)["reason"] == "restart_intensity"
-    assert scope.meta(second)["skill"] == "maker-checker" and scope.status(second) == "done"
-    # the worker was restarted once (intensity 1); its second failure exceeded the intensity
-    assert [e["attempt"] for e in scope.events(f"{first}.1") if e["type"] == "restart"] == [2]
-    assert scope.status(f"{first}.1") == "failed"
+    # the real map-reduce engine retried its failed mapper once (intensity 1) as a fresh child; the
+    # second failure exceeded the intensity
+    assert [scope.meta(f"{first}.{i}")["title"] for i in (1, 2)] == [
+        "map 1/1: part 1",
+        "map 1/1: part 1 (attempt 2)",
+    ]
+    assert not scope.session(f"{first}.3").exists()
     [esc] = [e for e in scope.events(first) if e["type"] == "escalation"]
     assert esc["reason"] == "restart_intensity" and esc["to"] == run.id
+    # the real maker-checker engine: a maker, then a checker that ran the rubric's gate on its work
+    assert scope.meta(second)["skill"] == "maker-checker" and scope.status(second) == "done"
+    maker, checker = f"{second}.1", f"{second}.2"
+    assert (scope.meta(maker)["role"], scope.meta(checker)["role"]) == ("maker", "checker")
+    verdict = json.loads((scope.session(checker) / "verdict.json").read_text())
+    assert verdict["accepted"] and [g["name"] for g in verdict["gates"]] == ["made"]
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats[0] == "select" and "switch_skill" in whats and whats[-1] == "finish"
-    assert "report ready" in (scope.session(run.id) / "result.md").read_text()
+    result = (scope.session(run.id) / "result.md").read_text()
+    assert result.startswith("report ready") and f"Accepted on attempt 1/3 (maker {maker}" in result
+    tree = scope.ok("tree")
+    assert "escalated, tactical, skill=map-reduce" in tree_line(tree, first)
+    assert "done, tactical, skill=maker-checker" in tree_line(tree, second)
+    assert "checker 1/3  [done" in tree_line(tree, checker)
 
 
-def test_task_too_big_turns_into_a_map_reduce_decomposition(scope, project):
+def test_task_too_big_turns_into_a_map_reduce_decomposition(scope, project, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i, n in enumerate((2, 3, 4), 1):
+        (logs / f"part{i}.log").write_text("INFO ok\n" * 5 + "ERROR boom\n" * n)
+    add = tmp_path / "add.py"
+    add.write_text(
+        "import json, sys\n"
+        "d = json.load(open(sys.argv[1]))\n"
+        "print(sum(int(m['result']) for m in d['mapped']), 'ERROR lines')\n"
+    )
     run = api.spawn(
         project,
-        "summarise every log",
+        "count the ERROR lines of every log",
         driver="orchestrator",
         level="strategic",
         params={
+            "context": [str(logs)],
             "candidates": [
-                {
-                    "skill": "rlm",
-                    "params": {
-                        "children": [
-                            {"task": "read it all", "cmd": escalate_cmd("task_too_big", "40 GB of logs")}
-                        ]
-                    },
-                },
+                {"skill": "ralph", "params": {"cmd": escalate_cmd("task_too_big", "40 GB of logs")}}
             ],
             "decompose": {
                 "skill": "map-reduce",
                 "params": {
-                    "children": [{"task": f"part {i}", "cmd": f"echo part {i} summarised"} for i in (1, 2, 3)]
+                    "cmd": "grep -c ERROR {file}",
+                    "reduce_cmd": f"{PY} {shlex.quote(str(add))} {{results}}",
                 },
             },
         },
     )
     scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
-    assert scope.status(run.id) == "done"
-    mr = f"{run.id}.2"
+    assert scope.status(run.id) == "done", scope.state(run.id)
+    ralph, mr = f"{run.id}.1", f"{run.id}.2"
+    assert (scope.status(ralph), scope.state(ralph)["reason"]) == ("escalated", "task_too_big")
     assert scope.meta(mr)["skill"] == "map-reduce" and scope.meta(mr)["level"] == "tactical"
-    assert [scope.status(f"{mr}.{i}") for i in (1, 2, 3)] == ["done"] * 3
+    # the real map-reduce engine: one mapper a file, then a reducer over their results
+    roles = [(scope.meta(f"{mr}.{i}")["role"], scope.status(f"{mr}.{i}")) for i in (1, 2, 3, 4)]
+    assert roles == [("mapper", "done")] * 3 + [("reducer", "done")]
     tree = scope.ok("tree")
-    assert "map-reduce" in tree and f"{mr}.3" in tree
+    assert "map 3/3: part3.log  [done" in tree_line(tree, f"{mr}.3")
+    assert "reduce 3 parts  [done" in tree_line(tree, f"{mr}.4")
     [d] = [d for d in decisions(scope, run.id) if d["what"] == "decompose"]
     assert "too big" in d["why"]
-    result = (scope.session(run.id) / "result.md").read_text()
-    assert all(f"part {i} summarised" in result for i in (1, 2, 3))
+    assert (scope.session(run.id) / "result.md").read_text().strip() == "9 ERROR lines"
 
 
 def test_an_escalation_nobody_handles_reaches_the_person_and_the_answer_resumes_the_run(scope, project):
-    # the worker needs a go-ahead that only a person can give: it reads its task for it
+    # the ralph iteration needs a go-ahead that only a person can give: it reads its task for it
     cmd = (
-        'grep -q "deploy to staging" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" && echo deployed || '
+        promised(in_task("deploy to staging"), "deployed")
+        + " || "
         + escalate_cmd("missing_context", "which environment?")
     )
     run = api.spawn(
@@ -210,7 +269,7 @@ def test_an_escalation_nobody_handles_reaches_the_person_and_the_answer_resumes_
         "deploy the service",
         driver="orchestrator",
         level="strategic",
-        params={"candidates": [{"skill": "ralph", "params": {"children": [{"task": "deploy", "cmd": cmd}]}}]},
+        params={"candidates": [{"skill": "ralph", "params": {"cmd": cmd}}]},
     )
     st = scope.wait_status(run.id, "needs_input", "done", "failed", timeout=40)
     assert st["status"] == "needs_input" and "which environment?" in st["reason"]
@@ -219,7 +278,10 @@ def test_an_escalation_nobody_handles_reaches_the_person_and_the_answer_resumes_
     scope.ok("redirect", run.id, "deploy to staging, please")
     scope.wait_status(run.id, "done", "failed", timeout=40)
     assert scope.status(run.id) == "done"
-    assert "deployed" in (scope.session(run.id) / "result.md").read_text()
+    result = (scope.session(run.id) / "result.md").read_text()
+    assert result.startswith("deployed") and "Promise kept at iteration 1/5" in result
+    again = f"{run.id}.2"
+    assert scope.meta(again)["skill"] == "ralph" and scope.meta(f"{again}.1")["role"] == "iteration"
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert "ask_person" in whats and "resume" in whats
     log = scope.ok("log", run.id, "--type", "decision,orientation")
@@ -250,9 +312,20 @@ def test_scope_run_starts_an_orchestrator_and_returns_at_once(scope):
     assert out.returncode == 2 and f"is {scope.status(rid)}" in out.stderr, out.stderr
 
 
-def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope, project):
+def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope, project, sdk, tmp_path):
+    schema = tmp_path / "schema.sql"
+    schema.write_text("-- the tables\nthe schema is users(id, name)\n")
+    # the explorer is a real RLM: the schema is its REPL variable, read by the block the model wrote
+    sdk.respond_with(
+        lambda body: (
+            "```repl\nfound = context.splitlines()[-1]\n```\nFINAL_VAR(found)"
+            if "```repl" in str(body.get("system"))
+            else "(not an RLM turn)"
+        )
+    )
     cmd = (
-        'grep -qF "users(id, name)" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" && echo migrated || '
+        promised(in_task("users(id, name)"), "migrated")
+        + " || "
         + escalate_cmd("missing_context", "what is the schema?")
     )
     run = api.spawn(
@@ -261,20 +334,21 @@ def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope,
         driver="orchestrator",
         level="strategic",
         params={
-            "candidates": [{"skill": "ralph", "params": {"children": [{"task": "migrate", "cmd": cmd}]}}],
-            "explore": {
-                "skill": "rlm",
-                "params": {"children": [{"task": "find it", "cmd": "echo 'the schema is users(id, name)'"}]},
-            },
+            "candidates": [{"skill": "ralph", "params": {"cmd": cmd}}],
+            "explore": {"skill": "rlm", "model": "claude-test-1", "params": {"context": [str(schema)]}},
         },
     )
     scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
-    assert scope.status(run.id) == "done"
-    assert scope.meta(f"{run.id}.2")["skill"] == "rlm"  # the explorer shows in the tree
+    assert scope.status(run.id) == "done", scope.state(run.id)
+    explorer = f"{run.id}.2"
+    assert scope.meta(explorer)["skill"] == "rlm"  # the explorer shows in the tree
+    assert (scope.session(explorer) / "result.md").read_text().strip() == "the schema is users(id, name)"
+    [req] = sdk.requests
+    assert "users(id, name)" not in req.text, "the context is a REPL variable, never the prompt"
     assert "users(id, name)" in (scope.session(f"{run.id}.3") / "task.md").read_text()
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats.index("explore") < whats.index("supply_context") < whats.index("finish")
-    assert "migrated" in (scope.session(run.id) / "result.md").read_text()
+    assert (scope.session(run.id) / "result.md").read_text().startswith("migrated")
 
 
 def test_a_budget_escalation_is_raised_once_then_refused_and_the_person_is_asked(scope, project):
@@ -285,11 +359,15 @@ def test_a_budget_escalation_is_raised_once_then_refused_and_the_person_is_asked
         driver="orchestrator",
         level="strategic",
         budget=2.0,
-        params={"candidates": [{"skill": "ralph", "params": {"children": [{"task": "index", "cmd": cmd}]}}]},
+        params={"candidates": [{"skill": "ralph", "params": {"cmd": cmd}}]},
     )
     st = scope.wait_status(run.id, "needs_input", "done", "failed", timeout=40)
     assert st["status"] == "needs_input" and st["reason"].startswith("budget")
     assert (scope.meta(f"{run.id}.1")["budget"], scope.meta(f"{run.id}.2")["budget"]) == (1.0, 2.0)
+    # each ralph run's iteration asked for more; its supervisor passed that up at once
+    for sup in (f"{run.id}.1", f"{run.id}.2"):
+        assert (scope.status(sup), scope.state(sup)["reason"]) == ("escalated", "budget")
+        assert scope.meta(f"{sup}.1")["title"] == "iteration 1/5"
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats == ["select", "allocate", "raise_budget", "refuse_budget", "ask_person"]
     scope.ok("kill", run.id)
@@ -302,10 +380,30 @@ def test_a_bad_restart_strategy_fails_the_supervisor_with_a_reason(scope, projec
     assert not scope.session(f"{sid}.1").exists()  # nothing was started
 
 
-def test_a_composition_runs_its_stages_in_order_and_hands_results_along(scope, project):
-    check = (
-        'grep -qF "found 3 suspects" "$SCOPE_DIR/sessions/$SCOPE_SESSION_ID/task.md" && echo checked all 3'
+def test_a_pattern_session_never_runs_a_stand_in_for_its_engine(scope, project):
+    s = api.spawn(
+        project,
+        "make the report",
+        driver="pattern",
+        level="tactical",
+        skill="ralph",
+        params={"children": [{"task": "pretend", "cmd": "echo pretending"}]},
     )
+    st = scope.wait_status(s.id, "failed", "done", timeout=20)
+    assert st["status"] == "failed" and "a ralph session runs the ralph engine" in st["reason"]
+    assert not scope.session(f"{s.id}.1").exists()  # nothing ran under a name it does not have
+
+
+def test_a_composition_runs_its_stages_in_order_and_hands_results_along(scope, project, sdk, tmp_path):
+    code = tmp_path / "audit.txt"
+    code.write_text(
+        "".join(f"line {i}\n" + ("suspect: eval()\n" if i in (3, 9, 14) else "") for i in range(20))
+    )
+    # stage 1, a real RLM: the model's block counts in the REPL; stage 2, a real map-reduce
+    sdk.respond_with(
+        lambda body: "```repl\nfound = f\"found {context.count('suspect:')} suspects\"\n```\nFINAL_VAR(found)"
+    )
+    check = promised(in_task("found 3 suspects"), "checked all 3").replace(" <promise>DONE</promise>", "")
     run = api.spawn(
         project,
         "audit the code",
@@ -313,17 +411,18 @@ def test_a_composition_runs_its_stages_in_order_and_hands_results_along(scope, p
         level="strategic",
         params={
             "stages": [
+                {"skill": "rlm", "model": "claude-test-1", "params": {"context": [str(code)]}},
                 {
-                    "skill": "rlm",
-                    "params": {"children": [{"task": "explore", "cmd": "echo found 3 suspects"}]},
+                    "skill": "map-reduce",
+                    "params": {"parts": ["scan"], "cmd": check, "reduce_cmd": "cat {results}"},
                 },
-                {"skill": "map-reduce", "params": {"children": [{"task": "scan", "cmd": check}]}},
             ]
         },
     )
     scope.wait_status(run.id, "done", "failed", "needs_input", timeout=40)
-    assert scope.status(run.id) == "done"
+    assert scope.status(run.id) == "done", scope.state(run.id)
     assert [scope.meta(f"{run.id}.{i}")["skill"] for i in (1, 2)] == ["rlm", "map-reduce"]
+    assert (scope.session(f"{run.id}.1") / "result.md").read_text().strip() == "found 3 suspects"
     whats = [d["what"] for d in decisions(scope, run.id)]
     assert whats == ["select", "next_stage", "finish"]
     assert "checked all 3" in (scope.session(run.id) / "result.md").read_text()
@@ -357,7 +456,11 @@ def test_an_orchestrator_inside_a_session_escalates_further_instead_of_asking(sc
             "candidates": [
                 {
                     "skill": "ralph",
-                    "params": {"children": [{"task": "x", "cmd": escalate_cmd("stuck", "no way on")}]},
+                    "params": {
+                        "cmd": escalate_cmd("stuck", "no way on"),
+                        "restart": "permanent",
+                        "intensity": 2,
+                    },
                 }
             ]
         },
@@ -366,7 +469,9 @@ def test_an_orchestrator_inside_a_session_escalates_further_instead_of_asking(sc
     assert (st["status"], st["reason"]) == ("escalated", "restart_intensity")
     [msg] = [json.loads(p.read_text()) for p in (scope.session(outer.id) / "inbox").glob("*escalation.json")]
     assert (msg["source"], msg["reason"]) == (run.id, "restart_intensity")
-    # the supervisor restarted the stuck worker up to its intensity (3), then gave up; nothing else to try
-    assert [e["attempt"] for e in scope.events(f"{run.id}.1.1") if e["type"] == "restart"] == [2, 3, 4]
+    # the ralph supervisor retried the stuck iteration as fresh children up to its intensity (2), then gave up
+    titles = [scope.meta(f"{run.id}.1.{i}")["title"] for i in (1, 2, 3)]
+    assert titles == ["iteration 1/5", "iteration 1/5 (attempt 2)", "iteration 1/5 (attempt 3)"]
+    assert not scope.session(f"{run.id}.1.4").exists()
     assert "escalate" in [d["what"] for d in decisions(scope, run.id)]
     scope.ok("kill", outer.id)

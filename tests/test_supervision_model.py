@@ -21,18 +21,14 @@ def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, st
         driver="orchestrator",
         level="strategic",
         params={
-            "candidates": [
-                {
-                    "skill": "rlm",
-                    "params": {
-                        "children": [{"task": "read the logs", "driver": "builtin", "model": "claude-test-1"}]
-                    },
-                }
-            ],
+            # a real ralph run whose iteration is a built-in model worker
+            "candidates": [{"skill": "ralph", "model": "claude-test-1"}],
             "decompose": {
                 "skill": "map-reduce",
                 "params": {
-                    "children": [{"task": f"shard {i}", "cmd": f"echo shard {i}: 120ms"} for i in (1, 2)]
+                    "parts": ["shard 1: 90ms", "shard 2: 120ms"],
+                    "cmd": "cat {file}",
+                    "reduce_cmd": "cat {results}",
                 },
             },
         },
@@ -40,14 +36,20 @@ def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, st
     scope.wait_status(run.id, "done", "failed", "needs_input", timeout=60)
     assert scope.status(run.id) == "done", scope.state(run.id)
     worker = f"{run.id}.1.1"
+    assert scope.meta(worker)["driver"] == "builtin" and scope.meta(worker)["role"] == "iteration"
     assert (scope.status(worker), scope.state(worker)["reason"]) == ("escalated", "task_too_big")
     assert len(stub.requests) == 1 and stub.requests[0].body["model"] == "claude-test-1"
+    assert "<promise>DONE</promise>" in stub.requests[0].text  # ralph's own prompt reached the model
     sup = scope.events(f"{run.id}.1")
     [up] = [e for e in sup if e["type"] == "escalation"]
     assert up["reason"] == "task_too_big" and "40 GB of logs" in up["details"] and up["to"] == run.id
     [d] = [e for e in scope.events(run.id) if e["type"] == "decision" and e["what"] == "decompose"]
     assert "too big" in d["why"]
-    assert scope.meta(f"{run.id}.2")["skill"] == "map-reduce"
+    mr = f"{run.id}.2"
+    assert scope.meta(mr)["skill"] == "map-reduce"
+    assert [scope.meta(f"{mr}.{i}")["role"] for i in (1, 2, 3)] == ["mapper", "mapper", "reducer"]
+    tree = scope.ok("tree")
+    assert f"{worker}  iteration 1/5  [escalated" in tree and f"{mr}.3  reduce 2 parts  [done" in tree, tree
     assert "shard 2: 120ms" in (scope.session(run.id) / "result.md").read_text()
     for path in scope.scope_dir.rglob("*"):  # the key never reaches a state file, event, log or pane
         if path.is_file():

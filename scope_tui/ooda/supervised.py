@@ -17,9 +17,17 @@ from scope_tui.ooda.escalation import escalate
 from scope_tui.ooda.loop import Loop
 from scope_tui.ooda.monitor import Monitor
 from scope_tui.patterns.engines.context import ChildOutcome, ChildSpec, EngineContext, Policy
-from scope_tui.store import sessions
+from scope_tui.store import events, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
+
+
+def _details(s: sessions.Session) -> str:
+    """What the child said when it escalated (its last `escalation` event): the state keeps the reason only."""
+    for e in reversed(events.read_all(s.dir)):
+        if e.get("type") == "escalation":
+            return str(e.get("details") or "")
+    return ""
 
 
 class Escalated(ScopeError):
@@ -68,8 +76,7 @@ class SupervisedContext(EngineContext):
         s = outcome.session
         end, reason = outcome.status, outcome.reason
         if s is not None and end == "escalated" and reason not in ("stuck", "escalated"):
-            details = str(s.state.get("details") or reason)
-            self._escalate(reason, f"{s.id}: {details}", [{"session": s.id}])
+            self._escalate(reason, f"{s.id}: {_details(s) or reason}", [{"session": s.id}])
         trouble = "stuck" if end == "escalated" else end
         if self.restart_type is None:
             want = super().on_child_failed(spec, outcome, attempt) == "retry"

@@ -6,7 +6,8 @@ Two ways in, both through `run_tactical`:
   the engine's own context, plus restart intensity, stall / loop / error-streak detection while it
   waits, and escalation of what the tactical level cannot handle. The engine retries a failed child as
   a fresh child session (its outcome keeps every attempt's id).
-- A session whose params hold `children` (a list of child specs) is a plain OTP supervisor:
+- A session with no pattern skill whose params hold `children` (a list of child specs) is a plain OTP
+  supervisor (a pattern skill with `children` is refused: the tree would name an engine that never ran):
   strategy one_for_one / one_for_all / rest_for_one, each child permanent / transient / temporary,
   `intensity` restarts in `period` seconds. A restart relaunches the SAME session id (its window is
   replaced, its history kept, a `restart` event says why and what changed), so the tree stays one node
@@ -44,10 +45,17 @@ def run_tactical(s: sessions.Session) -> int:
     """Run a pattern session (driver `pattern`, as its worker read it) under supervision; returns the
     process exit code."""
     session_dir = s.dir.resolve()
-    if (s.meta.get("params") or {}).get("children"):
-        return guarded(session_dir, lambda: OtpSupervisor(s.project, session_dir).run())
     from scope_tui.patterns import engines
 
+    skill = s.meta.get("skill")
+    if (s.meta.get("params") or {}).get("children"):
+        if skill in engines.ENGINES:
+            # a session the tree shows as a pattern runs that pattern's engine: never a stand-in for it
+            why = f"a {skill} session runs the {skill} engine; params.children is for a plain supervisor (no skill)"
+            events.append(session_dir, "error", error=why, source="supervisor")
+            sessions.set_status(session_dir, "failed", reason=why, exit_code=2)
+            return 2
+        return guarded(session_dir, lambda: OtpSupervisor(s.project, session_dir).run())
     return engines.run(session_dir, SupervisedContext.from_dir(session_dir))
 
 
