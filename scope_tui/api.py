@@ -156,7 +156,10 @@ def run_worker(session_dir: StrPath) -> int:
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
-        code = run_tactical(s)
+        # the parts of an agent's run go to the agents whose strengths fit them (agents.assign)
+        code = run_tactical(
+            s, _assign_by_strength if s.meta.get("agent") or s.meta.get("works_for") else None
+        )
     elif driver == "eval":
         from scope_tui.gepa.trial import run as run_eval
 
@@ -183,6 +186,12 @@ def run_worker(session_dir: StrPath) -> int:
             after_terminal(project, end.dir)
         return 0
     return code or 1
+
+
+def _assign_by_strength(ctx: Any, abouts: list[str]) -> list[tuple[str | None, str]]:
+    from scope_tui.agents.assign import pick
+
+    return pick(ctx.project, ctx.meta, abouts)
 
 
 def _check_agent(name: str) -> None:

@@ -114,3 +114,97 @@ def test_the_spawn_tool_hands_a_task_to_an_agent_who_works_as_itself(scope, stub
     assert len(carols) == 1 and "style the login button" in carols[0].text
     assert "styled by carol" in (scope.session(sid) / "result.md").read_text()
     wait_until(lambda: _stats("carol")["tasks"] == 1, what="carol learned from the task")
+
+
+# --- parts given by strength -----------------------------------------------------------------------------
+def _ada(scope) -> None:
+    scope.ok("agent", "new", "ada", "--strengths", "log forensics, counting ERROR lines")
+
+
+def _two_parts(tmp_path):
+    d = tmp_path / "site"
+    (d / "frontend").mkdir(parents=True)
+    (d / "server").mkdir()
+    (d / "frontend" / "login.css").write_text(".login { color: red }\n")
+    (d / "server" / "app.log").write_text("ERROR x\nERROR y\n")
+    return d
+
+
+def _decisions(scope, sid, what):
+    return [e for e in scope.events(sid) if e["type"] == "decision" and e.get("what") == what]
+
+
+def test_map_reduce_gives_a_part_to_the_agent_the_model_judges_fits_it(scope, stub, tmp_path):
+    _ada(scope)
+    _carol(scope)
+    scope.env.update(stub.env)
+
+    def reply(body):
+        if "assign work to agents" in json.dumps(body.get("system")):
+            prompt = json.dumps(body["messages"])
+            css = 0 if prompt.index("login.css") < prompt.index("app.log") else 1
+            return {
+                "text": json.dumps(
+                    {str(css): ["carol", "CSS is frontend work"], str(1 - css): [None, "logs"]}
+                )
+            }
+        return {"text": "reviewed"}
+
+    stub.respond_with(reply)
+    sid = scope.spawn(
+        "--agent",
+        "ada",
+        "--skill",
+        "map-reduce",
+        "--context",
+        str(_two_parts(tmp_path)),
+        "--model",
+        "claude-test-1",
+        "review each file",
+    )
+    scope.wait_status(sid, *END, timeout=120)
+    assert scope.status(sid) == "done", scope.state(sid)
+    picks = {e["key"]: e for e in _decisions(scope, sid, "assign")}
+    assert len(picks) == 2
+    css_key = next(k for k, e in picks.items() if e["agent"])
+    assert (
+        picks[css_key]["agent"] == "carol"
+        and "CSS is frontend work (by claude-test-1)" in picks[css_key]["why"]
+    )
+    css, log = f"{sid}.{css_key}", f"{sid}.{3 - int(css_key)}"
+    assert scope.meta(css)["agent"] == "carol" and scope.meta(css)["part"].endswith("login.css")
+    assert scope.meta(log)["works_for"] == "ada" and not scope.meta(log).get("agent")
+    tree = scope.ok("tree")
+    assert re.search(rf"{re.escape(css)} .*agent=carol", tree), tree
+    mappers = [r for r in stub.requests if "Map step" in r.text]
+    by_carol = [r for r in mappers if "You are carol" in _system(r)]
+    assert len(by_carol) == 1 and "login.css" in by_carol[0].text
+    wait_until(lambda: _stats("carol")["tasks"] == 1, what="carol's part counted as her task")
+    wait_until(
+        lambda: "carol" in json.loads((home.agents_dir() / "ada" / "relationships.json").read_text()),
+        what="ada remembers handing carol a part",
+    )
+
+
+def test_a_dag_node_offline_goes_to_the_agent_whose_strengths_share_its_key_terms(scope, tmp_path):
+    _ada(scope)
+    _carol(scope)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        '[tasks.styles]\ntask = "tidy the CSS of the login page"\ndriver = "builtin"\nmodel = "offline"\n'
+        '[tasks.errors]\ntask = "count the ERROR lines in app.log"\ndriver = "builtin"\nmodel = "offline"\n'
+        '[tasks.note]\ncmd = "echo noted"\n'
+    )
+    sid = scope.spawn("--agent", "ada", "--skill", "dag", "--dag", str(plan), "--model", "offline", "ship it")
+    scope.wait_status(sid, *END, timeout=120)
+    picks = {e["key"]: e for e in _decisions(scope, sid, "assign")}
+    assert set(picks) == {"styles", "errors"}, "a command node is no agent's"
+    assert picks["styles"]["agent"] == "carol"
+    assert "strengths share css, login" in picks["styles"]["why"] and "by key terms" in picks["styles"]["why"]
+    assert picks["errors"]["agent"] is None and "ada's own strengths fit best" in picks["errors"]["why"]
+    kids = {
+        scope.meta(p.name)["key"]: scope.meta(p.name)
+        for p in scope.session(sid).parent.iterdir()
+        if p.name.startswith(f"{sid}.")
+    }
+    assert kids["styles"]["agent"] == "carol" and kids["errors"].get("works_for") == "ada"

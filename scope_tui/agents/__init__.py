@@ -44,6 +44,7 @@ prompt_tokens. Events: `decision` (by "agent": which
 own skill or base pattern and why), `agent_update` (what the end of the task changed), `agent_problem`.
 
 Modules: home (the home, config, tolerant reads, lock), identity, skills (own skills), memory,
-relationships, growth (stats and stage), delegate (pick by relationships), summary (one agent as a
+relationships, growth (stats and stage), delegate (pick by relationships), assign (who takes a part of
+a run by strength; api hands it to the engines as their assigner), summary (one agent as a
 dict for the faces), lifecycle (prepare_session / after_terminal, called by scope_tui.api).
 """

@@ -348,6 +348,14 @@ def _children(project: Project, sid: str) -> list[sessions.Session]:
     return [x for x in sessions.list_all(project) if ids.parent_of(x.id) == sid and not x.corrupt]
 
 
+def _handed(project: Project, s: sessions.Session) -> list[sessions.Session]:
+    """The tasks of other agents under this one with no agent's task between: what the agent handed out
+    itself (a spawn) or through its run (a DAG node or a map-reduce part given to an agent by strength)."""
+    below = [x for x in sessions.list_all(project) if x.id.startswith(s.id + ".") and not x.corrupt]
+    tasks = [x.id for x in below if x.meta.get("agent")]
+    return [x for x in below if x.meta.get("agent") and not any(x.id.startswith(t + ".") for t in tasks)]
+
+
 def _skills_used(project: Project, s: sessions.Session) -> list[str]:
     used = [s.meta.get("skill")] + [x.meta.get("skill") for x in _children(project, s.id)]
     return sorted({str(u) for u in used if u})
@@ -551,7 +559,7 @@ def after_terminal(project: Project, session_dir: Path) -> None:
             update["consolidation_patch"] = pid
         # relationships: whom it spawned, whom it verified
         rels = []
-        for ch in _children(project, s.id):
+        for ch in _handed(project, s):
             other = ch.meta.get("agent")
             if other and other != name:
                 ok = ch.status == "done"

@@ -31,6 +31,7 @@ from scope_tui.ooda.escalation import escalate, split_inbox
 from scope_tui.ooda.loop import Loop
 from scope_tui.ooda.monitor import Monitor, Observation
 from scope_tui.ooda.supervised import SupervisedContext
+from scope_tui.patterns.engines.context import Assigner
 from scope_tui.store import events, sessions
 from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.project import Project
@@ -41,9 +42,9 @@ HANDLED_HERE = ("stuck",)
 STUCK = ("stalled", "repeated", "error_streak")
 
 
-def run_tactical(s: sessions.Session) -> int:
+def run_tactical(s: sessions.Session, assigner: Assigner | None = None) -> int:
     """Run a pattern session (driver `pattern`, as its worker read it) under supervision; returns the
-    process exit code."""
+    process exit code. `assigner` picks agents for the engine's parts by strength (EngineContext)."""
     session_dir = s.dir.resolve()
     from scope_tui.patterns import engines
 
@@ -56,7 +57,9 @@ def run_tactical(s: sessions.Session) -> int:
             sessions.set_status(session_dir, "failed", reason=why, exit_code=2)
             return 2
         return guarded(session_dir, lambda: OtpSupervisor(s.project, session_dir).run())
-    return engines.run(session_dir, SupervisedContext.from_dir(session_dir))
+    ctx = SupervisedContext.from_dir(session_dir)
+    ctx.assigner = assigner
+    return engines.run(session_dir, ctx)
 
 
 @dataclass

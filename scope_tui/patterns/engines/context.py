@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -94,8 +95,16 @@ def fill(template: str, **values: Any) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
 
 
+# Who takes each part of a run by strength: given the context and what each part is about, returns
+# (agent or None, why) a part. Set by the layer that starts the engine (api.run_worker, for a run of an
+# agent's task, with the agents layer's pick); this layer cannot ask the agents itself.
+Assigner = Callable[["EngineContext", list[str]], list[tuple[str | None, str]]]
+
+
 class EngineContext:
     """The pattern session an engine runs in, and the actions it may take. Override-friendly."""
+
+    assigner: Assigner | None = None
 
     def __init__(self, project: Project, session_dir: Path) -> None:
         self.project = project
@@ -185,6 +194,21 @@ class EngineContext:
     def on_child_failed(self, spec: ChildSpec, outcome: ChildOutcome, attempt: int) -> Policy:
         """The retry policy: `attempt` attempts have been made; default retries up to `spec.retries`."""
         return "retry" if attempt <= spec.retries else "give_up"
+
+    def assign_agents(self, parts: list[tuple[ChildSpec, str]]) -> None:
+        """Give each part that names no agent (and is no shell command) to the agent whose strengths fit
+        what it is about (`assigner`), with an `assign` decision a part saying who and why."""
+        if self.assigner is None:
+            return
+        open_ = [(spec, about) for spec, about in parts if not spec.agent and not spec.cmd]
+        if not open_:
+            return
+        picks = self.assigner(self, [about for _, about in open_])
+        for (spec, _), (agent, why) in zip(open_, picks, strict=True):
+            self.decide("assign", why, key=spec.key, role=spec.role, agent=agent)
+            if agent:
+                spec.agent = agent
+                spec.extra["assigned"] = why
 
     # --- acting --------------------------------------------------------------------------------------
     def spawn_child(self, task: str, **opts: Any) -> str:

@@ -241,6 +241,12 @@ def node_spec(ctx: EngineContext, node: Node, results_dir: Path, inputs: dict[st
     )
 
 
+def _about(node: Node) -> str:
+    """What a node is about, for picking its agent: its name, task, skill and the files it is given."""
+    files = [Path(str(c)).name for c in node.params.get("context") or []]
+    return "\n".join(x for x in (f"{node.name}: {node.task}", node.skill or "", " ".join(files)) if x)
+
+
 def _run(ctx: EngineContext) -> int:
     ctx.begin("dag: run tasks in dependency order")
     dag = load(Path(ctx.params["dag"]))
@@ -256,6 +262,11 @@ def _run(ctx: EngineContext) -> int:
         parallel=parallel,
         edges={n: node.after for n, node in dag.nodes.items() if node.after},
     )
+
+    opened = {n: node_spec(ctx, node, results_dir, {}) for n, node in dag.nodes.items()}
+    ctx.assign_agents([(sp, _about(dag.nodes[n])) for n, sp in opened.items()])
+    for n, sp in opened.items():  # a node the file gives no agent may be given one by strength
+        dag.nodes[n].agent = sp.agent
 
     state: dict[str, str] = {n: "pending" for n in order}  # pending running done failed tolerated skipped
     outcome: dict[str, ChildOutcome] = {}

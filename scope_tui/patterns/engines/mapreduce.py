@@ -164,6 +164,9 @@ def _run(ctx: EngineContext) -> int:
     )
     ctx.phase("act", "mapping")
     specs = [mapper_spec(ctx, p, len(parts), task, retries) for p in parts]
+    ctx.assign_agents(
+        [(sp, f"{task}\npart: {p.path.parent.name}/{p.label}") for sp, p in zip(specs, parts, strict=True)]
+    )
     outcomes = ctx.run_children(specs, parallel=parallel)
 
     mapped: list[dict[str, Any]] = []
