@@ -111,6 +111,11 @@ def test_the_token_url_sets_a_cookie_that_opens_the_page_and_its_websocket(serve
             async with http.get(base + "/") as r:  # the cookie alone now
                 page = await r.text()
                 assert r.status == 200 and "/ws" in page
+                # fit for a phone: laid out at its own width, its font from serve, nothing from the internet
+                assert 'name="viewport" content="width=device-width' in page and "googleapis" not in page
+                font = re.search(r'url\("(/static/fonts/[^"]+)"\)', page).group(1)
+            async with http.get(base + font) as r:
+                assert r.status == 200 and len(await r.read()) > 10_000
             ws = await http.ws_connect(base + "/ws?width=80&height=24", headers={"Origin": base})
             try:
                 assert await _first_frame(ws), "the room sent nothing over the WebSocket"

@@ -11,7 +11,8 @@ middleware first (textual-serve's `_make_app` is overridden to put it in front o
   redirect that drops it from the address bar), then that cookie, which the page's own WebSocket sends;
   with a password set, HTTP basic authentication (any user name) sets the same cookie.
 
-Anything else gets 403 (401 asking for the password) and nothing of the app. Binding anything but
+Anything else gets 403 (401 asking for the password) and nothing of the app. The page itself is made fit
+for a phone (`phone_page`: a viewport, and its font from serve rather than from the internet). Binding anything but
 loopback is refused unless a password is set (`--password-file`, or `[serve] password_file`).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any
 
@@ -62,6 +64,19 @@ def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, s
             "password is needed (--password-file FILE, or [serve] password_file in .scope/config.toml)"
         )
     return host, port, password
+
+
+FONT = "/static/fonts/RobotoMono-VariableFont_wght.ttf"  # shipped with textual-serve
+
+
+def phone_page(html: str) -> str:
+    """textual-serve's page, fit for a phone: without a viewport a phone lays it out 980 px wide (a
+    100-column room in tiny type), so it gets one (the soft keyboard shrinking the terminal, not covering
+    it); and its font comes from serve itself rather than from Google's font service."""
+    viewport = '<meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content">'
+    font = f'<style>@font-face {{ font-family: "Roboto Mono"; src: url("{FONT}"); }}</style>'
+    html = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", font, html, count=1)
+    return html.replace("<head>", "<head>\n    " + viewport, 1)
 
 
 def make_server(command: str, host: str, port: int, token: str, password: str | None) -> Any:
@@ -119,6 +134,13 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
             )
         return forbidden()
 
+    @web.middleware
+    async def for_phones(request: web.Request, handler: Any) -> web.StreamResponse:
+        resp = await handler(request)
+        if request.path == "/" and isinstance(resp, web.Response) and resp.content_type == "text/html":
+            resp.text = phone_page(resp.text or "")
+        return resp
+
     class GuardedServer(Server):  # type: ignore[misc]
         def initialize_logging(self) -> None:
             import logging
@@ -135,7 +157,7 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
-            app.middlewares.insert(0, guard)
+            app.middlewares[:0] = [guard, for_phones]
             return app
 
         async def on_startup(self, app: web.Application) -> None:

@@ -186,7 +186,8 @@ class RoomActions(App[None]):
                 return
             s = asking[0]
             self.select(s.id)
-        self.action_redirect(s.id, f"Answer {s.id}: {s.title}")
+        asked = str(s.state.get("reason") or "")  # what it asked, when it said (on a phone, no pane beside)
+        self.action_redirect(s.id, f"Answer {s.id}: {s.title}" + (f"\n{asked}" if asked else ""))
 
     def action_attach(self) -> None:
         s = self.need_selected()

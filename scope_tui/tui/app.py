@@ -35,6 +35,7 @@ from scope_tui.tui.widgets.alerts import AlertsPanel
 from scope_tui.tui.widgets.details import DetailsTabs
 from scope_tui.tui.widgets.keys_footer import KeysFooter
 from scope_tui.tui.widgets.patches import PatchPanel
+from scope_tui.tui.widgets.phone_bar import PhoneBar
 from scope_tui.tui.widgets.session_tree import SessionTree, visible_ids
 from scope_tui.tui.widgets.topbar import Banner as BannerBar
 from scope_tui.tui.widgets.topbar import TopBar
@@ -48,6 +49,8 @@ class ScopeApp(RoomActions):
     CSS_PATH = "app.tcss"
     TITLE = "Scope"
     COMMANDS = App.COMMANDS | {ScopeCommands}
+    # Under 70 columns (a phone through `scope serve`) app.tcss stacks the panels: Screen.-narrow.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (70, "-wide")]
     BINDINGS = [
         Binding("n", "spawn", "Spawn", id="spawn"),
         Binding("k", "kill", "Kill", id="kill"),
@@ -152,6 +155,7 @@ class ScopeApp(RoomActions):
         with Horizontal(id="bottom"):
             yield AlertsPanel(id="alerts")
             yield PatchPanel(id="patch")
+        yield PhoneBar(id="phonebar")
         yield KeysFooter()
 
     def on_mount(self) -> None:

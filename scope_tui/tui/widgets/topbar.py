@@ -17,22 +17,52 @@ class TopBar(Static):
     }
     """
 
+    NARROW = 70  # under this many columns (a phone) the parts wrap whole, one line or more (app.tcss)
+
+    _parts: list[tuple[str, str, str]] = []  # (leading space, text, style)
+    _narrow: bool | None = None
+
     def show(
         self, name: str, c: dict[str, int], p: labels.Palette, *, hide_finished: bool, filter_text: str
     ) -> None:
-        t = Text(no_wrap=True)
-        t.append(" ◉ Scope ", style=f"bold {p.primary}")
-        t.append(f" {name} ", style=p.muted)
-        t.append(f"  ● {c['running']} running", style=p.primary if c["running"] else p.muted)
+        parts = [("", " ◉ Scope ", f"bold {p.primary}"), ("", f" {name} ", p.muted)]
+        parts.append(("  ", f"● {c['running']} running", p.primary if c["running"] else p.muted))
         asking = c["needs_input"]
-        t.append(f"   ◆ {asking} needs input", style=f"bold {p.warning}" if asking else p.muted)
-        t.append(f"   ⚠ {c['alerts']} alerts", style=p.warning if c["alerts"] else p.muted)
-        t.append(f"   ✎ {c['patches']} patches pending", style=p.accent if c["patches"] else p.muted)
-        t.append(f"   {c['sessions']} sessions", style=p.muted)
+        parts.append(("   ", f"◆ {asking} needs input", f"bold {p.warning}" if asking else p.muted))
+        parts.append(("   ", f"⚠ {c['alerts']} alerts", p.warning if c["alerts"] else p.muted))
+        parts.append(("   ", f"✎ {c['patches']} patches pending", p.accent if c["patches"] else p.muted))
+        parts.append(("   ", f"{c['sessions']} sessions", p.muted))
         if hide_finished:
-            t.append("   (finished hidden)", style=p.muted)
+            parts.append(("   ", "(finished hidden)", p.muted))
         if filter_text:
-            t.append(f"   filter: {filter_text}", style=p.accent)
+            parts.append(("   ", f"filter: {filter_text}", p.accent))
+        self._parts = parts
+        self._narrow = None
+        self._paint()
+
+    def on_resize(self) -> None:
+        self._paint()
+
+    def _paint(self) -> None:
+        width = self.size.width
+        narrow = 0 < width < self.NARROW
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        t = Text(no_wrap=True)
+        if not narrow:
+            for lead, text, style in self._parts:
+                t.append(lead + text, style=style)
+        else:  # each part whole, as many to a line as fit
+            used = 0
+            for _lead, text, style in self._parts:
+                text = text.strip()
+                if used and used + 2 + len(text) > width:
+                    t.append("\n")
+                    used = 0
+                t.append("  " if used else " ")
+                t.append(text, style=style)
+                used += len(text) + (2 if used else 1)
         self.update(t)
 
 
