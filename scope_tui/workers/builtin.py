@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scope_tui.models.base import BudgetExceeded, Model, ModelError, Reply
-from scope_tui.store import config, events, sessions
+from scope_tui.store import config, events, sessions, transcript
 from scope_tui.workers import tools
 
 DEFAULT_MAX_TURNS = 30
@@ -73,6 +73,16 @@ class Loop:
         self.messages: list[dict[str, Any]] = []
         self.last_text = ""
         self.notes: list[str] = []  # short tool results, for a partial result if it never finishes
+
+    # ---- the conversation
+    def add(self, message: dict[str, Any], *, join: bool = False) -> None:
+        """A message joins the conversation and its transcript (redacted there); `join` adds its content
+        to the last message instead, which has the same role (the transcript joins them when read)."""
+        transcript.append(self.dir, message, self.ctx.redact)
+        if join:
+            self.messages[-1]["content"].extend(message["content"])
+        else:
+            self.messages.append(message)
 
     # ---- output
     def say(self, text: str) -> None:
@@ -131,7 +141,12 @@ class Loop:
         self.say(f"{DIM}scope · session {self.s.id} · builtin · model {model.name}{RESET}")
         self.say(f"{BOLD}task:{RESET} {_short(task, 400)}")
         system = self.system_prompt()
-        self.messages = [{"role": "user", "content": [{"type": "text", "text": task or "(no task given)"}]}]
+        self.messages = transcript.load(self.dir)  # a resumed session's conversation (substrate/resume.py)
+        if self.messages:
+            events.append(self.dir, "transcript_loaded", messages=len(self.messages))
+            self.say(f"{YELLOW}resumed: {len(self.messages)} messages of the conversation so far{RESET}")
+        else:
+            self.add({"role": "user", "content": [{"type": "text", "text": task or "(no task given)"}]})
         bad_inputs = 0
         for turn in range(1, self.max_turns + 1):
             self.say(f"{DIM}── turn {turn} {'─' * 40}{RESET}")
@@ -188,12 +203,9 @@ class Loop:
             events.append(self.dir, "inbox", kind=kind, chars=len(text))
             blocks.append({"type": "text", "text": f"[{kind}] {text}"})
         last = self.messages[-1]
-        if last["role"] == "user":
-            if isinstance(last["content"], str):
-                last["content"] = [{"type": "text", "text": last["content"]}]
-            last["content"].extend(blocks)
-        else:
-            self.messages.append({"role": "user", "content": blocks})
+        if last["role"] == "user" and isinstance(last["content"], str):
+            last["content"] = [{"type": "text", "text": last["content"]}]
+        self.add({"role": "user", "content": blocks}, join=last["role"] == "user")
 
     def trim(self, limit: int | None = None) -> int:
         """Cut old tool outputs (all but the last two turns) to a stub while the conversation is too long."""
@@ -223,9 +235,7 @@ class Loop:
         if reply.text.strip():
             self.last_text = reply.text.strip()
             self.say(f"{CYAN}model:{RESET} {_short(reply.text, 400)}")
-        self.messages.append(
-            {"role": "assistant", "content": reply.content or [{"type": "text", "text": ""}]}
-        )
+        self.add({"role": "assistant", "content": reply.content or [{"type": "text", "text": ""}]})
         uses = reply.tool_uses
         if not uses:
             # an answer with no tool call is the final answer
@@ -287,7 +297,7 @@ class Loop:
             else:
                 self.notes.append(f"{name}: {_short(out.text, 200)}")
             results.append(self._result(uid, out.text, out.is_error))
-        self.messages.append({"role": "user", "content": results})
+        self.add({"role": "user", "content": results})
         if end == "done":
             return self.finish(end_text)
         if end == "escalated":
