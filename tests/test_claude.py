@@ -310,3 +310,47 @@ def test_the_api_key_question_is_needs_input_and_no_part_of_the_key_is_logged(sc
     wait_until(lambda: "claude ended by Scope" in log.read_text(errors="replace"), 30)  # the log was resumed
     assert stub.key[-20:] not in log.read_text(errors="replace")
     assert (claude_home / ".claude" / "settings.json").read_bytes() == USER_SETTINGS
+
+
+def test_a_lost_claude_session_resumes_its_conversation_with_claude_resume(scope, claude_home, stub):
+    import threading
+
+    (scope.root / "notes.txt").write_text("the launch code is 4711\n")
+    held = threading.Event()
+    release = threading.Event()
+    turns = []
+
+    def answer(body: dict[str, Any]) -> Any:
+        if not body.get("tools"):
+            return {"text": "Scope test"}
+        turns.append(body)
+        if len(turns) == 1:
+            return {"tool_use": {"name": "Read", "input": {"file_path": str(scope.root / "notes.txt")}}}
+        if len(turns) == 2:  # the model is slow to answer: the machine goes down meanwhile
+            held.set()
+            release.wait(60)
+            return {"text": "(too late)"}
+        return {"text": "Resumed: the code is 4711."}
+
+    stub.respond_with(answer)
+    sid = scope.spawn("--driver", "claude", "Read notes.txt and tell me the launch code.")
+    wait_until(held.is_set, 90, what="claude's second turn")
+    claude_id = scope.state(sid)["claude_session"]
+    scope.kill_server()
+    scope.run("poll", sid)
+    st = scope.wait_status(sid, "failed", "killed", "done")
+    release.set()
+    assert (st["status"], st["reason"]) == ("failed", "lost"), st
+
+    out = scope.ok("resume", sid)
+    new = out.split("resumed as ")[1].split()[0]
+    st = scope.wait_status(new, "done", "failed", "needs_input", timeout=90)
+    assert st["status"] == "done", (st, scope.events(new)[-8:])
+    assert (scope.session(new) / "result.md").read_text() == "Resumed: the code is 4711.\n"
+    assert scope.meta(new)["resumed_from"] == sid
+    started = next(e for e in scope.events(new) if e["type"] == "claude_resumed")
+    assert started["claude_session_id"] == claude_id
+    # what the model was sent holds the old conversation (the task, the file read), then the word to go on
+    sent = json.dumps(turns[-1]["messages"])
+    assert "tell me the launch code" in sent and "the launch code is 4711" in sent
+    assert "[resumed]" in agent_requests(stub)[-1].last_user_text

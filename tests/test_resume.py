@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from tests.support.helpers import wait_until
+
 
 def test_a_lost_command_session_resumes_only_with_rerun_and_wait_follows(scope):
     marker = scope.root / "go"
@@ -35,3 +39,164 @@ def test_resume_refuses_what_is_not_lost_or_not_built(scope):
     assert p.returncode == 2 and "not lost" in p.stderr
     p = scope.run("resume")
     assert p.returncode == 2 and "--all" in p.stderr
+
+
+def _lost(scope, *sids: str) -> None:
+    """Kill the tmux server under running sessions (a reboot, as far as tmux is concerned); a reader
+    marks them lost."""
+    scope.kill_server()
+    scope.run("poll", "--all")
+    for sid in sids:
+        st = scope.wait_status(sid, "failed", "killed", "done")
+        assert (st["status"], st.get("reason")) == ("failed", "lost"), (sid, st)
+
+
+def _resumed(scope, sid: str, *args: str) -> str:
+    out = scope.ok("resume", sid, *args)
+    return out.split("resumed as ")[1].split()[0]
+
+
+def test_a_lost_builtin_session_goes_on_from_its_whole_transcript(scope, stub):
+    scope.env.update(stub.env)
+    scope.env["SCOPE_RETRY_CAP"] = "0.2"
+    notes = "".join(f"line {i}: {'detail ' * 8}\n" for i in range(40))  # far past a 200-character summary
+    (scope.root / "notes.txt").write_text(notes + f"key={stub.key}\n")
+
+    def script(body):
+        msgs = body["messages"]
+        if len(msgs) == 1:
+            return {"tool_use": {"name": "bash", "input": {"command": "cat notes.txt"}}}
+        if len(msgs) == 3:
+            return {"tool_use": {"name": "bash", "input": {"command": "sleep 300"}}}
+        return {"tool_use": {"name": "finish", "input": {"result": f"went on with {len(msgs)} messages"}}}
+
+    stub.respond_with(script)
+    task = "Read notes.txt and report.\n" + "context " * 60
+    sid = scope.spawn("--model", "claude-test-1", task)
+    wait_until(lambda: len(stub.requests) == 2 and scope.state(sid).get("phase") == "act", 60)
+    _lost(scope, sid)
+    # the transcript holds the whole conversation, the key redacted
+    lines = [json.loads(ln) for ln in (scope.session(sid) / "transcript.jsonl").read_text().splitlines()]
+    assert [m["role"] for m in lines] == ["user", "assistant", "user", "assistant"]
+    assert lines[0]["content"][0]["text"] == task
+    read = lines[2]["content"][0]["content"]
+    assert "line 39: detail" in read and stub.key not in read and "key=" in read
+
+    new = _resumed(scope, sid)
+    st = scope.wait_status(new, "done", "failed", "escalated", timeout=60)
+    assert st["status"] == "done", (st, scope.events(new)[-5:])
+    assert scope.meta(new)["resumed_from"] == sid and scope.state(sid)["status"] == "failed"
+    # the model was sent the old conversation, the cut-short call answered, and told what happened
+    msgs = stub.requests[-1].body["messages"]
+    assert len(msgs) == 5 and msgs[0]["content"][0]["text"] == task
+    assert "line 39: detail" in json.dumps(msgs[2])
+    last = msgs[4]["content"]
+    assert last[0]["type"] == "tool_result" and "lost" in last[0]["content"]
+    assert "[resumed]" in last[-1]["text"] and new in last[-1]["text"]
+    assert (scope.session(new) / "result.md").read_text().strip() == "went on with 5 messages"
+    assert scope.ok("wait", sid)  # the old id follows the new session to its end
+    for path in scope.scope_dir.rglob("*"):
+        if path.is_file():
+            assert stub.key.encode() not in path.read_bytes(), path
+
+
+def _children(scope, sid: str) -> list[str]:
+    return sorted(
+        (p.name for p in scope.scope_dir.joinpath("sessions").iterdir() if p.name.rpartition(".")[0] == sid),
+        key=lambda x: [int(n) for n in x.split(".")],
+    )
+
+
+def _parts(tmp_path):
+    """Three files to map; the mapper logs each run and holds on c.txt until `go` exists."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, n in (("a", 2), ("b", 3), ("c", 4)):
+        (data / f"{name}.txt").write_text("x\n" * n)
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    mapper = tmp_path / "mapper.sh"
+    mapper.write_text(
+        f'echo "$1" >> {runs}\ncase "$1" in *c.txt) while [ ! -e {go} ]; do sleep 0.1; done;; esac\nwc -l < "$1"\n'
+    )
+    return data, runs, go, mapper
+
+
+def test_a_lost_map_reduce_keeps_its_finished_mappers_and_starts_the_rest_again(scope, tmp_path):
+    data, runs, go, mapper = _parts(tmp_path)
+    sid = scope.spawn(
+        "--skill", "map-reduce", "--context", str(data), "--parallel", "3",
+        "--cmd", f"sh {mapper} {{file}}", "--reduce-cmd", "cat {results}", "count the lines",
+    )  # fmt: skip
+    wait_until(lambda: len(_children(scope, sid)) == 3, 60)
+    a, b, c = _children(scope, sid)
+    scope.wait_status(a, "done"), scope.wait_status(b, "done")
+    wait_until(lambda: runs.read_text().count("c.txt") == 1, 60)  # c's mapper is at work
+    _lost(scope, sid, c)
+
+    p = scope.run("resume", c)  # a lost command resumes only with --rerun; its parent resumes it itself
+    assert p.returncode == 2 and "--rerun" in p.stderr
+    go.write_text("")
+    new = _resumed(scope, sid)
+    st = scope.wait_status(new, "done", "failed", timeout=90)
+    assert st["status"] == "done", (st, scope.events(new)[-5:])
+    # a and b ran once, c again: as a child of the resumed session, in the lost one's place
+    assert sorted(runs.read_text().split()) == sorted(
+        [str(data / f) for f in ("a.txt", "b.txt", "c.txt", "c.txt")]
+    )
+    kept = [e for e in scope.events(new) if e["type"] == "decision" and e["what"] == "kept"]
+    assert [e["why"].split(":")[0] for e in kept] == [a, b]
+    again = [k for k in _children(scope, new) if scope.meta(k).get("role") == "mapper"]
+    assert len(again) == 1 and scope.meta(again[0])["resumed_from"] == c
+    assert scope.meta(c)["resumed_as"] == again[0]
+    mapped = json.loads((scope.session(new) / "map_results.json").read_text())["mapped"]
+    assert [m["result"].strip() for m in mapped] == ["2", "3", "4"]
+    # the tree shows the resumed session where the lost one was, the kept mappers under it
+    tree = scope.ok("tree").splitlines()
+    rows = [ln.split()[1] for ln in tree]
+    assert sid not in rows and c not in rows
+    assert rows[:4] == [new, a, b, again[0]]
+    assert tree[1].startswith("  ") and tree[3].startswith("  ")
+
+
+def test_a_lost_orchestrator_resumes_its_supervisor_which_keeps_what_finished(scope, tmp_path):
+    from scope_tui import api
+    from scope_tui.store.project import Project
+
+    data, runs, go, mapper = _parts(tmp_path)
+    run = api.spawn(
+        Project(scope.scope_dir),
+        "count the lines",
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "candidates": [
+                {
+                    "skill": "map-reduce",
+                    "params": {
+                        "context": [str(data)],
+                        "cmd": f"sh {mapper} {{file}}",
+                        "reduce_cmd": "cat {results}",
+                    },
+                }
+            ]
+        },
+    )
+    sup = f"{run.id}.1"
+    wait_until(lambda: len(_children(scope, sup)) == 3, 60)
+    a, b, c = _children(scope, sup)
+    scope.wait_status(a, "done"), scope.wait_status(b, "done")
+    wait_until(lambda: runs.read_text().count("c.txt") == 1, 60)
+    _lost(scope, run.id, sup, c)
+    go.write_text("")
+    out = scope.ok("resume", "--all")  # the orchestrator only: it resumes what is under it
+    assert out.count("resumed as") == 1
+    new = out.split("resumed as ")[1].split()[0]
+    st = scope.wait_status(new, "done", "failed", "needs_input", timeout=90)
+    assert st["status"] == "done", (st, scope.events(new)[-5:])
+    new_sup = scope.meta(sup)["resumed_as"]
+    assert new_sup.rpartition(".")[0] == new and scope.meta(new_sup)["resumed_from"] == sup
+    assert runs.read_text().count("a.txt") == 1 and runs.read_text().count("c.txt") == 2
+    assert scope.meta(c)["resumed_as"].rpartition(".")[0] == new_sup
+    mapped = json.loads((scope.session(new_sup) / "map_results.json").read_text())["mapped"]
+    assert [m["result"].strip() for m in mapped] == ["2", "3", "4"]
+    assert scope.ok("wait", run.id)

@@ -319,17 +319,18 @@ def cmd_poll(args: argparse.Namespace) -> int:
 def cmd_tree(args: argparse.Namespace) -> int:
     from scope_tui import api
     from scope_tui.cli.render import age
-    from scope_tui.store import ids
+    from scope_tui.store import succession
     from scope_tui.store.glyphs import glyph
 
     listed = api.list_sessions(_project(), root=args.root)
     if not listed:
         print("no sessions yet (start one: scope spawn TASK)")
         return 0
-    base = ids.depth(args.root) if args.root else 0
+    by_id = {s.id: s for s in listed}
     now = time.time()
-    for s in listed:
-        pad = "  " * (ids.depth(s.id) - base)
+    for sid, depth in succession.order(by_id):  # a resumed session shows where the lost one was
+        s = by_id[sid]
+        pad = "  " * depth
         bits = [s.status, s.level]
         if s.state.get("phase") and not s.terminal:
             bits.append(str(s.state["phase"]))

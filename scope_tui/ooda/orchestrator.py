@@ -75,6 +75,7 @@ class Orchestrator:
         self.explored = False
         self.current_budget: float | None = None
         self.stages: list[dict[str, Any]] = []  # a composition (explore -> scan -> validate) still to run
+        self.taken: set[str] = set()  # a resumed run's old supervisors, each matched once (substrate/resume)
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -373,6 +374,15 @@ class Orchestrator:
         if self.notes:
             task += "\n\nNotes from the person:\n" + "\n".join(f"- {n}" for n in self.notes)
         self.loop.act(f"spawning a {skill} supervisor")
+        carried = None
+        if self.meta.get("resumed_from"):  # resumed: the old run's supervisor is kept, or continued
+            from scope_tui.substrate.resume import carry_child
+
+            match = {"task": task, "skill": skill, "driver": "pattern"}
+            carried = carry_child(self.project, self.sid, self.meta, match, self.taken)
+        if carried is not None and carried[0] != "again":
+            self.loop.decide(carried[0], f"the {skill} supervisor {carried[1]} of the lost run", skill=skill)
+            return self._watch(carried[1], cand, budget, skill, explorer)
         s = spawn(
             self.project,
             task,
@@ -385,14 +395,23 @@ class Orchestrator:
             cwd=Path(self.meta.get("cwd") or self.project.home),
             launch_now=False,
             params=params or None,
+            resumed_from=carried[1] if carried else None,
         )
-        self.monitor.watch(s.id)
-        if not explorer:
-            self.monitor.forget(self.current or "")
-            self.current, self.current_cand, self.current_budget = s.id, cand, budget
-            self.tried.append(skill)
+        if carried:
+            from scope_tui.substrate.resume import replaced
+
+            replaced(self.project, carried[1], s.id)
+        self._watch(s.id, cand, budget, skill, explorer)
         from scope_tui.substrate.spawn import launch
 
         launch(self.project, s)
         self.say(f"  supervisor {s.id}: {skill}")
         return s.id
+
+    def _watch(self, sid: str, cand: dict[str, Any], budget: float | None, skill: str, explorer: bool) -> str:
+        self.monitor.watch(sid)
+        if not explorer:
+            self.monitor.forget(self.current or "")
+            self.current, self.current_cand, self.current_budget = sid, cand, budget
+            self.tried.append(skill)
+        return sid

@@ -102,6 +102,7 @@ class OtpSupervisor:
         )
         self.loop = Loop(session_dir)
         self.fresh: set[str] = set()  # children restarted while the current batch is handled
+        self.taken: set[str] = set()  # a resumed run's old children, each matched once (substrate/resume)
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -221,6 +222,20 @@ class OtpSupervisor:
         from scope_tui.substrate.spawn import launch, spawn
 
         spec = c.spec
+        carried = None
+        if self.meta.get("resumed_from"):  # resumed: the lost run's ended children are kept
+            from scope_tui.substrate.resume import carry_child
+
+            match = {"task": self._task(c), "key": c.key, "cmd": spec.get("cmd")}
+            carried = carry_child(self.project, self.sid, self.meta, match, self.taken)
+            if carried and carried[0] == "kept" and sessions.load(self.project, carried[1]).status != "done":
+                carried = ("again", carried[1])  # a restart here reuses the id: it must be one of ours
+        if carried is not None and carried[0] != "again":
+            self.loop.decide(carried[0], f"child {c.key}: {carried[1]} of the lost run", key=c.key)
+            c.sid = carried[1]
+            self.monitor.watch(c.sid)
+            print(f"  {carried[0]} {c.sid}", flush=True)
+            return
         s = spawn(
             self.project,
             self._task(c),
@@ -236,7 +251,12 @@ class OtpSupervisor:
             key=c.key,
             restart=c.restart_type,
             title=spec.get("title"),
+            resumed_from=carried[1] if carried else None,
         )
+        if carried:
+            from scope_tui.substrate.resume import replaced
+
+            replaced(self.project, carried[1], s.id)
         c.sid = s.id
         self.monitor.watch(s.id)
         launch(self.project, s)

@@ -26,7 +26,12 @@ def run(s: sessions.Session) -> int:
     try:
         mod = __import__(modname, fromlist=["run"])  # importlib.import_module's job, without its import
         return int(mod.run(s))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if exc.args == ("SIGHUP",):  # its terminal went (the tmux server or window): lost, not a decision
+            # provisional like the reconciler's guess: a `scope kill` that closed the window still wins
+            events.append(session_dir, "error", error="its tmux pane went (SIGHUP)", source="worker")
+            sessions.set_status(session_dir, "failed", reason="lost")
+            return 129
         sessions.set_status(session_dir, "killed", reason="interrupted")
         return 130
     except Exception as exc:  # the worker must never die silently: record what happened

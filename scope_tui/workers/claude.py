@@ -93,6 +93,9 @@ def run(s: sessions.Session) -> int:
     settings_path = cs.write_settings(d, list(opts.get("allow") or []))
     prompt_path = cs.write_system_prompt(d, cs.system_prompt(project, s))
     argv = cs.argv(exe, settings_path, prompt_path, s.meta.get("model"))
+    resumed = s.meta.get("claude_resume")  # substrate/resume.py: a lost session's conversation goes on
+    if resumed:
+        argv += ["--resume", str(resumed)]
     sessions.set_status(d, "running", reason="starting Claude Code")
     sessions.set_phase(d, "observe", "starting Claude Code")
     # A Python handler (not SIG_IGN) is reset to the default at exec: Ctrl-C reaches claude, not us.
@@ -105,6 +108,11 @@ def run(s: sessions.Session) -> int:
     proc = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=die_with_parent(signal.SIGTERM))
     events.append(d, "claude_started", pid=proc.pid, bin=exe, cwd=cwd, settings=str(settings_path))
     sup = ClaudeRun(s, proc, opts)
+    if resumed:  # the task is in the conversation already: what is typed in is the word to go on
+        from scope_tui.substrate.resume import CONTINUE
+
+        sup.task = CONTINUE.format(new=s.id)
+        events.append(d, "claude_resumed", claude_session_id=str(resumed))
     sup.log_paused = paused
     code = sup.run()
     if sup.log_paused:

@@ -115,6 +115,7 @@ class EngineContext:
             raise ScopeError(f"session {s.id} is corrupt: {s.corrupt}")
         self.meta: dict[str, Any] = s.meta
         self.params: dict[str, Any] = dict(s.meta.get("params") or {})
+        self.taken: set[str] = set()  # a resumed session's old children, each matched once (substrate/resume)
 
     @classmethod
     def from_dir(cls, path: Path) -> EngineContext:
@@ -227,6 +228,23 @@ class EngineContext:
         if refusal:
             self.decide("refused", refusal, key=spec.key, role=spec.role)
             raise ActionRefused(refusal)
+        again = None
+        if self.meta.get("resumed_from"):  # resumed: the old session's finished children are kept
+            from scope_tui.substrate.resume import carry_child
+
+            match = {"task": spec.task, "key": spec.key, "role": spec.role, "cmd": spec.cmd}
+            carried = carry_child(self.project, self.sid, self.meta, match, self.taken)
+            if carried is not None and carried[0] != "again":
+                how, sid = carried
+                self.decide(
+                    how,
+                    f"{sid}: {'finished before' if how == 'kept' else 'lost, continued'}",
+                    key=spec.key,
+                    role=spec.role,
+                )
+                self.say(f"  {how} {sid}")
+                return sid
+            again = carried[1] if carried else None
         driver, level = spec.driver, spec.level
         if spec.cmd:
             driver = driver or "command"
@@ -240,6 +258,8 @@ class EngineContext:
             extra["key"] = spec.key
         if title:
             extra["title"] = title
+        if again:
+            extra["resumed_from"] = again
         s = spawn(
             self.project,
             spec.task,
@@ -254,6 +274,10 @@ class EngineContext:
             agent=spec.agent,
             **extra,
         )
+        if again:
+            from scope_tui.substrate.resume import replaced
+
+            replaced(self.project, again, s.id)
         self.say(f"  spawned {s.id}  {s.title}")
         return s.id
 
