@@ -740,6 +740,13 @@ def describe_relationship(other: str, entry: dict[str, Any]) -> str:
     return describe(other, entry)
 
 
+def relationship_outcomes(entry: dict[str, Any], last: int = 5) -> list[str]:
+    """The newest outcomes of shared work in a relationship, one line each (oldest first)."""
+    from scope_tui.agents.relationships import outcome_line
+
+    return [outcome_line(o) for o in (entry.get("outcomes") or [])[-last:] if isinstance(o, dict)]
+
+
 def new_agent(name: str, **fields: str) -> Path:
     """Create agent `name` (junior) with its identity fields; its folder."""
     from scope_tui.agents import identity

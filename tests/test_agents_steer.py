@@ -180,10 +180,11 @@ def test_map_reduce_gives_a_part_to_the_agent_the_model_judges_fits_it(scope, st
     by_carol = [r for r in mappers if "You are carol" in _system(r)]
     assert len(by_carol) == 1 and "login.css" in by_carol[0].text
     wait_until(lambda: _stats("carol")["tasks"] == 1, what="carol's part counted as her task")
-    wait_until(
-        lambda: "carol" in json.loads((home.agents_dir() / "ada" / "relationships.json").read_text()),
-        what="ada remembers handing carol a part",
-    )
+    rel = home.agents_dir() / "ada" / "relationships.json"
+    wait_until(lambda: "carol" in json.loads(rel.read_text()), what="ada remembers handing carol a part")
+    carol = json.loads(rel.read_text())["carol"]
+    assert carol["spawned"] == 1 and carol["outcomes"][-1]["session"] == css
+    assert "I handed them" in scope.ok("agent", "show", "ada")
 
 
 def test_a_dag_node_offline_goes_to_the_agent_whose_strengths_share_its_key_terms(scope, tmp_path):
@@ -208,3 +209,36 @@ def test_a_dag_node_offline_goes_to_the_agent_whose_strengths_share_its_key_term
         if p.name.startswith(f"{sid}.")
     }
     assert kids["styles"]["agent"] == "carol" and kids["errors"].get("works_for") == "ada"
+
+
+# --- outcomes update the relationship ----------------------------------------------------------------------
+def test_who_verified_whom_with_what_result_is_in_both_agents_relationships_and_agent_show(scope, tmp_path):
+    _ada(scope)
+    scope.ok("agent", "new", "bob")
+    (home.agents_dir() / "ada" / "relationships.json").write_text(json.dumps({"bob": {"verified_by": 1}}))
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[[gates]]\nname = "made"\ncmd = "test -f made.txt"\ntimeout = 10\n')
+    # the first attempt makes nothing (the gate fails), the second makes the file
+    maker = "[ -e tried ] && touch made.txt || touch tried"
+    sid = scope.spawn(
+        "--agent", "ada", "--skill", "maker-checker", "--rubric", str(rubric), "--cmd", maker, "make the file"
+    )
+    scope.wait_status(sid, *END, timeout=90)
+    assert scope.status(sid) == "done", scope.state(sid)
+    checkers = [f"{sid}.2", f"{sid}.4"]
+    assert [scope.meta(c)["agent"] for c in checkers] == ["bob", "bob"]
+    for c in checkers:
+        wait_until(lambda c=c: any(e["type"] == "agent_update" for e in scope.events(c)), what="bob's update")
+    bob = json.loads((home.agents_dir() / "bob" / "relationships.json").read_text())["ada"]
+    assert (bob["verified"], bob["accepted"]) == (2, 1), "each checker judged its own attempt only"
+    assert [(o["session"], o["result"]) for o in bob["outcomes"]] == [
+        (f"{sid}.1", "rejected"),
+        (f"{sid}.3", "accepted"),
+    ]
+    assert bob["outcomes"][0]["detail"] == "failed gate made"
+    show = scope.ok("agent", "show", "bob")
+    assert (
+        f"I verified {sid}.1: rejected (failed gate made)" in show and f"I verified {sid}.3: accepted" in show
+    )
+    show = scope.ok("agent", "show", "ada")
+    assert f"bob verified {sid}.1: rejected (failed gate made)" in show

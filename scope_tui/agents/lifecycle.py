@@ -401,14 +401,21 @@ def _avoid(s: sessions.Session, project: Project, verified: dict[str, Any] | Non
     return line
 
 
-def _verdict(s: sessions.Session) -> bool:
+def _verdict(s: sessions.Session) -> tuple[bool, str]:
+    """(whether the checker session `s` accepted the work, what failed: gates and criteria, one line)."""
+    got: dict[str, Any] = {}
     for e in reversed(events.read_all(s.dir)):
         if e.get("type") == "verdict" and "accepted" in e:
-            return bool(e["accepted"])
-    r = home.read_json(s.dir / "verdict.json", {})
-    if not r.problem and "accepted" in r.value:
-        return bool(r.value["accepted"])
-    return s.status == "done"
+            got = e
+            break
+    if not got:
+        r = home.read_json(s.dir / "verdict.json", {})
+        got = r.value if not r.problem and "accepted" in r.value else {"accepted": s.status == "done"}
+    failed = [f"gate {g}" for g in got.get("failed_gates") or []] + [
+        f"criterion {c}" for c in got.get("failed_criteria") or []
+    ]
+    detail = ("failed " + ", ".join(map(str, failed)))[:200] if failed else ""
+    return bool(got["accepted"]), detail
 
 
 def _model_skill_text(project: Project, s: sessions.Session, steps: list[str]) -> str | None:
@@ -562,19 +569,49 @@ def after_terminal(project: Project, session_dir: Path) -> None:
         for ch in _handed(project, s):
             other = ch.meta.get("agent")
             if other and other != name:
-                ok = ch.status == "done"
+                v = _verified(ch)  # the part's verifier, when it has one, says whether it worked
+                ok = ch.status == "done" and (v is None or v["score"] >= 0.5)
+                result = ch.status if v is None else f"{ch.status}, {v['verifier']} scored {v['score']:.2f}"
                 relationships.update(
-                    d, other, problems, spawned=1, spawned_ok=int(ok), topics=home.keywords(ch.task(), 3)
+                    d,
+                    other,
+                    problems,
+                    spawned=1,
+                    spawned_ok=int(ok),
+                    topics=home.keywords(ch.task(), 3),
+                    outcome={"what": "I handed them", "session": ch.id, "result": result, "ok": ok},
                 )
-                rels.append(f"spawned {other} ({ch.id}, {ch.status})")
+                rels.append(f"spawned {other} ({ch.id}, {result})")
         if s.meta.get("role") == "checker" and s.parent:
-            accepted = _verdict(s)
+            accepted, detail = _verdict(s)
             for sib in _children(project, s.parent):
                 m = sib.meta.get("agent") or sib.meta.get("works_for")
+                if s.meta.get("verifies") and sib.id != s.meta["verifies"]:
+                    continue  # a checker judges one attempt: the maker it was given
                 if sib.meta.get("role") == "maker" and m and m != name:
-                    relationships.update(d, m, problems, verifies=True, verified=1, accepted=int(accepted))
-                    others.append((m, {"verified_by": 1, "accepted_by": int(accepted)}))
-                    rels.append(f"verified {m} ({sib.id}: {'accepted' if accepted else 'rejected'})")
+                    said = {"session": sib.id, "result": "accepted" if accepted else "rejected", "by": s.id}
+                    if detail:
+                        said["detail"] = detail
+                    relationships.update(
+                        d,
+                        m,
+                        problems,
+                        verifies=True,
+                        verified=1,
+                        accepted=int(accepted),
+                        outcome={"what": "I verified", **said},
+                    )
+                    others.append(
+                        (
+                            m,
+                            {
+                                "verified_by": 1,
+                                "accepted_by": int(accepted),
+                                "outcome": {"what": f"{name} verified", **said},
+                            },
+                        )
+                    )
+                    rels.append(f"verified {m} ({sib.id}: {said['result']})")
         if rels:
             update["relationships"] = rels
         # stage

@@ -4,6 +4,8 @@ and the work it verified.
     {"bob": {"spawned": 3, "spawned_ok": 2, "topics": {"frontend": 2},
              "verifies": true, "verified": 2, "accepted": 1,
              "verified_by": 0, "accepted_by": 0,
+             "outcomes": [{"what": "I verified", "session": "3.1", "result": "rejected",
+                           "detail": "failed gate tests", "t": 1795737600.0}],
              "note": "free text a person may write", "updated_at": 1795737600.0}}
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from scope_tui.agents import home
 
 RELATIONSHIPS = "relationships.json"
+OUTCOMES = 10  # the outcomes of shared work kept a relationship (newest last)
 
 
 def _blank() -> dict[str, Any]:
@@ -36,7 +39,8 @@ def read(d: Path) -> home.Read:
 
 
 def update(d: Path, other: str, problems: list[str], **changes: Any) -> bool:
-    """Apply counts to the entry for `other`: numbers are added, `topics` merged, other keys set.
+    """Apply counts to the entry for `other`: numbers are added, `topics` merged, an `outcome` appended
+    to `outcomes` (the last OUTCOMES), other keys set.
     A broken relationships.json is reported and left untouched (False)."""
     r = read(d)
     if r.problem:
@@ -47,7 +51,11 @@ def update(d: Path, other: str, problems: list[str], **changes: Any) -> bool:
     for k, v in _blank().items():
         entry.setdefault(k, v)
     for k, v in changes.items():
-        if k == "topics":
+        if k == "outcome":
+            got = entry.get("outcomes")
+            kept: list[Any] = got if isinstance(got, list) else []
+            entry["outcomes"] = (kept + [{**v, "t": round(time.time(), 3)}])[-OUTCOMES:]
+        elif k == "topics":
             for w in v:
                 entry["topics"][w] = int(entry["topics"].get(w, 0)) + 1
         elif isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -73,7 +81,16 @@ def describe(name: str, entry: dict[str, Any]) -> str:
         bits.append(f"they verify mine ({entry.get('accepted_by', 0)}/{entry['verified_by']} accepted)")
     if entry.get("note"):
         bits.append(str(entry["note"]))
+    outs = [o for o in entry.get("outcomes") or [] if isinstance(o, dict)]
+    if outs:
+        bits.append("last: " + outcome_line(outs[-1]))
     return f"{name}: " + ("; ".join(bits) or "no shared work yet")
+
+
+def outcome_line(o: dict[str, Any]) -> str:
+    """'I verified 3.1: rejected (failed gate tests)' from one entry of `outcomes`."""
+    detail = f" ({o['detail']})" if o.get("detail") else ""
+    return f"{o.get('what', '?')} {o.get('session', '?')}: {o.get('result', '?')}{detail}"
 
 
 def verifier(d: Path, name: str) -> tuple[str, str] | None:

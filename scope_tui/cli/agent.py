@@ -109,6 +109,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"\nrelationships ({len(s['relationships'])}):")
     for other, entry in sorted(s["relationships"].items()):
         print(f"  {api.describe_relationship(other, entry)}")
+        for line in api.relationship_outcomes(entry, args.last):
+            print(f"    - {line}")
     for c in s["contexts"]:
         print(
             f"\nthis project: {c['tasks']} tasks, skills used: {', '.join(sorted(c['skills_used'])) or 'none'}"

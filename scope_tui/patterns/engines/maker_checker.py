@@ -288,7 +288,8 @@ def _run(ctx: EngineContext) -> int:
             cmd=chk_cmd,
             retries=1,
             # a command session that judges with a model: it is handed the keys by name (store/keys.py)
-            extra={"env": sorted(keys.present())},
+            # `verifies`: whose work it judges (the checker agent's relationships record the outcome)
+            extra={"env": sorted(keys.present()), "verifies": maker.sid},
         )
         named = ctx.meta.get("checker_agent") or {}
         if named.get("name"):  # the agent whose relationships say who verifies its work
