@@ -137,3 +137,5 @@ def test_the_cli_and_the_room_write_an_age_the_same_way():
     now = 1_000_000.0
     for seconds, shown in ((42, "42s"), (187, "3m07s"), (725, "12m"), (7500, "2h05m")):
         assert age(now - seconds, now) == labels.age(seconds) == shown
+    for seconds, shown in ((42, "<1m"), (187, "3m"), (725, "12m"), (7500, "2h05m")):  # a live session's
+        assert age(now - seconds, now, live=True) == labels.age(seconds, live=True) == shown

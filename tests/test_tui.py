@@ -275,7 +275,7 @@ def test_age_of_a_live_session_advances(project):
 
     async def body(pilot):
         before_done = label(app, done)
-        assert " 5s" in label(app, live) or " 4s" in label(app, live)
+        assert label(app, live).endswith("· <1m")  # to the minute: a live row is not repainted each second
         now[0] += 65
         await until(
             pilot,

@@ -302,7 +302,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
                 r["skill"] or "-",
                 r["model"] or "-",
                 money(r["cost"]),
-                age(r["created_at"], now),
+                age(r["created_at"], now, live=not s.terminal),
                 (r["reason"] or "") if s.status != "done" else "",
                 (r["title"] or "")[:50],
             ]
@@ -340,7 +340,7 @@ def cmd_tree(args: argparse.Namespace) -> int:
         model = s.state.get("model") or s.meta.get("model")
         if model:
             bits.append(f"model={model}")
-        bits.append(age(s.meta.get("created_at"), now))
+        bits.append(age(s.meta.get("created_at"), now, live=not s.terminal))
         title = s.corrupt or s.title
         print(f"{pad}{glyph(s.status)} {s.id}  {title[:60]}  [{', '.join(bits)}]")
     return 0

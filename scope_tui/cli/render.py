@@ -26,11 +26,12 @@ class Escaping:
         return getattr(self._stream, name)
 
 
-def age(since: float | None, now: float | None = None) -> str:
-    """How long ago `since` was, as the room shows it (store.glyphs.age); "-" when unknown."""
+def age(since: float | None, now: float | None = None, *, live: bool = False) -> str:
+    """How long ago `since` was, as the room shows it (store.glyphs.age; to the minute for a live
+    session); "-" when unknown."""
     if not since:
         return "-"
-    return glyphs.age((now or time.time()) - since)
+    return glyphs.age((now or time.time()) - since, live=live)
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -40,14 +40,20 @@ def words(status: str) -> str:
     return status.replace("_", " ")
 
 
-def age(seconds: float) -> str:
-    """An age as both faces show it: 42s, 3m07s, 12m (past ten minutes seconds are noise), 2h05m, 3d04h."""
+def age(seconds: float, *, live: bool = False) -> str:
+    """An age as both faces show it: 42s, 3m07s, 12m (past ten minutes seconds are noise), 2h05m, 3d04h.
+
+    A live session's age keeps moving, so it reads to the minute (<1m, 3m, 2h05m): a row on screen whose
+    text changed every second cost the room a repaint a second. A finished one's run time stays exact.
+    """
     s = max(0, int(seconds))
+    if live and s < 3600:
+        return f"{s // 60}m" if s >= 60 else "<1m"
     if s < 60:
         return f"{s}s"
     if s < 600:
         return f"{s // 60}m{s % 60:02d}s"
-    if s < 3600:  # past ten minutes, seconds are noise (and a row that changes each second costs a repaint)
+    if s < 3600:
         return f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"

@@ -90,7 +90,7 @@ def row(s: Session, p: Palette, now: float, width: int = 100) -> Text:
         if val:
             txt = ("@" if key == "agent" else "") + printable(str(val)).removeprefix("claude-")
             bits.append((txt, p.accent if key == "skill" else p.muted, prio))
-    bits.append((age(elapsed(s, now)), p.muted, 7))
+    bits.append((age(elapsed(s, now), live=not s.terminal), p.muted, 7))
     cost = float(s.state.get("cost") or 0)
     if cost:
         bits.append((f"${cost:.2f}", p.muted, 3))

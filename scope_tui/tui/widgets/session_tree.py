@@ -110,7 +110,7 @@ class SessionTree(Tree[str]):
     def row(self, s: Session, now: float) -> Text:
         """The label of `s`, remembering the age it shows so the ticker relabels only when that moves."""
         if not s.terminal:
-            self._ages[s.id] = labels.age(labels.elapsed(s, now))
+            self._ages[s.id] = labels.age(labels.elapsed(s, now), live=True)
         return labels.row(s, self.palette, now, self.width_for_rows - 3 * ids.depth(s.id) - 3)
 
     def relabel(self, sids: Iterable[str] | None = None) -> None:
@@ -144,13 +144,15 @@ class SessionTree(Tree[str]):
     def tick_ages(self) -> None:
         """Relabel the live rows on screen whose shown age moved; rows off screen wait until they show."""
         now = self.clock()
-        lines = self.on_screen()
         shown = self._ages
-        for sid, node in self.nodes.items():
-            if node.line not in lines:
+        for line in self.on_screen():
+            node = self.get_node_at_line(line)
+            if node is None:
+                break  # past the last row
+            s = self.sessions.get(node.data) if node.data else None
+            if s is None or s.terminal:
                 continue
-            s = self.sessions.get(sid)
-            if s is not None and not s.terminal and shown.get(sid) != labels.age(labels.elapsed(s, now)):
+            if shown.get(s.id) != labels.age(labels.elapsed(s, now), live=True):
                 node.set_label(self.row(s, now))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
