@@ -1,8 +1,10 @@
-"""Drive the real control room with Pilot over a still scene and save SVG (and PNG) screenshots.
+"""Drive the real control room with Pilot over a still scene and save SVG (and PNG) screenshots; and the
+same scene through `scope serve` in Debian's headless Chromium at 390×844 (phone*.png).
 
-    .venv/bin/python screenshots/make.py [--out screenshots]
+    .venv/bin/python screenshots/make.py [--out screenshots] [--only phone|room]
 
-PNGs are made with rsvg-convert when it is installed (apt-get install librsvg2-bin).
+PNGs are made with rsvg-convert when it is installed (apt-get install librsvg2-bin); the phone's need
+chromium (apt-get install chromium) and come from the browser itself.
 """
 
 from __future__ import annotations
@@ -64,12 +66,55 @@ async def shoot(out: Path) -> list[Path]:
     return saved
 
 
+def shoot_phone(out: Path) -> list[Path]:
+    """The room a phone shows: the token URL opened at 390×844 (tests/support/browser.py), then the
+    answer prompt a tap on Answer opens. The page has no address bar, so the token is in no picture."""
+    from scope_tui.store.project import Project
+    from scope_tui.tui.scene import write_scene
+    from tests.support.browser import CHROMIUM, Phone, start_serve, stop
+
+    if CHROMIUM is None:
+        print("no chromium: no phone screenshots (apt-get install chromium)")
+        return []
+    home = Path(tempfile.mkdtemp(prefix="scope-shots-")) / "payments"
+    project = Project.create(home / ".scope")
+    write_scene(project)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCOPE_", "TMUX"))}
+    env["SCOPE_AGENTS_DIR"] = str(home / "agents")
+    env["TMUX_TMPDIR"] = str(home.parent)  # no tmux server but the scene's own (it has none)
+    proc, url = start_serve(home, env, home.parent / "serve.out")
+    saved: list[Path] = []
+    try:
+        phone = Phone(url)
+        try:
+            phone.wait_for("spawn_before_peek", timeout=30, what="the scene's alerts")
+            phone.wait_for("1.2.2  Checker", timeout=10, what="the whole tree")
+            phone.shot(out / "phone.png")
+            saved.append(out / "phone.png")
+            phone.tap("Answer")  # the scene's 1.1.3 asks
+            phone.wait_for("enter to send", what="the answer prompt")
+            phone.shot(out / "phone-answer.png")
+            saved.append(out / "phone-answer.png")
+        finally:
+            phone.close()
+    finally:
+        stop(proc)
+        shutil.rmtree(home.parent, ignore_errors=True)
+    return saved
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    ap.add_argument("--only", choices=["phone", "room"], help="only the phone's pictures, or only the room's")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.only != "room":
+        for png in shoot_phone(out):
+            print(png)
+    if args.only == "phone":
+        return 0
     saved = asyncio.run(shoot(out))
     rsvg = shutil.which("rsvg-convert")
     for svg in saved:

@@ -70,8 +70,8 @@ def test_a_phone_sees_the_tree_answers_the_asking_worker_and_approves_a_patch(sc
     page.tap("Answer")
     page.wait_for(f"Answer {asking}", what="the answer prompt naming the worker")
     assert "which log first?" in page.text()  # what it asked
-    page.type("billing")
-    page.press("Enter")
+    page.type("billing")  # on the phone's keyboard, then a tap on Send (it has no enter or escape key)
+    page.tap("Send")
     scope.wait_status(asking, "running")  # it read the answer from its pane and went on
     (msg,) = [json.loads(p.read_text()) for p in (project.session_dir(asking) / "inbox").glob("*.json")]
     assert msg["text"] == "billing"

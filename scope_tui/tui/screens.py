@@ -137,6 +137,9 @@ class PromptScreen(ModalScreen[str | None]):
             yield Label(self.title_text, classes="title")
             yield Input(placeholder=self.placeholder, id="text")
             yield Label("enter to send · escape to cancel", classes="muted")
+            with Horizontal(classes="buttons phone-only"):  # a phone's keyboard has no escape
+                yield Button("Send", variant="primary", id="send", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Input).cursor_blink = not self.app.is_headless
@@ -145,6 +148,15 @@ class PromptScreen(ModalScreen[str | None]):
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:
         self.dismiss(event.value if event.value.strip() else None)
+
+    @on(Button.Pressed, "#send")
+    def send(self) -> None:
+        value = self.query_one(Input).value
+        self.dismiss(value if value.strip() else None)
+
+    @on(Button.Pressed, "#cancel")
+    def cancel_pressed(self) -> None:
+        self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

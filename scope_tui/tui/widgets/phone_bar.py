@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button
 
-BUTTONS = (  # (label, the app's action, the key that does the same)
-    ("Answer", "answer", "i"),
-    ("Approve", "approve", "a"),
-    ("Reject", "reject", "x"),
-    ("Next", "next_patch", "p"),
+BUTTONS = (  # (label, the app's action: the same as the keys i, a, x and p)
+    ("Answer", "answer"),
+    ("Approve", "approve"),
+    ("Reject", "reject"),
+    ("Next", "next_patch"),
 )
 
 
@@ -42,7 +42,5 @@ class PhoneBar(Horizontal):
     """
 
     def compose(self) -> ComposeResult:
-        for label, action, key in BUTTONS:
-            yield Button(
-                label, id=f"tap-{action.replace('_', '-')}", action=f"app.{action}", compact=True, tooltip=key
-            )
+        for label, action in BUTTONS:  # no tooltips: after a tap the finger "hovers", and one would stay
+            yield Button(label, id=f"tap-{action.replace('_', '-')}", action=f"app.{action}", compact=True)
