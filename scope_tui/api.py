@@ -409,9 +409,13 @@ def redirect(project: Project, sid: str, message: str) -> sessions.Session:
 
 
 def attach_argv(project: Project, sid: str) -> list[str]:
-    """The tmux command line that shows session `sid`'s window."""
+    """The tmux command line that shows session `sid`'s window; for `NAME:ID`, `ssh -t NAME scope attach
+    ID` (the host's own tmux, through the master connection)."""
     from scope_tui.substrate.control import attach_argv as substrate_attach_argv
 
+    name, bare = split_host_id(sid)
+    if name is not None:
+        return host_argv(project, name, ["attach", bare], tty=True)
     return substrate_attach_argv(project, sid)
 
 
@@ -857,6 +861,23 @@ def host_ssh_failed(project: Project, name: str, proc: Any) -> str:
     from scope_tui.substrate.hosts import ssh_failed
 
     return "scope: " + ssh_failed(host(project, name), proc)
+
+
+def on_host(project: Project, ref: str, command: str, *extra: str, stdin: bytes | None = None) -> str:
+    """`scope COMMAND ID EXTRA…` on the host `ref` (`NAME:ID`) names, as the CLI forwards it; what it
+    printed. Raises ScopeError with the host's own one line when it refused (or ssh failed)."""
+    from scope_tui.store.errors import ScopeError
+
+    name, sid = split_host_id(ref)
+    if name is None:
+        raise UsageError(f"{ref} is no NAME:ID of another host")
+    proc = host_run(project, name, [command, sid, *extra], stdin=stdin)
+    if proc.returncode != 0:
+        if proc.returncode == 255:
+            raise ScopeError(host_ssh_failed(project, name, proc).removeprefix("scope: "))
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise ScopeError(f"{name}: {err[-1].removeprefix('scope: ') if err else f'{command} failed'}")
+    return proc.stdout.decode(errors="replace")
 
 
 def split_host_id(ref: str) -> tuple[str | None, str]:

@@ -158,10 +158,12 @@ def test_spawn_on_a_host_and_every_id_command_takes_name_colon_id(scope, remote,
     assert not (scope.scope_dir / "sessions" / sid).exists()
     p = scope.run("wait", ref, "--timeout", "30")
     assert p.returncode == 0 and "forty-two" in p.stdout
+    assert p.stdout.startswith(f"== {ref} done")  # the id as the person can type it here
     rows = [json.loads(x) for x in scope.ok("poll", ref, "--json").splitlines()]
-    assert [(r["id"], r["status"]) for r in rows] == [(sid, "done")]
+    assert [(r["id"], r["status"]) for r in rows] == [(ref, "done")]
+    assert scope.ok("poll", ref).splitlines()[1].split()[0] == ref
     assert "echo forty-two" in scope.ok("log", ref)
-    assert sid in scope.ok("tree", ref)
+    assert f" {ref}  " in scope.ok("tree", ref)
     live = scope.spawn("--host", "box", "--cmd", "sleep 30", "wait a while")
     lid = live.split(":", 1)[1]
     remote.wait_status(lid, "running")
@@ -242,3 +244,65 @@ def test_the_room_follows_a_host_shows_it_unreachable_when_it_drops_and_catches_
 
     asyncio.run(main())
     scope.run("kill", local, "--yes")
+
+
+def test_the_rooms_keys_work_on_a_hosts_rows_through_ssh(scope, remote, sshd):
+    import asyncio
+    import time
+
+    from scope_tui import api
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+
+    _add_box(scope, remote)
+    ref = scope.spawn("--host", "box", "--cmd", "sleep 60", "a remote one")
+    rid = ref.split(":", 1)[1]
+    remote.wait_status(rid, "running")
+    attached: list[list[str]] = []
+    project = Project(str(scope.scope_dir))
+    app = ScopeApp(project, live_pane=False, attach_runner=attached.append)
+
+    def label() -> str:
+        node = app.session_tree.nodes.get(ref)
+        return node.label.plain if node is not None else ""
+
+    def inbox() -> list[str]:
+        return [f.read_text() for f in (remote.session(rid) / "inbox").glob("*.json")]
+
+    async def until(pilot, pred, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError(f"timed out waiting for {what}: {label()!r}")
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await until(pilot, lambda: "running" in label(), "the host's row")
+            app.select(ref)
+            await pilot.pause()
+            await pilot.press("r")  # redirect: the message reaches the session's inbox there
+            await until(pilot, lambda: app.screen.query("#text"), "the redirect prompt")
+            await pilot.press(*"look: $(not run)", "enter")
+            await until(pilot, lambda: any("look: $(not run)" in m for m in inbox()), "the remote inbox")
+            # the session there asks the person; answer finds it among the rows and answers through ssh
+            sessions.set_status(remote.session(rid), "needs_input", reason="which branch?")
+            await until(pilot, lambda: "needs" in label(), "the question")
+            await pilot.press("i")
+            await until(pilot, lambda: app.screen.query("#text"), "the answer prompt")
+            assert ref in str(app.screen.query_one(".title").render())
+            await pilot.press(*"main", "enter")
+            await until(pilot, lambda: any('"main"' in m for m in inbox()), "the answer there")
+            await pilot.press("enter")  # attach: ssh -t NAME scope attach ID
+            await until(pilot, lambda: attached, "attach")
+            await pilot.press("k")  # kill: confirmed here, done there
+            await until(pilot, lambda: app.screen.query("#yes"), "the confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: "killed" in label(), "the row killed")
+
+    asyncio.run(main())
+    assert remote.status(rid) == "killed"
+    (argv,) = attached
+    assert argv == api.host_argv(project, "box", ["attach", rid], tty=True) and "-t" in argv

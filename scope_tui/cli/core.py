@@ -220,12 +220,13 @@ def cmd_wait(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be positive")
     project = _project()
     res = api.wait(project, args.ids, timeout=args.timeout, any_=args.any)
+    shown = _shown(args)
     for s in res.sessions:
         if args.json:
             print(
                 json.dumps(
                     {
-                        "id": s.id,
+                        "id": shown(s.id),
                         "status": s.status,
                         "reason": s.corrupt or s.state.get("reason"),
                         "result": s.result(),
@@ -236,18 +237,25 @@ def cmd_wait(args: argparse.Namespace) -> int:
         if not s.terminal and not s.corrupt:
             continue
         why = s.corrupt or s.state.get("reason")
-        head = f"== {s.id} {s.status}" + (f" ({why})" if why else "") + " =="
+        head = f"== {shown(s.id)} {s.status}" + (f" ({why})" if why else "") + " =="
         print(head)
         r = s.result()
         if r:
             print(r.rstrip("\n"))
     if res.timed_out:
-        live = [s.id for s in res.sessions if not s.terminal]
+        live = [shown(s.id) for s in res.sessions if not s.terminal]
         print(
             f"scope: timed out after {args.timeout:g}s; still running: {' '.join(live) or '-'}",
             file=sys.stderr,
         )
     return res.exit_code
+
+
+def _shown(args: argparse.Namespace) -> Any:
+    """How an id is printed: as `NAME:ID` when another host's scope forwarded this command here
+    (cli/hosts.forward passes `--shown-as NAME`), so what the person reads is what they can type."""
+    name = getattr(args, "shown_as", None)
+    return (lambda sid: f"{name}:{sid}") if name else str
 
 
 def _session_row(s: Any, now: float) -> dict[str, Any]:
@@ -282,9 +290,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
     listed = api.list_sessions(_project(), args.ids if not args.all else None)
     now = time.time()
+    shown = _shown(args)
     if args.json:
         for s in listed:
-            print(json.dumps(_session_row(s, now), ensure_ascii=False))
+            print(json.dumps({**_session_row(s, now), "id": shown(s.id)}, ensure_ascii=False))
         return 0
     if not listed:
         print("no sessions yet (start one: scope spawn TASK)")
@@ -294,7 +303,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         r = _session_row(s, now)
         rows.append(
             [
-                r["id"],
+                shown(r["id"]),
                 f"{glyph(s.status)} {s.status}",
                 r["level"] or "-",
                 r["phase"] or "-",
@@ -328,6 +337,7 @@ def cmd_tree(args: argparse.Namespace) -> int:
         return 0
     by_id = {s.id: s for s in listed}
     now = time.time()
+    shown = _shown(args)
     for sid, depth in succession.order(by_id):  # a resumed session shows where the lost one was
         s = by_id[sid]
         pad = "  " * depth
@@ -342,7 +352,7 @@ def cmd_tree(args: argparse.Namespace) -> int:
             bits.append(f"model={model}")
         bits.append(age(s.meta.get("created_at"), now, live=not s.terminal))
         title = s.corrupt or s.title
-        print(f"{pad}{glyph(s.status)} {s.id}  {title[:60]}  [{', '.join(bits)}]")
+        print(f"{pad}{glyph(s.status)} {shown(s.id)}  {title[:60]}  [{', '.join(bits)}]")
     return 0
 
 
@@ -473,6 +483,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    from argparse import SUPPRESS
+
     p = sub.add_parser("spawn", help="start a session in a new tmux window; prints its id at once")
     add_spawn_args(p)
     p.set_defaults(func=cmd_spawn)
@@ -482,16 +494,19 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, metavar="S")
     p.add_argument("--any", action="store_true", help="return when the first one finishes")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--shown-as", metavar="NAME", help=SUPPRESS)  # cli/hosts.forward
     p.set_defaults(func=cmd_wait)
 
     p = sub.add_parser("poll", help="status at once, as a table or JSON lines")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--shown-as", metavar="NAME", help=SUPPRESS)  # cli/hosts.forward
     p.set_defaults(func=cmd_poll)
 
     p = sub.add_parser("tree", help="the session hierarchy with status, level, skill and age")
     p.add_argument("root", nargs="?", metavar="ID")
+    p.add_argument("--shown-as", metavar="NAME", help=SUPPRESS)  # cli/hosts.forward
     p.set_defaults(func=cmd_tree)
 
     p = sub.add_parser("kill", help="kill a session and its whole subtree (history is kept)")

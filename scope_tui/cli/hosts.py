@@ -197,6 +197,8 @@ def forward(argv: list[str], args: Any) -> int | None:
     if argv[0] == "redirect":
         stdin = (sys.stdin.read() if args.message == "-" else args.message).encode()
         remote = ["redirect", bare[args.id], "-"]
+    if argv[0] in ("wait", "poll", "tree"):
+        remote += ["--shown-as", name]  # its ids printed as NAME:ID, what the person can type here
     project = Project.open()
     if argv[0] == "kill" and not args.yes:
         if sys.stdin.isatty():
