@@ -113,6 +113,10 @@ class RoomActions(App[None]):
         from scope_tui import api  # the substrate's kill, then each killed session's agent update
 
         try:
+            if ":" in sid:  # another host's row: its own scope kills it there, as `scope kill NAME:ID` does
+                said = api.on_host(self.project, sid, "kill", "--yes").strip()
+                self.call_from_thread(self.notify, said or f"killed {sid}", title="Kill")
+                return
             killed = api.kill(self.project, sid, tmux=self.tmux.commands)  # through the control client
         except ScopeError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
@@ -169,7 +173,10 @@ class RoomActions(App[None]):
         from scope_tui import api
 
         try:
-            api.redirect(self.project, sid, text)
+            if ":" in sid:  # another host's row: the message goes on ssh's stdin, never on a command line
+                api.on_host(self.project, sid, "redirect", "-", stdin=text.encode())
+            else:
+                api.redirect(self.project, sid, text)
         except ScopeError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
