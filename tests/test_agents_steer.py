@@ -242,3 +242,89 @@ def test_who_verified_whom_with_what_result_is_in_both_agents_relationships_and_
     )
     show = scope.ok("agent", "show", "ada")
     assert f"bob verified {sid}.1: rejected (failed gate made)" in show
+
+
+# --- a verified success refines the own skill it ran with ---------------------------------------------------
+def _own_skill(scope) -> str:
+    """ada's own skill, extracted from a successful map-reduce task of hers (as after_terminal does)."""
+    from scope_tui.agents import lifecycle
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    project = Project(scope.scope_dir)
+    s = sessions.create(
+        project,
+        "count the ERROR lines of app logs",
+        driver="command",
+        cmd="true",
+        agent="ada",
+        skill="map-reduce",
+    )
+    lifecycle.prepare_session(project, s)
+    sessions.set_status(s.dir, "done")
+    lifecycle.after_terminal(project, s.dir)
+    [name] = [p.name for p in (home.agents_dir() / "ada" / "skills").iterdir()]
+    return name
+
+
+def _update(scope, sid) -> dict:
+    return wait_until(
+        lambda: next((e for e in scope.events(sid) if e["type"] == "agent_update"), None),
+        what="the agent's update",
+    )
+
+
+def test_a_verified_success_with_an_own_skill_proposes_its_next_version_and_approval_writes_it(scope):
+    _ada(scope)
+    name = _own_skill(scope)
+    folder = home.agents_dir() / "ada" / "skills" / name
+    v1 = (folder / "v1.md").read_text()
+    (scope.root / "app.log").write_text("ERROR a\nERROR b\n")
+    sid = scope.spawn(
+        "--agent",
+        "ada",
+        "--cmd",
+        "grep -c ERROR app.log",
+        "--check",
+        "true",
+        "count the ERROR lines of app logs",
+    )
+    scope.wait_status(sid, *END, timeout=60)
+    assert scope.meta(sid)["agent_skill"]["name"] == name, "the task ran with ada's own skill"
+    upd = _update(scope, sid)
+    pid = upd["refinement_patch"]
+    patch = json.loads(scope.ok("patches", "show", pid, "--json"))
+    assert patch["kind"] == "refinement" and patch["skill"] == name and patch["base_version"] == 1
+    assert "Verified on 'count the ERROR lines of app logs' (check 1.00)" in patch["rule_line"]
+    assert not (folder / "v2.md").exists(), (
+        "a session proposes; the person (or a test with auto_approve) decides"
+    )
+    scope.ok("patches", "approve", pid)
+    v2 = (folder / "v2.md").read_text()
+    assert patch["rule_line"] in v2 and (folder / "v1.md").read_text() == v1, (
+        "a new version, v1 kept as it was"
+    )
+    lineage = json.loads((folder / "lineage.json").read_text())
+    assert lineage["versions"]["2"]["parent"] == 1 and pid in lineage["versions"]["2"]["patches"]
+
+
+def test_a_verified_success_refinement_is_written_by_the_model_when_there_is_one(scope, stub):
+    _ada(scope)
+    name = _own_skill(scope)
+    scope.env.update(stub.env)
+    rule = "ALWAYS count with grep -c per file before adding the counts up."
+
+    def reply(body):
+        if "You refine procedures" in json.dumps(body.get("system")):
+            return {"text": rule}
+        return {"tool_use": _use("finish", result="2")}
+
+    stub.respond_with(reply)
+    sid = scope.spawn(
+        "--agent", "ada", "--model", "claude-test-1", "--expect", "2", "count the ERROR lines of app logs"
+    )
+    scope.wait_status(sid, *END, timeout=60)
+    assert scope.status(sid) == "done", scope.state(sid)
+    pid = _update(scope, sid)["refinement_patch"]
+    patch = json.loads(scope.ok("patches", "show", pid, "--json"))
+    assert patch["rule_line"] == rule and patch["skill"] == name

@@ -442,6 +442,62 @@ def _model_skill_text(project: Project, s: sessions.Session, steps: list[str]) -
         return None
 
 
+def _refine(
+    project: Project, s: sessions.Session, d: Path, name: str, verified: dict[str, Any]
+) -> str | None:
+    """Propose what a verified success of own skill `name` teaches as a line of its Learned rules, through
+    the path learning uses (gepa.patches: a candidate version tested against its parent, then the
+    person's approval or auto_approve writes the next version; none is overwritten). The line is the
+    model's when one is configured, else what the run did. Returns the patch id, or None."""
+    from scope_tui.gepa.patches import propose_rule
+
+    steps = own_skills.trajectory(project, s)
+    task = sessions.first_line(s.task(), 60)
+    line = _model_refinement(project, s, d, name, steps) or (
+        f"Verified on '{task}' ({verified['verifier']} {verified['score']:.2f}): "
+        + ("; ".join(steps[:4]) or "the procedure as written")[:200]
+    )
+    patch = propose_rule(
+        project,
+        name,
+        sessions.first_line(line, 300),
+        session=s.id,
+        root=own_skills.root(d),
+        signature="refine:" + "-".join(home.keywords(s.task(), 4)),
+        kind="refinement",
+    )
+    return str(patch["id"]) if patch else None
+
+
+def _model_refinement(
+    project: Project, s: sessions.Session, d: Path, name: str, steps: list[str]
+) -> str | None:
+    """One line a model writes to improve own skill `name` from a verified success; None offline."""
+    try:
+        from scope_tui.models import for_session
+        from scope_tui.models.select import OFFLINE, backend_for
+        from scope_tui.patterns import skill_files
+        from scope_tui.store import config
+
+        requested = str(s.meta["model"]) if s.meta.get("model") else None
+        if backend_for(config.load(project.config_path), requested) == OFFLINE:
+            return None
+        body = skill_files.load(project, name, agent_skill_root=own_skills.root(d)).body
+        ask = (
+            "This skill worked, and its verifier passed it, on the task below. Write ONE line to add to "
+            "its Learned rules that keeps what made it work for tasks like this (no preamble).\n\n"
+            f"Skill:\n{body[:3000]}\n\nTask: {s.task()[:1000]}\nSteps that worked:\n"
+            + "\n".join(f"- {x}" for x in steps)
+        )
+        reply = for_session(project, s.meta, "operational").complete(
+            [{"role": "user", "content": ask}], system="You refine procedures.", max_tokens=200
+        )
+        text = str(getattr(reply, "text", "") or "").strip().strip("-* ").strip()
+        return sessions.first_line(text, 300) if text else None
+    except Exception:
+        return None
+
+
 def after_terminal(project: Project, session_dir: Path) -> None:
     """Once the session is terminal: the agent's update (experience, memory, skills, relationships)."""
     s = sessions.load_dir(session_dir)
@@ -509,6 +565,10 @@ def after_terminal(project: Project, session_dir: Path) -> None:
         if used_own and used_own in mine:
             lin = own_skills.record_use(d, used_own, success, cfg)
             update["skill_used"] = {"name": used_own, "uses": lin["uses"], "status": lin["status"]}
+            if success and verified is not None:  # a verified success refines the skill it ran with
+                pid = _refine(project, s, d, used_own, verified)
+                if pid:
+                    update["refinement_patch"] = pid
         elif success:
             steps = own_skills.trajectory(project, s)
             sk = own_skills.extract(d, name, project, s, model_text=_model_skill_text(project, s, steps))

@@ -399,8 +399,11 @@ def propose_rule(
     session: str | None = None,
     root: str | Path | None = None,
     model: Any = None,
+    kind: str = "rule",
 ) -> dict[str, Any] | None:
     """Propose adding `line` to the "## Learned rules" of `skill` (its latest version unless `base_version`).
+    `kind` names where the line came from ("rule": a deviation's reflection; "refinement": a verified
+    success of an agent's own skill).
 
     `root` is an agent's own skills folder when the skill is the agent's: approval writes the version there.
     A signature owns one line: when the text already holds it (or the line it was approved as), the
@@ -443,6 +446,7 @@ def propose_rule(
         signature=signature,
         session=session,
         model=model,
+        kind=kind,
         rule_line=line,
         **({"skill_root": str(root)} if root else {}),
     )
