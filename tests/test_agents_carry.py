@@ -1,7 +1,8 @@
 """What a persistent agent carries into every run: the model behind each driver kind receives the agent's
 identity and the memory that applies to its task (this project, the skills in play), and not the memory
 that does not. Through the real CLI, real tmux, the built-in driver on the real anthropic SDK against the
-Messages-API stub, and the real map-reduce engine and orchestrator."""
+Messages-API stub, and the real map-reduce engine and orchestrator. (Each driver's own window, the
+built-in and every agent CLI: tests/test_agents_drivers.py.)"""
 
 from __future__ import annotations
 
@@ -37,18 +38,6 @@ def _logs(tmp_path):
 def _model_env(scope, stub) -> None:
     scope.env.update(stub.env)
     stub.respond_with(lambda body: {"text": "5 ERROR lines"})
-
-
-def test_a_built_in_worker_of_an_agent_receives_its_identity_and_only_the_memory_that_applies(scope, stub):
-    _ada(scope)
-    _model_env(scope, stub)
-    sid = scope.spawn("--agent", "ada", "--model", "claude-test-1", "summarise the README")
-    scope.wait_status(sid, "done", "failed", timeout=60)
-    [req] = stub.requests
-    system = json.dumps(req.body.get("system"))
-    assert "You are ada" in system and "log forensics" in system
-    assert OTHER_PROJECT_RULE not in req.text, "a rule of another project is not this task's"
-    assert RALPH_RULE not in req.text, "no ralph skill is in play"
 
 
 def test_a_map_reduce_mapper_of_an_agents_task_receives_the_map_reduce_rule_not_the_ralph_one(
