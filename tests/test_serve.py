@@ -40,7 +40,7 @@ def served(scope, tmp_path):
             )
         procs.append(p)
         url = wait_until(
-            lambda: re.search(r"http://\S+\?token=(\S+)", out.read_text()) or p.poll() is not None,
+            lambda: re.search(r"https?://\S+\?token=(\S+)", out.read_text()) or p.poll() is not None,
             30,
             what="serve to print its URL",
         )
@@ -180,3 +180,40 @@ def test_binding_beyond_loopback_needs_a_password(scope, tmp_path):
     assert "Traceback" not in p.stderr
     p = scope.run("serve", "--host", "0.0.0.0")
     assert p.returncode == 2 and "Host" in p.stderr
+
+
+def test_behind_a_tunnel_its_public_url_is_the_address_the_page_and_websocket_use(served, tmp_path):
+    """Tailscale serve or a Cloudflare tunnel in front: the browser sends the tunnel's Host and Origin."""
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret horse\n")
+    base, token = served("--public-url", "https://box.tail1234.ts.net/", "--password-file", str(pw))
+    out = next(tmp_path.glob("serve-*.out")).read_text()
+    assert f"scope serve: https://box.tail1234.ts.net/?token={token}" in out
+    tunnel = {"Host": "box.tail1234.ts.net", "Origin": "https://box.tail1234.ts.net"}
+
+    async def go():
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/?token={token}", headers=tunnel, allow_redirects=False) as r:
+                assert r.status == 302 and "Secure" in r.headers["Set-Cookie"]  # only over the tunnel's TLS
+                cookie = r.headers["Set-Cookie"].split(";")[0]
+            with_cookie = {**tunnel, "Cookie": cookie}
+            async with http.get(base + "/", headers=with_cookie) as r:
+                assert r.status == 200 and "wss://box.tail1234.ts.net/ws" in await r.text()
+            ws = await http.ws_connect(base + "/ws?width=40&height=40", headers=with_cookie)
+            try:
+                assert await _first_frame(ws), "the room sent nothing over the tunnel's WebSocket"
+            finally:
+                await ws.close()
+            for bad in ({"Origin": "https://evil.example"}, {"Host": "evil.example"}):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+                    await http.ws_connect(base + "/ws", headers={**with_cookie, **bad})
+                assert exc.value.status == 403
+
+    run(go())
+
+
+def test_a_public_url_beyond_this_machine_needs_a_password_and_a_plain_address(scope):
+    p = scope.run("serve", "--public-url", "https://box.tail1234.ts.net")
+    assert p.returncode == 2 and "password" in p.stderr and "Traceback" not in p.stderr
+    p = scope.run("serve", "--public-url", "box.tail1234.ts.net/room")
+    assert p.returncode == 2 and "--public-url" in p.stderr and "no path" in p.stderr

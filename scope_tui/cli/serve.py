@@ -13,7 +13,8 @@ middleware first (textual-serve's `_make_app` is overridden to put it in front o
 
 Anything else gets 403 (401 asking for the password) and nothing of the app. The page itself is made fit
 for a phone (`phone_page`: a viewport, and its font from serve rather than from the internet). Binding anything but
-loopback is refused unless a password is set (`--password-file`, or `[serve] password_file`).
+loopback is refused unless a password is set (`--password-file`, or `[serve] password_file`), and so is a
+`--public-url` beyond this machine (a tunnel in front: its Host and Origin are then the accepted ones).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 from typing import Any
 
 from scope_tui.store.errors import UsageError
-from scope_tui.store.serving import LOOPBACK_NAMES, configured, is_loopback
+from scope_tui.store.serving import LOOPBACK_NAMES, configured, is_loopback, public_url
 
 
 def _hostport(host: str, port: int) -> str:
@@ -43,9 +44,34 @@ def read_password(path: str) -> str:
     return text
 
 
-def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, str | None]:
-    """(host, port, password) from the command line over `[serve]` in config.toml; UsageError when the
-    bind would expose the room without a password."""
+def public_origin(url: str) -> str:
+    """`https://box.tailnet.ts.net` from --public-url: the scheme and host a browser opens, nothing more."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url.strip())
+    try:
+        u.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        u = urlsplit("")
+    if (
+        u.scheme not in ("http", "https")
+        or not u.hostname
+        or u.path not in ("", "/")
+        or u.query
+        or u.username
+    ):
+        raise UsageError(
+            f"--public-url {url}: give the address the browser opens, like https://box.tailnet.ts.net "
+            "(http or https, a host, no path)"
+        )
+    return f"{u.scheme}://{u.netloc.lower()}"
+
+
+def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, str | None, str | None]:
+    """(host, port, password, public origin) from the command line over `[serve]` in config.toml;
+    UsageError when the bind or the public URL would expose the room without a password."""
+    from urllib.parse import urlsplit
+
     host, port, pw_file = configured(cfg)
     host = args.host or host
     port = args.port if args.port is not None else port
@@ -63,7 +89,14 @@ def settings(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[str, int, s
             f"--host {host} is not loopback: anyone who reaches it gets a shell through the room, so a "
             "password is needed (--password-file FILE, or [serve] password_file in .scope/config.toml)"
         )
-    return host, port, password
+    found = args.public_url or public_url(cfg)
+    public = public_origin(found) if found else None
+    if public and not is_loopback(urlsplit(public).hostname or "") and password is None:
+        raise UsageError(
+            f"--public-url {public} is beyond this machine: whoever reaches that tunnel gets a shell through "
+            "the room, so a password is needed (--password-file FILE, or [serve] password_file)"
+        )
+    return host, port, password, public
 
 
 FONT = "/static/fonts/RobotoMono-VariableFont_wght.ttf"  # shipped with textual-serve
@@ -79,15 +112,23 @@ def phone_page(html: str) -> str:
     return html.replace("<head>", "<head>\n    " + viewport, 1)
 
 
-def make_server(command: str, host: str, port: int, token: str, password: str | None) -> Any:
-    """A textual-serve Server whose every request passes `guard` first."""
+def make_server(
+    command: str, host: str, port: int, token: str, password: str | None, public: str | None = None
+) -> Any:
+    """A textual-serve Server whose every request passes `guard` first. `public` (an origin such as
+    https://box.tailnet.ts.net) is where a tunnel in front shows it: its Host and Origin are accepted
+    too, and the page's WebSocket URL is built on it."""
     import base64
+    from urllib.parse import urlsplit
 
     from aiohttp import web
     from textual_serve.server import Server
 
     cookie = f"scope-serve-{port}"
     hosts = {_hostport(h, port) for h in LOOPBACK_NAMES} if is_loopback(host) else {_hostport(host, port)}
+    if public:
+        hosts.add(urlsplit(public).netloc)
+    secure = bool(public and public.startswith("https:"))  # the cookie goes only over the tunnel's TLS
 
     def same(given: str, want: str) -> bool:
         from _operator import _compare_digest
@@ -104,7 +145,7 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
         origin = request.headers.get("Origin")
         is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
         if (origin is None and is_ws) or (
-            origin is not None and origin not in {f"http://{request.host}", f"https://{request.host}"}
+            origin is not None and origin not in {f"http://{request.host}", f"https://{request.host}", public}
         ):
             return forbidden()
         if same(request.query.get("token", ""), token):
@@ -113,7 +154,7 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
             # the printed URL: a cookie for the page and its WebSocket, and the token off the address bar
             rest = {k: v for k, v in request.query.items() if k != "token"}
             resp = web.HTTPFound(request.rel_url.with_query(rest))
-            resp.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+            resp.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/", secure=secure)
             return resp
         if same(request.cookies.get(cookie, ""), token):
             return await handler(request)
@@ -127,7 +168,9 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
                 if same(given, password):
                     resp = await handler(request)
                     if isinstance(resp, web.Response):
-                        resp.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+                        resp.set_cookie(
+                            cookie, token, httponly=True, samesite="Strict", path="/", secure=secure
+                        )
                     return resp
             return web.Response(
                 status=401, text="401: password needed\n", headers={"WWW-Authenticate": 'Basic realm="Scope"'}
@@ -163,7 +206,7 @@ def make_server(command: str, host: str, port: int, token: str, password: str | 
         async def on_startup(self, app: web.Application) -> None:
             pass  # serve prints its own line (with the token); textual-serve's banner would not
 
-    return GuardedServer(command, host=host, port=port, title="Scope")
+    return GuardedServer(command, host=host, port=port, title="Scope", public_url=public)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -181,10 +224,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import textual_serve.server  # noqa: F401
     except ImportError:
         raise UsageError("textual-serve is not installed (pip install textual-serve)") from None
-    host, port, password = settings(args, config.load(project.config_path))
+    host, port, password, public = settings(args, config.load(project.config_path))
     token = secrets.token_urlsafe(32)
     cmd = f"{shlex.quote(sys.executable)} -m scope_tui room --serve-mode"
-    url = f"http://{_hostport(host, port)}/?token={token}"
+    url = f"{public or 'http://' + _hostport(host, port)}/?token={token}"
     print(f"scope serve: {url}", flush=True)
     print(
         f"  project {project.home}; attach is disabled; only this URL's token"
@@ -192,7 +235,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         + " opens it",
         flush=True,
     )
-    make_server(cmd, host, port, token, password).serve()
+    if public:
+        print(f"  listening on {_hostport(host, port)}, behind {public} (your tunnel)", flush=True)
+    make_server(cmd, host, port, token, password, public).serve()
     return 0
 
 
@@ -203,4 +248,10 @@ def register_args(p: argparse.ArgumentParser) -> None:
         "--password-file",
         metavar="FILE",
         help="a file holding the password (needed to bind anything but loopback)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where your tunnel (Tailscale, Cloudflare, ssh -L on another port) shows it; "
+        "beyond this machine it needs a password",
     )

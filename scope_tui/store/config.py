@@ -136,6 +136,12 @@ KEYS = (
     Key("serve.host", "str", trust=True, doc="where `scope serve` listens (not loopback needs a password)"),
     Key("serve.port", "int+", doc="the port `scope serve` listens on (default 8000)"),
     Key("serve.password_file", "str", trust=True, doc="the password for `scope serve` off loopback"),
+    Key(
+        "serve.public_url",
+        "str",
+        trust=True,
+        doc="where your tunnel shows `scope serve` (https://box.tailnet.ts.net; not loopback needs a password)",
+    ),
     Key("hosts", "table", trust=True, doc="other machines, `[hosts.NAME]` each (its keys below)"),
     Key("notify", "table", doc="alerts that reach a person (store/outbox.py, substrate/notify.py)"),
     Key("notify.urls", "list[str]", trust=True, doc='apprise URLs, e.g. ["ntfys://ntfy.sh/my-topic"]'),

@@ -1,4 +1,4 @@
-"""Where `scope serve` listens: `[serve]` in config.toml (host and password_file are trust-gated), read
+"""Where `scope serve` listens: `[serve]` in config.toml (host, password_file and public_url are trust-gated), read
 once for the command (cli/serve.py) and for `scope doctor`."""
 
 from __future__ import annotations
@@ -26,3 +26,10 @@ def configured(cfg: dict[str, Any]) -> tuple[str, Any, str | None]:
     serve: dict[str, Any] = found if isinstance(found, dict) else {}
     pw = serve.get("password_file")
     return str(serve.get("host") or DEFAULT_HOST), serve.get("port", DEFAULT_PORT), str(pw) if pw else None
+
+
+def public_url(cfg: dict[str, Any]) -> str | None:
+    """`[serve] public_url`: where the person's tunnel shows the room (cli/serve.py checks its form)."""
+    found = cfg.get("serve")
+    url = found.get("public_url") if isinstance(found, dict) else None
+    return str(url) if url else None

@@ -33,6 +33,7 @@ GATED: tuple[str, ...] = (
     "sessions.allow_command_workers",  # a session may start shell commands
     "serve.host",  # where `scope serve` listens
     "serve.password_file",  # who may reach `scope serve` off loopback
+    "serve.public_url",  # the address a tunnel shows `scope serve` at (its Host and Origin are let in)
     "rlm.tools",  # Python callables an RLM's engine imports and runs
     "rlm.sub_tools",  # the same, for its sub-calls
     "hosts",  # machines Scope reaches by ssh, and the program it runs there
