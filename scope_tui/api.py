@@ -153,6 +153,10 @@ def run_worker(session_dir: StrPath) -> int:
         from scope_tui.workers import tools
 
         tools.check_agent = _check_agent  # the `spawn` tool's `agent` is refused at once when it cannot
+    if s.meta.get("agent") and driver in ("pattern", "orchestrator"):
+        from scope_tui.ooda import escalation
+
+        escalation.before_person = _route_escalation  # `reports to`: the agent's manager hears it first
     if driver == "pattern":
         from scope_tui.ooda.supervisor import run_tactical
 
@@ -192,6 +196,13 @@ def _assign_by_strength(ctx: Any, abouts: list[str]) -> list[tuple[str | None, s
     from scope_tui.agents.assign import pick
 
     return pick(ctx.project, ctx.meta, abouts)
+
+
+def _route_escalation(session_dir: Path, reason: str, details: str) -> None:
+    from scope_tui.agents.reports import route
+
+    s = sessions.load_dir(session_dir)
+    route(s.project, s, reason, details)
 
 
 def _check_agent(name: str) -> None:

@@ -328,3 +328,69 @@ def test_a_verified_success_refinement_is_written_by_the_model_when_there_is_one
     pid = _update(scope, sid)["refinement_patch"]
     patch = json.loads(scope.ok("patches", "show", pid, "--json"))
     assert patch["rule_line"] == rule and patch["skill"] == name
+
+
+# --- reports to ------------------------------------------------------------------------------------------
+def test_an_agents_escalation_goes_to_a_new_session_of_its_manager_and_the_person_still_sees_it(scope, stub):
+    scope.ok("agent", "new", "bob", "--strengths", "knows the infrastructure")
+    scope.ok("agent", "new", "ada", "--reports-to", "bob")
+    assert "reports to: bob" in scope.ok("agent", "show", "ada")
+    scope.env.update(stub.env)
+
+    def reply(body):
+        if "You are bob" in json.dumps(body.get("system")):
+            return {"tool_use": _use("finish", result="Use the staging database, db-stg-1.")}
+        return {"tool_use": _use("escalate", reason="missing_context", details="which database?")}
+
+    stub.respond_with(reply)
+    sid = scope.spawn("--agent", "ada", "--model", "claude-test-1", "migrate the users table")
+    scope.wait_status(sid, *END, timeout=60)
+    assert scope.status(sid) == "escalated", "the person still sees the escalation"
+    routed = wait_until(
+        lambda: next((e for e in scope.events(sid) if e["type"] == "escalation_routed"), None), what="routing"
+    )
+    assert routed["to_agent"] == "bob" and routed["how"] == "a new session"
+    boss = routed["session"]
+    meta = scope.meta(boss)
+    assert meta["agent"] == "bob" and meta["advises"] == sid and not meta.get("parent")
+    scope.wait_status(boss, *END, timeout=60)
+    assert "db-stg-1" in (scope.session(boss) / "result.md").read_text()
+    [asked] = [r for r in stub.requests if "You are bob" in _system(r)]
+    assert (
+        f"ada (who reports to you) escalated session {sid} (missing_context): which database?" in asked.text
+    )
+
+
+def test_a_pattern_run_that_asks_the_person_tells_the_managers_live_session_first(scope, tmp_path):
+    import shlex
+    import sys
+
+    scope.ok("agent", "new", "bob")
+    scope.ok("agent", "new", "ada", "--reports-to", "bob")
+    live = scope.spawn("--agent", "bob", "--cmd", "sleep 60", "watch the deploys")
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.txt").write_text("x\n")
+    ask = f"{sys.executable} -m scope_tui escalate missing_context {shlex.quote('the db name')}"
+    sid = scope.spawn(
+        "--agent",
+        "ada",
+        "--skill",
+        "map-reduce",
+        "--context",
+        str(tmp_path / "parts"),
+        "--cmd",
+        ask,
+        "migrate",
+    )
+    st = scope.wait_status(sid, *END, timeout=60)
+    assert "missing_context" in st["reason"]
+    evs = scope.events(sid)
+    asked = [i for i, e in enumerate(evs) if e["type"] == "escalation" and e.get("to") == "person"]
+    told = [i for i, e in enumerate(evs) if e["type"] == "escalation_routed"]
+    assert asked and told and told[0] > asked[0], "the person is asked, the manager told as well"
+    routed = evs[told[0]]
+    assert (routed["to_agent"], routed["session"], routed["how"]) == ("bob", live, "to its live session")
+    inbox = " ".join(p.read_text() for p in (scope.session(live) / "inbox").glob("*-escalation.json"))
+    assert f"ada (who reports to you) escalated session {sid} (missing_context)" in inbox
+    scope.ok("kill", live)
+    scope.ok("kill", sid)

@@ -12,7 +12,7 @@ person wrote it, never overwritten and never fatal. The shapes (stable; the cont
                                     prompt_heuristics, prompt_failures
     <name>/identity.md              Markdown; `- key: value` lines before the first `## ` heading:
                                     created, status (active|retired), preferences, strengths,
-                                    weaknesses, working style; anything else is free notes
+                                    weaknesses, working style, reports to; anything else is free notes
     <name>/stats.json               {"tasks", "done", "failed", "killed", "stage",
                                      "history": [{"session", "project", "status", "skill", "t"}] (last 50)}
     <name>/skills/<skill>/vN.md     own skills in the shipped skill format (TOML front matter: name,
@@ -45,6 +45,7 @@ own skill or base pattern and why), `agent_update` (what the end of the task cha
 
 Modules: home (the home, config, tolerant reads, lock), identity, skills (own skills), memory,
 relationships, growth (stats and stage), delegate (pick by relationships), assign (who takes a part of
-a run by strength; api hands it to the engines as their assigner), summary (one agent as a
+a run by strength; api hands it to the engines as their assigner), reports (`reports to`: an escalation
+to the agent's manager before the person), summary (one agent as a
 dict for the faces), lifecycle (prepare_session / after_terminal, called by scope_tui.api).
 """

@@ -8,6 +8,7 @@
 - strengths: Good at auth systems
 - weaknesses: frontend
 - working style: I peek deeply before acting
+- reports to: bob            (the agent an escalation goes to before the person; agents/reports.py)
 
 ## Notes
 Anything here goes into every prompt of this agent.
@@ -23,7 +24,7 @@ from scope_tui.agents import home
 from scope_tui.store.errors import UsageError
 
 IDENTITY = "identity.md"
-FIELDS = ("created", "status", "preferences", "strengths", "weaknesses", "working style")
+FIELDS = ("created", "status", "preferences", "strengths", "weaknesses", "working style", "reports to")
 _FIELD = re.compile(r"^\s*[-*]\s*([A-Za-z][A-Za-z _-]*?)\s*:\s*(.*?)\s*$")
 
 
@@ -48,6 +49,7 @@ def create(
     strengths: str = "",
     weaknesses: str = "",
     style: str = "",
+    reports_to: str = "",
 ) -> Path:
     """Write a new agent's folder (identity.md, skills/, memory/, relationships.json); returns it.
 
@@ -65,6 +67,7 @@ def create(
         "strengths": strengths,
         "weaknesses": weaknesses,
         "working style": style,
+        "reports to": reports_to,
     }
     home.write(d / "memory" / "heuristics.json", {"heuristics": [], "pulled": []})
     home.write(d / "memory" / "failures.json", {"failures": []})

@@ -684,6 +684,18 @@ def after_terminal(project: Project, session_dir: Path) -> None:
             stats["stage"] = stage
             home.write(d / growth.STATS, stats)
         update["stage"] = stage
+    if s.status == "escalated" and not s.parent:  # it went to the person; `reports to`: the manager too
+        from scope_tui.agents.reports import route
+
+        try:
+            routed = route(
+                project, s, str(s.state.get("reason") or "stuck"), str(s.state.get("details") or "")
+            )
+        except Exception as exc:  # the person has heard it already (the status); a routing error is said
+            problems.append(f"routing the escalation: {exc}")
+            routed = None
+        if routed:
+            update["escalation_routed"] = routed
     for other, changes in others:  # the other side of a verification, under that agent's own lock
         if home.exists(other):
             od = home.agent_dir(other)

@@ -32,6 +32,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         strengths=args.strengths or "",
         weaknesses=args.weaknesses or "",
         style=args.style or "",
+        reports_to=args.reports_to or "",
     )
     print(f"created agent {args.name} (junior) at {d}")
     return 0
@@ -90,7 +91,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     )
     if s["next_stage"]:
         print(f"  next: {s['next_stage']}")
-    for k in ("preferences", "strengths", "weaknesses", "working style"):
+    for k in ("preferences", "strengths", "weaknesses", "working style", "reports to"):
         if ident.get(k):
             print(f"  {k}: {ident[k]}")
     print(f"\nskills ({len(s['skills'])}):")
@@ -189,6 +190,7 @@ def register(sub: Any) -> None:
     q.add_argument("--strengths", metavar="TEXT", help="e.g. 'good at auth systems'")
     q.add_argument("--weaknesses", metavar="TEXT")
     q.add_argument("--style", metavar="TEXT", help="working style, e.g. 'I peek deeply before acting'")
+    q.add_argument("--reports-to", metavar="AGENT", help="the agent an escalation goes to before the person")
     q.set_defaults(func=cmd_new)
 
     q = a.add_parser("list", help="every agent with stage, experience, skills and heuristics")

@@ -7,6 +7,7 @@ decide step acts on the reason; at the top, the person is asked (`needs_input`) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,20 @@ from typing import Any
 from scope_tui.store import events, sessions
 
 REASONS = ("task_too_big", "missing_context", "wrong_approach", "budget", "stuck", "restart_intensity")
+
+# Asked before an escalation goes to the person (session folder, reason, details): set by api.run_worker
+# for an agent's task to the agents layer's `reports to` routing, which this layer cannot ask itself.
+# The person is asked all the same.
+before_person: Callable[[Path, str, str], Any] | None = None
+
+
+def _tell_first(session_dir: Path, reason: str, details: str) -> None:
+    if before_person is None:
+        return
+    try:
+        before_person(session_dir, reason, details)
+    except Exception as exc:  # routing must never stop the person from hearing it
+        events.append(session_dir, "error", error=f"routing the escalation: {exc}", source="reports_to")
 
 
 @dataclass
@@ -57,6 +72,7 @@ def escalate(
     esc = Escalation(s.id, reason, details, list(evidence or []))
     events.append(session_dir, "escalation", reason=reason, details=details, evidence=esc.evidence, to=to)
     if to == "person":
+        _tell_first(session_dir, reason, details)
         sessions.set_status(session_dir, "needs_input", reason=f"{reason}: {details}" if details else reason)
         return esc
     assert pdir is not None
@@ -71,6 +87,7 @@ def ask_person(session_dir: Path, reason: str, details: str, evidence: list[Any]
     events.append(
         session_dir, "escalation", reason=reason, details=details, evidence=list(evidence or []), to="person"
     )
+    _tell_first(session_dir, reason, details)
     sessions.set_status(session_dir, "needs_input", reason=f"{reason}: {details}" if details else reason)
 
 
