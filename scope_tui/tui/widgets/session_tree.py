@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from scope_tui.store import ids
+from scope_tui.store import ids, succession
 from scope_tui.store.sessions import Session
 from scope_tui.tui import labels
 from scope_tui.tui.messages import SessionHighlighted
@@ -30,11 +30,11 @@ def fold_of(s: Session) -> str | None:
     return f"~{role}:{patch or '?'}"
 
 
-def _order(data: str | None) -> tuple[int, ...]:
-    """Rows in id order, folds after the sessions beside them."""
+def _order(sessions: Mapping[str, Session], data: str | None) -> tuple[int, ...]:
+    """Rows in id order (a resumed session in its predecessor's place), folds after the sessions beside them."""
     if not data or data.startswith("~"):
         return (1 << 30,)
-    return ids.sort_key(data)
+    return succession.place(sessions, data)
 
 
 def visible_ids(sessions: Mapping[str, Session], filter_text: str, hide_finished: bool) -> set[str]:
@@ -55,10 +55,10 @@ def visible_ids(sessions: Mapping[str, Session], filter_text: str, hide_finished
             if f not in hay:
                 continue
         keep.add(sid)
-        p = ids.parent_of(sid)
+        p = succession.parent(sessions, sid)
         while p and p not in keep:
             keep.add(p)
-            p = ids.parent_of(p)
+            p = succession.parent(sessions, p)
     return keep & set(sessions)
 
 
@@ -111,7 +111,8 @@ class SessionTree(Tree[str]):
         """The label of `s`, remembering the age it shows so the ticker relabels only when that moves."""
         if not s.terminal:
             self._ages[s.id] = labels.age(labels.elapsed(s, now), live=True)
-        return labels.row(s, self.palette, now, self.width_for_rows - 3 * ids.depth(s.id) - 3)
+        depth = succession.depth(self.sessions, s.id) if s.id in self.sessions else ids.depth(s.id)
+        return labels.row(s, self.palette, now, self.width_for_rows - 3 * depth - 3)
 
     def relabel(self, sids: Iterable[str] | None = None) -> None:
         """Redraw the rows of `sids` (every row when None) from the sessions they show."""
@@ -164,12 +165,13 @@ class SessionTree(Tree[str]):
     def show(self, sessions: Mapping[str, Session], want: set[str], *, initial: bool = False) -> None:
         """Make the rows match `want` (ids in `sessions`): remove the extra, add the missing in id order."""
         self.sessions = sessions
+        # a session another took the place of (`scope resume`) is not shown: its successor stands there,
+        # with the children it kept (store/succession.py)
+        want = {sid for sid in want if not succession.hidden(sessions, sid)}
         for sid in sorted(set(self.nodes) - want, key=lambda x: (-ids.depth(x), ids.sort_key(x))):
             node = self.nodes.pop(sid, None)
             if node is not None:
-                for d in [k for k in self.nodes if ids.is_descendant(k, sid)]:
-                    self.nodes.pop(d)
-                    self._ages.pop(d, None)
+                self._forget(node)
                 self._ages.pop(sid, None)
                 node.remove()
         for fkey, fnode in list(self.folds.items()):
@@ -177,7 +179,10 @@ class SessionTree(Tree[str]):
                 del self.folds[fkey]
                 fnode.remove()
         now = self.clock()
-        added = sorted(want - set(self.nodes), key=ids.sort_key)
+        added = sorted(
+            want - set(self.nodes),
+            key=lambda x: (succession.depth(sessions, x), succession.place(sessions, x)),
+        )
         # Finished subtrees start folded: only the ancestors of something live are opened at first.
         live_under: set[str] = set()
         if initial:
@@ -187,19 +192,19 @@ class SessionTree(Tree[str]):
                 p: str | None = s.id
                 while p and p not in live_under:
                     live_under.add(p)
-                    p = ids.parent_of(p)
+                    p = succession.parent(sessions, p)
         for sid in added:
             s = sessions[sid]
-            parent_id = ids.parent_of(sid)
+            parent_id = succession.parent(sessions, sid)
             parent = self.nodes.get(parent_id) if parent_id else None
             pnode = parent if parent is not None else self.root
             fold = fold_of(s)
             if fold is not None:
                 pnode = self._fold(pnode, parent_id or "", fold)
             before = None
-            key = ids.sort_key(sid)
-            if pnode.children and _order(pnode.children[-1].data) > key:
-                before = next((c for c in pnode.children if _order(c.data) > key), None)
+            key = succession.place(sessions, sid)
+            if pnode.children and _order(sessions, pnode.children[-1].data) > key:
+                before = next((c for c in pnode.children if _order(sessions, c.data) > key), None)
             self.nodes[sid] = pnode.add(self.row(s, now), data=sid, before=before, allow_expand=False)
             if parent is not None and not parent.allow_expand:  # its first child
                 parent.allow_expand = True
@@ -209,6 +214,15 @@ class SessionTree(Tree[str]):
             fnode.set_label(self._fold_label(str(fnode.data), len(fnode.children)))
         if initial and self.cursor_line < 0 and self.nodes:
             self.cursor_line = 0
+
+    def _forget(self, node: TreeNode[str]) -> None:
+        """Drop the rows under `node` (removed with it): by the tree's own nodes, since a resumed session's
+        row holds children whose ids are not under its own."""
+        for child in node.children:
+            if child.data and self.nodes.get(child.data) is child:
+                del self.nodes[child.data]
+                self._ages.pop(child.data, None)
+            self._forget(child)
 
     def _fold(self, under: TreeNode[str], parent_id: str, fold: str) -> TreeNode[str]:
         """The one collapsed node the machinery sessions of a patch go under (made on first use)."""
