@@ -660,3 +660,28 @@ def test_text_from_state_is_escaped_in_the_tree_like_the_cli(project):
         assert not any(c in got for c in "\x1b\x07\x9b")
 
     run(app, body)
+
+
+def test_a_resumed_session_takes_the_lost_ones_place_with_the_children_it_kept(project):
+    old = make(project, "Map the logs", level="tactical", status="failed", driver="pattern")
+    kept = make(project, "map 1/2", parent=old, status="done")
+    lost = make(project, "map 2/2", parent=old, status="failed")
+    later = make(project, "Something later")
+    app = quiet(project)
+
+    def shown(node: Any = None) -> list[Any]:
+        node = node or app.session_tree.root
+        return [(c.data, shown(c)) if c.children else c.data for c in node.children]
+
+    async def body(pilot):
+        assert shown() == [(old, [kept, lost]), later]
+        # what substrate/resume.py writes: the new session, its restarted part, then the old ones' resumed_as
+        new = make(project, "Map the logs", level="tactical", resumed_from=old, driver="pattern")
+        again = make(project, "map 2/2", parent=new, resumed_from=lost)
+        for sid, by in ((lost, again), (old, new)):
+            meta = json.loads((project.session_dir(sid) / "meta.json").read_text())
+            write_json(project.session_dir(sid) / "meta.json", {**meta, "resumed_as": by})
+        await until(pilot, lambda: shown() == [(new, [kept, again]), later], what=shown)
+        assert "map 1/2" in label(app, kept) and old not in app.nodes and lost not in app.nodes
+
+    run(app, body)

@@ -111,20 +111,34 @@ def test_a_killed_window_is_noticed_without_a_sweep(project, scope, counted):
     assert sessions.load(project, sid).state["reason"] == "lost"
 
 
-def test_a_dead_server_is_a_banner_and_the_sessions_are_lost(project, scope):
+def test_a_dead_server_is_a_banner_that_offers_resume_and_r_resumes_in_place(project, scope):
     sid = spawn_ticker(project)
+    other = api.spawn(project, "A later one", driver="command", cmd="sleep 60", parent=None).id
     app = ScopeApp(project)
+
+    def rows() -> list[str]:
+        return [n.data for n in app.session_tree.root.children if n.data]
 
     async def body(pilot):
         await until(pilot, lambda: app.tmux.mode == "control")
         subprocess.run(["tmux", "-L", scope.socket, "kill-server"], check=True)
         banner = app.query_one(Banner)
         await until(pilot, lambda: "not running" in banner.text, what=lambda: f"the banner: {banner.text!r}")
+        assert "R resumes" in banner.text
         await until(pilot, lambda: "failed" in app.nodes[sid].label.plain, what="the session marked lost")
         assert app.is_running
+        app.select(sid)
+        await pilot.pause()
+        await pilot.press("R")  # a command: it runs again only once the person says so
+        await until(pilot, lambda: app.screen.query("#yes"), what="the confirmation")
+        await pilot.press("y")
+        new = await until(pilot, lambda: sessions.load(project, sid).meta.get("resumed_as"), what="resumed")
+        # the new session stands where the lost one was, above the later one; the lost one's row is gone
+        await until(pilot, lambda: rows() == [new, other], what=lambda: f"the rows: {rows()}")
+        await until(pilot, lambda: "running" in app.nodes[new].label.plain, what="the new one running")
 
     run(app, body)
-    assert sessions.load(project, sid).state["reason"] == "lost"
+    assert sessions.load(project, sid).state["reason"] == "lost"  # its final status stays final
 
 
 def test_without_control_mode_the_room_polls_and_says_so_once(project, monkeypatch):

@@ -155,6 +155,44 @@ class RoomActions(App[None]):
         msg = f"{m.branch} merged into {m.target}: {len(m.files)} file(s)"
         self.call_from_thread(self.notify, msg, title="Merge")
 
+    def action_resume(self) -> None:
+        """R: the selected lost session continued as a new one (api.resume, or `scope resume` on its host),
+        which takes its place in the tree; a command runs again only once the person says so."""
+        from scope_tui.tui.screens import ConfirmScreen
+
+        s = self.need_selected()
+        if s is None:
+            return
+        if ":" not in s.id and not (s.status == "failed" and s.state.get("reason") == "lost"):
+            self.notify(f"{s.id} is {s.status}, not lost: only a lost session resumes", severity="warning")
+            return
+        if not s.meta.get("cmd"):
+            self.do_resume(s.id, False)
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_resume(s.id, True)
+
+        detail = f"{s.meta['cmd']}\nA command may not be safe to run twice."
+        self.push_screen(ConfirmScreen(f"Run the command of {s.id} again?", detail), done)
+
+    @work(thread=True, group="act")
+    def do_resume(self, sid: str, rerun: bool) -> None:
+        from scope_tui import api
+
+        try:
+            if ":" in sid:
+                said = api.on_host(self.project, sid, "resume", *(["--rerun"] if rerun else [])).strip()
+            else:
+                said = " ".join(
+                    f"{old} resumed as {new}" for old, new in api.resume(self.project, sid, rerun=rerun)
+                )
+        except ScopeError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Resume", severity="error")
+            return
+        self.call_from_thread(self.notify, said, title="Resume")
+
     def action_redirect(self, sid: str | None = None, title: str = "") -> None:
         from scope_tui.tui.screens import PromptScreen
 

@@ -65,6 +65,7 @@ class ScopeApp(RoomActions):
         Binding("plus", "rate('good')", "Rate good", id="rate_good", show=False),
         Binding("minus", "rate('bad')", "Rate bad", id="rate_bad", show=False),
         Binding("M", "merge", "Merge", id="merge", show=False),
+        Binding("R", "resume", "Resume", id="resume", show=False),
         Binding("g", "agents", "Agents", id="agents", show=False),
         Binding("t", "theme", "Theme", id="theme"),
         Binding("question_mark", "help", "Help", id="help"),

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 PANE_HZ = 4
 SWEEP_S = 2.0
-GONE = "tmux server for this project is not running: live sessions are marked lost; n spawns a new one"
+GONE = (
+    "tmux server for this project is not running: live sessions are marked lost; "
+    "R resumes the selected one (scope resume --all: every one), n spawns a new one"
+)
 
 
 def live_target(s: sessions.Session | None) -> str | None:
