@@ -1,5 +1,6 @@
 """`scope demo --headless`: its own project (never one found by walking up), real workers through three
-levels, and the offline worker that deviates once, leaving an alert and a pending patch."""
+levels, the offline worker that deviates once, leaving an alert and a pending patch, and a persistent
+agent whose first task becomes her own skill, which her next task runs (the room's Memory tab shows it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from scope_tui.tmux import socket_for
 from tests.support.helpers import wait_until
 
 
-def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
+def test_demo_seeds_its_own_project_and_runs(scope, tmp_path, monkeypatch):
     where = tmp_path / "demo"
     env = scope.environ()
     env.pop("SCOPE_DIR")  # run from inside another project: the demo must not use it
@@ -44,12 +45,8 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
         )
         assert status("1.2.3") == "failed"  # the missing file, on purpose
         wait_until(lambda: list((where / ".scope" / "patches").glob("*.json")), 90, what="a pending patch")
-        # the persistent agent's task, her home inside the demo folder, never the person's ~/.scope/agents
         ids = p.stdout.split("(sessions ")[1].rstrip(")\n").split(", ")
-        asking, agent_task = ids[4], ids[5]
-        assert json.loads((sessions / agent_task / "meta.json").read_text())["agent"] == "ada"
-        assert (where / "agents" / "ada" / "identity.md").is_file()
-        assert not (Path(env["HOME"]) / ".scope" / "agents" / "ada").exists()
+        asking, day = ids[4], ids[5]
         wait_until(lambda: status(asking) == "needs_input", 60, what="the worker that asks the person")
         evs = (sessions / "2" / "events.jsonl").read_text()
         assert '"type": "deviation"' in evs
@@ -82,30 +79,63 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path):
             (sessions / test["candidate"]["sessions"][test["items"][0]] / "meta.json").read_text()
         )
         assert pinned["skill_version"] == 2 and pinned["role"] == "eval"
-        assert _patch_panel(where).startswith("test: v2 3/3 · v1 3/3 · +$0.00")
+        # the persistent agent: her first task became a skill of her own, her next like task ran it
+        first, second = f"{day}.1", f"{day}.2"
+        wait_until(lambda: status(day) == "done", 120, what="ada's day done")
+        assert json.loads((sessions / first / "meta.json").read_text())["agent"] == "ada"
+        [made] = [e for e in _events(sessions / first) if e["type"] == "agent_update"]
+        assert made["verified"]["score"] == 1.0 and made["new_skill"]["name"] == "contain-error"
+        [sel] = [e for e in _events(sessions / second) if e.get("what") == "select"]
+        assert sel["own_skill"] == "contain-error" and sel["skill"] == "map-reduce"
+        assert "ada's own skill contain-error v1" in sel["why"]
+        assert (sessions / second / "result.md").read_text().startswith("14 in total")
+        # her home is inside the demo folder, never the person's ~/.scope/agents
+        assert (where / "agents" / "ada" / "skills" / "contain-error" / "v1.md").is_file()
+        assert not (Path(env["HOME"]) / ".scope" / "agents" / "ada").exists()
+        monkeypatch.setenv("SCOPE_AGENTS_DIR", str(where / "agents"))  # as `scope demo` sets for its room
+        panel, memory = _room(where, second)
+        assert panel.startswith("test: v2 3/3 · v1 3/3 · +$0.00")
+        assert "@ada" in memory and "contain-error v1 (evolving, 1 uses, 100% success)" in memory, memory
+        assert "map-reduce worked for a task about contain, error, log, api" in memory, memory
     finally:
         subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)
 
 
-def _patch_panel(where: Path) -> str:
-    """The room's patch panel on the demo project, as a person reads it."""
+def _events(d: Path) -> list[dict]:
+    return [json.loads(line) for line in (d / "events.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _room(where: Path, agent_task: str) -> tuple[str, str]:
+    """The room on the demo project, as a person reads it: the patch panel, and the Memory tab of the
+    agent's task."""
     from scope_tui.store.project import Project
     from scope_tui.tui.app import ScopeApp
 
     app = ScopeApp(Project(where / ".scope"))
-    text = ""
+    panel = memory = ""
+
+    async def until(pilot, read, want: str) -> str:
+        deadline = time.monotonic() + 30
+        while want not in (text := read()):
+            assert time.monotonic() < deadline, f"{want!r} never showed: {text!r}"
+            await pilot.pause(0.05)
+        return text
 
     async def main() -> None:
-        nonlocal text
+        nonlocal panel, memory
         async with app.run_test(size=(140, 40)) as pilot:
-            deadline = time.monotonic() + 30
-            while "test: " not in text:
-                assert time.monotonic() < deadline, f"no test line in the patch panel: {text!r}"
-                await pilot.pause(0.05)
-                text = "\n".join(strip.text for strip in app.query_one("#patch").lines)
+            panel = await until(
+                pilot, lambda: "\n".join(s.text for s in app.query_one("#patch").lines), "test: "
+            )
+            await until(pilot, lambda: " ".join(app.nodes), agent_task)
+            app.select(agent_task)
+            app.query_one("#right").active = "tab-memory"
+            memory = await until(
+                pilot, lambda: "\n".join(s.text for s in app.query_one("#memory").lines), "@ada"
+            )
 
     asyncio.run(main())
-    return text
+    return panel, memory
 
 
 def test_the_worker_that_asks_is_answered_with_i(scope):

@@ -13,7 +13,9 @@ counting the ERROR lines of four service logs (14).
 
 While you watch: the operational workers print as they go for a quarter of a minute (the Pane tab shows
 them live); one worker asks the person which log to read first and waits (`i` answers it); and a
-persistent agent, `ada`, takes a task, her agents home inside the demo folder (never ~/.scope/agents).
+persistent agent, `ada`, learns: her first task (verified by its expected answer) becomes a skill of her
+own, her next like task runs it (its select decision names it), and the Memory tab shows the skill, its
+use and the heuristic she kept; her agents home is inside the demo folder (never ~/.scope/agents).
 """
 
 from __future__ import annotations
@@ -155,6 +157,47 @@ def eval_runs(project: Project, logs: Path) -> list[str]:
     return ids
 
 
+ADA_FIRST = "How many lines contain ERROR in logs/api.log and logs/billing.log?"
+ADA_NEXT = "How many lines contain ERROR in the service logs?"
+
+
+def ada_day(project: Project) -> str:
+    """A persistent agent's day, as a command session that runs `scope` for it: ada's first task (a
+    map-reduce its expected answer verifies) becomes a skill of her own; her next like task (`scope run
+    --agent ada`) runs that skill; returns the day's id (her tasks are its children)."""
+    try:
+        api.new_agent("ada", strengths="careful with counts", style="terse")
+    except ScopeError:
+        pass  # a demo run again in the same folder: ada is there already
+    folder = project.home
+    scope = f"{shlex.quote(sys.executable)} -m scope_tui"
+    expect = (
+        f"{ERRORS['api'] + ERRORS['billing']} in total (part 1: {ERRORS['api']}, part 2: {ERRORS['billing']})"
+    )
+    (folder / "scripts").mkdir(exist_ok=True)
+    (folder / "scripts" / "ada.sh").write_text(
+        f"""# ada's day: a task, then a like one that the skill she made from the first one runs
+printf '\\033[1;32mada\\033[0m takes a task\\n'
+a=$({scope} spawn --agent ada --skill map-reduce --context logs/api.log --context logs/billing.log \\
+  --expect {shlex.quote(expect)} {shlex.quote(ADA_FIRST)})
+{scope} wait "$a"
+printf 'ada learned from %s (the Memory tab): now a like task, with her own skill\\n' "$a"
+b=$({scope} run --agent ada --context logs {shlex.quote(ADA_NEXT)})
+{scope} wait "$b"
+printf 'ada is done: scope agent show ada\\n'
+"""
+    )
+    s = api.spawn(
+        project,
+        "ada's day: a task, then a like one her own skill runs",
+        parent=None,
+        driver="command",
+        cmd="sh scripts/ada.sh",
+        cwd=folder,
+    )
+    return s.id
+
+
 def agents_home(folder: Path) -> Path:
     """The demo's own agents home: set for this process and every worker it starts."""
     home = folder / "agents"
@@ -226,22 +269,11 @@ def seed(project: Project) -> list[str]:
         cwd=folder,
     )
     asking = ask_person(project)
-    # A persistent agent takes a task: her memory and experience grow in the demo's agents home.
-    try:
-        api.new_agent("ada", strengths="careful with counts", style="terse")
-    except ScopeError:
-        pass  # a demo run again in the same folder: ada is there already
-    agent_task = api.spawn(
-        project,
-        "Count the words in data/a/decide.txt",
-        parent=None,
-        driver="command",
-        cmd="sh scripts/worker.sh data/a/decide.txt",
-        agent="ada",
-        cwd=folder,
-    )
+    # A persistent agent learns: her home inside the demo folder, her first task makes her a skill, her
+    # next like task runs it (the select decision names it), and the Memory tab shows what she learned.
+    ada = ada_day(project)
     # The learner's patch is tested the way every skill patch is: on eval items, which scored runs make.
-    return [top.id, learner.id, run.id, rlm.id, asking, agent_task.id, *eval_runs(project, logs)]
+    return [top.id, learner.id, run.id, rlm.id, asking, ada, *eval_runs(project, logs)]
 
 
 def finish(project: Project, ask: Callable[[str], str] = input) -> str:
