@@ -385,6 +385,32 @@ def test_ticks_keep_time_while_only_ignored_files_change(tmp_path):
         gen.close()
 
 
+def test_a_pane_log_held_open_and_growing_does_not_wake_the_watcher(tmp_path):
+    """tmux appends each line a printing pane prints to pane.log through one open descriptor: no watcher
+    may wake for that (the room woke at every line beside a printing worker), while an event appended
+    (opened, written, closed) still arrives. inotify queues at the write itself, so a zero wait is exact."""
+    import select
+
+    from scope_tui.store import events
+    from scope_tui.store.sessions import PANE_LOG
+    from scope_tui.substrate.watch import Inotify
+
+    d = tmp_path / "sessions" / "1"
+    d.mkdir(parents=True)
+    ino = Inotify(tmp_path)
+    try:
+        with open(d / PANE_LOG, "ab", buffering=0) as log:
+            ino.read()  # its creation
+            for _ in range(20):
+                log.write(b"printing a line\n")
+            assert select.select([ino.fd], [], [], 0)[0] == [], ino.read()
+            events.append(d, "note", text="seen")
+            assert select.select([ino.fd], [], [], 0)[0] == [ino.fd]
+            assert str(d / events.EVENTS) in ino.read()
+    finally:
+        ino.close()
+
+
 def test_a_project_path_that_tmux_would_read_as_a_format(tmp_path, home, monkeypatch):
     """tmux expands formats in pipe-pane and run-shell commands (and strftime codes in pipe-pane's): a `#`
     or `%` in the project's path must reach the pane log and the pane-died hook as it is."""

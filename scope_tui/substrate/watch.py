@@ -126,7 +126,10 @@ IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_ONLYDIR = 0x1000000
 IN_ISDIR = 0x40000000
-_MASK = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
+# No IN_MODIFY: every writer of state closes what it wrote (events and transcripts are appended and closed,
+# state files renamed into place), while a file held open and written line by line (tmux's pane.log of a
+# printing pane, a CLI's own log) would wake every watcher at each line for nothing anyone shows.
+_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_DELETE_SELF
 _EVENT = struct.Struct("iIII")
 
 
