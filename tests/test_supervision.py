@@ -467,7 +467,11 @@ def test_an_orchestrator_inside_a_session_escalates_further_instead_of_asking(sc
     )
     st = scope.wait_status(run.id, "escalated", "needs_input", "done", "failed", timeout=40)
     assert (st["status"], st["reason"]) == ("escalated", "restart_intensity")
-    [msg] = [json.loads(p.read_text()) for p in (scope.session(outer.id) / "inbox").glob("*escalation.json")]
+    # the status is final before the parent hears of it (ooda/escalation.py): wait for the message
+    inbox = scope.session(outer.id) / "inbox"
+    [msg] = wait_until(
+        lambda: [json.loads(p.read_text()) for p in inbox.glob("*escalation.json")], 10, what="the message"
+    )
     assert (msg["source"], msg["reason"]) == (run.id, "restart_intensity")
     # the ralph supervisor retried the stuck iteration as fresh children up to its intensity (2), then gave up
     titles = [scope.meta(f"{run.id}.1.{i}")["title"] for i in (1, 2, 3)]

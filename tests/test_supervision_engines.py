@@ -7,6 +7,7 @@ import shlex
 
 from scope_tui import api
 from scope_tui.store.project import Project
+from tests.support.helpers import wait_until
 
 
 def test_a_stalled_mapper_is_stopped_and_retried_by_the_supervised_map_reduce(scope, tmp_path):
@@ -51,6 +52,9 @@ def test_engine_retries_past_the_intensity_escalate(scope, tmp_path):
     assert (st["status"], st["reason"]) == ("escalated", "restart_intensity")
     attempts = [p for p in scope.scope_dir.joinpath("sessions").iterdir() if p.name.startswith(f"{s.id}.")]
     assert len(attempts) == 3  # the first try and two retries; the third retry exceeded the intensity
-    inbox = list((scope.session(parent.id) / "inbox").glob("*escalation.json"))
+    # the status is final before the parent hears of it (ooda/escalation.py): wait for the message
+    inbox = wait_until(
+        lambda: list((scope.session(parent.id) / "inbox").glob("*escalation.json")), 10, what="the message"
+    )
     assert len(inbox) == 1 and "restart_intensity" in inbox[0].read_text()
     scope.ok("kill", parent.id)
