@@ -106,35 +106,34 @@ def test_an_orchestrators_children_of_an_agents_run_receive_its_memory(scope, st
 
 
 # --- own skills first --------------------------------------------------------------------------------
-def _own_map_reduce_skill(scope) -> str:
-    """ada's own skill, extracted from a successful map-reduce task of hers (as after_terminal does)."""
-    from scope_tui.agents import lifecycle
-    from scope_tui.store import sessions
-    from scope_tui.store.project import Project
-
-    project = Project(scope.scope_dir)
-    s = sessions.create(
-        project,
-        "count the ERROR lines of app logs",
-        driver="command",
-        cmd="true",
-        agent="ada",
-        skill="map-reduce",
+def _own_map_reduce_skill(scope, tmp_path) -> str:
+    """ada's own skill, made by her first map-reduce run (command mappers, verified by its expected answer)."""
+    logs = tmp_path / "first"
+    logs.mkdir()
+    for i in range(2):
+        (logs / f"app{i}.log").write_text("ERROR x\n" * 3 + "INFO y\n")
+    add = tmp_path / "add.py"  # the reducer adds the mappers' counts up: this run needs no model
+    add.write_text(
+        "import json, sys\nprint(sum(int(m['result']) for m in json.load(open(sys.argv[1]))['mapped']))\n"
     )
-    lifecycle.prepare_session(project, s)
-    sessions.set_status(s.dir, "done")
-    lifecycle.after_terminal(project, s.dir)
-    [name] = [p.name for p in (home.agents_dir() / "ada" / "skills").iterdir()]
-    return name
+    sid = scope.spawn(
+        *("--agent", "ada", "--skill", "map-reduce", "--context", str(logs), "--cmd", "grep -c ERROR {file}"),
+        *("--reduce-cmd", f"python3 {add} {{results}}", "--expect", "6", "count the ERROR lines of app logs"),
+    )
+    up = wait_until(
+        lambda: next((e for e in scope.events(sid) if e["type"] == "agent_update"), None), what="ada's update"
+    )
+    assert up.get("new_skill"), up
+    return str(up["new_skill"]["name"])
 
 
-def test_a_skill_extracted_from_a_pattern_run_inherits_the_patterns_rules(scope):
+def test_a_skill_extracted_from_a_pattern_run_inherits_the_patterns_rules(scope, tmp_path):
     from scope_tui.agents import own_skills
     from scope_tui.patterns import skill_files
     from scope_tui.store.project import Project
 
     _ada(scope)
-    name = _own_map_reduce_skill(scope)
+    name = _own_map_reduce_skill(scope, tmp_path)
     project = Project(scope.scope_dir)
     mine = skill_files.load(project, name, agent_skill_root=own_skills.root(home.agents_dir() / "ada"))
     base = skill_files.load(project, "map-reduce")
@@ -146,7 +145,7 @@ def test_scope_run_with_an_agent_runs_its_own_skill_first_and_every_mapper_gets_
     scope, stub, tmp_path
 ):
     _ada(scope)
-    name = _own_map_reduce_skill(scope)
+    name = _own_map_reduce_skill(scope, tmp_path)
     _model_env(scope, stub)
     logs = _logs(tmp_path)
     out = scope.ok(
