@@ -141,6 +141,58 @@ def test_a_dead_server_is_a_banner_that_offers_resume_and_r_resumes_in_place(pro
     assert sessions.load(project, sid).state["reason"] == "lost"  # its final status stays final
 
 
+@pytest.fixture
+def unreported(monkeypatch) -> None:
+    """tmux's word on ends never reaches the room: no window close, no dead pane (the client drops them)."""
+    from scope_tui.substrate.control_mode import ControlClient
+
+    orig = ControlClient._notification
+
+    def deaf(self: ControlClient, line: bytes) -> None:
+        if not line.startswith((b"%unlinked-window-close", b"%window-close", b"%subscription-changed")):
+            orig(self, line)
+
+    monkeypatch.setattr(ControlClient, "_notification", deaf)
+
+
+def test_an_end_tmux_never_reports_is_caught_by_the_slow_reconcile(
+    project, scope, counted, unreported, monkeypatch
+):
+    import scope_tui.tui.live as live
+
+    monkeypatch.setattr(live, "NET_S", 1.0)  # 30 s in the room
+    sid = spawn_ticker(project)
+    window = sessions.load(project, sid).meta["tmux"]["window"]
+    app = ScopeApp(project)
+
+    async def body(pilot):
+        await until(pilot, lambda: app.tmux.mode == "control", what=lambda: f"control mode: {app.tmux.mode}")
+        before = counted()
+        subprocess.run(["tmux", "-L", scope.socket, "kill-window", "-t", window], check=True)
+        await until(pilot, lambda: "failed" in app.nodes[sid].label.plain, what="the row marked failed")
+        assert counted() == before and app.tmux.mode == "control"  # through the client: no process, no sweep
+
+    run(app, body)
+    assert sessions.load(project, sid).state["reason"] == "lost"
+
+
+def test_an_end_tmux_never_reports_is_caught_when_the_terminal_regains_focus(project, scope, unreported):
+    from textual import events as tevents
+
+    sid = spawn_ticker(project)
+    window = sessions.load(project, sid).meta["tmux"]["window"]
+    app = ScopeApp(project)
+
+    async def body(pilot):
+        await until(pilot, lambda: app.tmux.mode == "control", what=lambda: f"control mode: {app.tmux.mode}")
+        subprocess.run(["tmux", "-L", scope.socket, "kill-window", "-t", window], check=True)
+        app.post_message(tevents.AppFocus())  # the person comes back to the room's terminal
+        # well before the slow reconcile's 30 s
+        await until(pilot, lambda: "failed" in app.nodes[sid].label.plain, timeout=10, what="marked failed")
+
+    run(app, body)
+
+
 def test_without_control_mode_the_room_polls_and_says_so_once(project, monkeypatch):
     import scope_tui.substrate.control_mode as cm
 

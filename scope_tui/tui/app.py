@@ -447,6 +447,9 @@ class ScopeApp(RoomActions):
         self.stop_watching()
         self.exit()
 
+    def on_app_focus(self) -> None:
+        self.tmux.gone_check()  # back from elsewhere: what ended meanwhile, should tmux not have said
+
     def on_unmount(self) -> None:
         self.stop_watching()
 

@@ -3,7 +3,9 @@
 `RoomTmux` holds one tmux control-mode client on the project's server (substrate.control_mode): the pane
 on show is captured through it only after tmux said that pane printed (at most PANE_HZ a second), and
 windows that close or panes that die arrive as notifications, each followed by one reconcile through
-the same client. Idle, it costs nothing: no timer, no process. Where control mode cannot be had (an old
+the same client. A death tmux never tells of is caught by the net: one reconcile through the client every
+NET_S, on a reconnect and when the terminal regains focus. Idle, it costs no process, and one `list-panes`
+down the client's pipe every NET_S. Where control mode cannot be had (an old
 tmux), `Polling` is the path, said once in the banner: a `capture-pane` process a few times a second and
 a reconcile sweep every few seconds. Results come back to the app as `PaneOutput` and `Banner`.
 """
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 PANE_HZ = 4
 SWEEP_S = 2.0
+NET_S = 30.0  # the slow reconcile through the control client, for a death tmux did not notify
 GONE = (
     "tmux server for this project is not running: live sessions are marked lost; "
     "R resumes the selected one (scope resume --all: every one), n spawns a new one"
@@ -143,6 +146,7 @@ class RoomTmux:
         self._dirty = False
         self._timer: asyncio.TimerHandle | None = None
         self._check: asyncio.TimerHandle | None = None
+        self._net: asyncio.TimerHandle | None = None
         self._last: tuple[str, str] = ("", "")
 
     @property
@@ -287,8 +291,13 @@ class RoomTmux:
             self._check = self._loop.call_later(0.05, self.gone_check)  # a kill closes a few at once
 
     def gone_check(self) -> None:
-        """One reconcile of the live sessions, through the control client."""
+        """One reconcile of the live sessions, through the control client; the net's next one NET_S on."""
         self._check = None
+        if self._net is not None:
+            self._net.cancel()
+        self._net = None
+        if self.mode == "control" and self._loop is not None:
+            self._net = self._loop.call_later(NET_S, self.gone_check)
         live, tmux = self.live(), self.commands
         if not live or tmux is None or not self.sweep_on:
             return
@@ -312,6 +321,9 @@ class RoomTmux:
     def _client_exited(self, reason: str) -> None:
         self.client = None
         self._following = None
+        if self._net is not None:
+            self._net.cancel()
+            self._net = None
         if self.mode != "control":
             return
         self.mode = "idle"
@@ -333,8 +345,9 @@ class RoomTmux:
         self.polling.stop()
         if self._timer is not None:
             self._timer.cancel()
-        if self._check is not None:
-            self._check.cancel()
+        for t in (self._check, self._net):
+            if t is not None:
+                t.cancel()
         c, self.client = self.client, None
         if c is not None:
             c.close()  # nothing more is delivered to a room that is gone
