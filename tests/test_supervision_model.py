@@ -8,13 +8,24 @@ from scope_tui.store.project import Project
 
 
 def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, stub, monkeypatch):
+    """The worker's escalation reaches the strategic level, whose configured model decides in one call
+    given the subtree's summary: its decision and why are the orchestrator's `decision` event."""
+    import json
+
+    from scope_tui.store import config
+
     for k, v in stub.env.items():  # the spawner's env reaches every window
         monkeypatch.setenv(k, v)
-    stub.respond_with(
-        lambda body: {
+    config.update(scope.scope_dir / "config.toml", {"models": {"strategic": "claude-strategic-test"}})
+
+    def script(body):
+        if body["model"] == "claude-strategic-test":
+            return {"text": json.dumps({"decision": "decompose", "why": "40 GB is too much for one reader"})}
+        return {
             "tool_use": {"name": "escalate", "input": {"reason": "task_too_big", "details": "40 GB of logs"}}
         }
-    )
+
+    stub.respond_with(script)
     run = api.spawn(
         Project(scope.scope_dir),
         "find the slowest request in the logs",
@@ -38,19 +49,26 @@ def test_a_model_workers_task_too_big_becomes_a_map_reduce_in_the_tree(scope, st
     worker = f"{run.id}.1.1"
     assert scope.meta(worker)["driver"] == "builtin" and scope.meta(worker)["role"] == "iteration"
     assert (scope.status(worker), scope.state(worker)["reason"]) == ("escalated", "task_too_big")
-    assert len(stub.requests) == 1 and stub.requests[0].body["model"] == "claude-test-1"
+    assert [r.body["model"] for r in stub.requests] == ["claude-test-1", "claude-strategic-test"]
     assert "<promise>DONE</promise>" in stub.requests[0].text  # ralph's own prompt reached the model
+    asked = json.loads(stub.requests[1].body["messages"][0]["content"])  # one call, with the subtree
+    assert asked["trigger"] == "escalation" and asked["escalation"]["reason"] == "task_too_big"
+    assert "40 GB of logs" in asked["escalation"]["details"] and asked["subtree"]["pattern"] == "ralph"
+    assert "decompose" in asked["options"] and "ask_person" in asked["options"]
     sup = scope.events(f"{run.id}.1")
     [up] = [e for e in sup if e["type"] == "escalation"]
     assert up["reason"] == "task_too_big" and "40 GB of logs" in up["details"] and up["to"] == run.id
     [d] = [e for e in scope.events(run.id) if e["type"] == "decision" and e["what"] == "decompose"]
-    assert "too big" in d["why"]
+    assert (d["by"], d["model"]) == ("model", "claude-strategic-test")
+    assert "40 GB is too much for one reader" in d["why"]
     mr = f"{run.id}.2"
     assert scope.meta(mr)["skill"] == "map-reduce"
     assert [scope.meta(f"{mr}.{i}")["role"] for i in (1, 2, 3)] == ["mapper", "mapper", "reducer"]
     tree = scope.ok("tree")
     assert f"{worker}  iteration 1/5  [escalated" in tree and f"{mr}.3  reduce 2 parts  [done" in tree, tree
     assert "shard 2: 120ms" in (scope.session(run.id) / "result.md").read_text()
+    log = scope.ok("log", run.id, "--type", "decision")  # what a person reads: who decided, and why
+    assert 'what="decompose"' in log and 'by="model"' in log and "40 GB is too much for one reader" in log
     for path in scope.scope_dir.rglob("*"):  # the key never reaches a state file, event, log or pane
         if path.is_file():
             assert stub.key[-20:].encode() not in path.read_bytes(), path

@@ -2,24 +2,33 @@
 
 `scope run TASK` starts one (driver `orchestrator`, level `strategic`). Its loop:
 observe the task and its inbox; orient (profile the task, rank the patterns); decide (which pattern,
-how much budget); act (spawn a supervisor: a tactical pattern session). Then it watches that supervisor
-and acts on the reason of any escalation: task_too_big -> decompose into map-reduce; wrong_approach /
-restart_intensity -> switch to the next pattern; budget -> raise it from what is left, or refuse;
-missing_context -> send an explorer (params.explore, or RLM over the run's context) and run again with
-what it found; stuck / nothing left -> ask the person (status needs_input; the answer arrives with
-`scope redirect ID MESSAGE` and the run goes on with it). An orchestrator that has a parent session
+how much budget); act (spawn a supervisor: a tactical pattern session). Then it watches that supervisor.
+
+It reviews at its own timescale (ooda/review.py): every `[ooda] review_every` seconds (default 60) while
+a supervisor runs (progress against budget; continue, switch pattern, or reallocate parallelism) and on
+every escalation. With a reachable strategic model the review is one call given the subtree's summary,
+whose decision and why become the `decision` event (`by: model`). Offline the rules decide (`by:
+rules`), on an escalation by its reason: task_too_big -> decompose into map-reduce (ooda/decompose.py:
+the model's parts, else the context's files, else chunks of a file or of the task's text);
+wrong_approach / restart_intensity -> switch to the next pattern; budget -> raise it from what is left,
+or refuse; missing_context -> send an explorer (params.explore, or RLM over the run's context) and run
+again with what it found; stuck / nothing left -> ask the person (status needs_input; the answer arrives
+with `scope redirect ID MESSAGE` and the run goes on with it). An orchestrator that has a parent session
 escalates there instead of asking.
 
 params (all optional): candidates=[{skill, params?, budget?}] (the patterns to try, in order; default
-from the profile and the skills library), decompose={skill, params} (what task_too_big turns into).
+from the profile and the skills library), decompose={skill, params} (what task_too_big turns into),
+review_every (seconds, over the config's).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+from scope_tui.ooda import decompose, review
 from scope_tui.ooda.acts import guarded
 from scope_tui.ooda.escalation import Escalation, ask_person, escalate, split_inbox
 from scope_tui.ooda.loop import Loop
@@ -76,6 +85,9 @@ class Orchestrator:
         self.current_budget: float | None = None
         self.stages: list[dict[str, Any]] = []  # a composition (explore -> scan -> validate) still to run
         self.taken: set[str] = set()  # a resumed run's old supervisors, each matched once (substrate/resume)
+        self.started = time.time()
+        self.review_every = review.review_every(project, self.params)
+        self.next_review = time.monotonic() + self.review_every
 
     # --- the loop ------------------------------------------------------------------------------------
     def run(self) -> int:
@@ -106,10 +118,13 @@ class Orchestrator:
                     code = self._on_message(msg)
                     if code is not None:
                         return code
-                for o in self.monitor.wait(1.0):
+                for o in self.monitor.wait(min(1.0, max(0.05, self.next_review - time.monotonic()))):
                     code = self._on_observation(o)
                     if code is not None:
                         return code
+                if time.monotonic() >= self.next_review:
+                    self._review()
+                    self.next_review = time.monotonic() + self.review_every
         finally:
             self.monitor.close()
 
@@ -264,44 +279,112 @@ class Orchestrator:
         return self._on_escalation(e)
 
     def _on_escalation(self, e: Escalation) -> int | None:
-        skill = self.current_cand.get("skill")
         self.loop.orient(
             f"{e.source}: {e.reason}", e.details or e.reason, reason=e.reason, evidence=e.evidence
         )
+        d = self._decide_escalation(e)
+        self.next_review = time.monotonic() + self.review_every  # this was a review too
+        return self._act(d, e)
+
+    def _next_candidate(self) -> dict[str, Any] | None:
+        return next((c for c in self.candidates if c["skill"] not in self.tried), None)
+
+    def _explorer(self) -> dict[str, Any] | None:
+        explore: dict[str, Any] | None = self.params.get("explore")
+        if not explore and self.params.get("context"):
+            explore = {"skill": "rlm"}
+        return None if self.explored or not explore else dict(explore)
+
+    def _options(self, e: Escalation) -> tuple[str, ...]:
+        """What the strategic level can still do about `e` (the model chooses among these)."""
+        ok = {
+            "decompose": not self.decomposed,
+            "switch_skill": self._next_candidate() is not None,
+            "explore": self._explorer() is not None,
+            "raise_budget": e.reason == "budget" and (self.budget_left is None or self.budget_left > 0),
+            "ask_person": True,
+        }
+        return tuple(w for w in review.ON_ESCALATION if ok[w])
+
+    def _rules(self, e: Escalation) -> review.Decision:
+        """Offline: the escalation's reason decides (decompose, switch, explore, raise budget, else ask)."""
+        skill = self.current_cand.get("skill")
         if e.reason == "task_too_big" and not self.decomposed:
-            spec = dict(self.params.get("decompose") or {"skill": "map-reduce", "params": {"parallel": 4}})
-            spec.setdefault("skill", "map-reduce")
+            return review.Decision("decompose", f"{skill} found the task too big: split it")
+        nxt = self._next_candidate()
+        if e.reason in ("wrong_approach", "restart_intensity", "task_too_big") and nxt is not None:
+            return review.Decision(
+                "switch_skill", f"{skill} is not working ({e.reason}); try {nxt['skill']}", skill=nxt["skill"]
+            )
+        spec = self._explorer()
+        if e.reason == "missing_context" and spec is not None:
+            return review.Decision(
+                "explore",
+                f"{skill} lacks context ({e.details or 'unsaid'}): send a {spec.get('skill', 'rlm')} explorer",
+            )
+        if e.reason == "budget":
+            if self.budget_left is None or self.budget_left > 0:
+                extra = self.budget_left
+                return review.Decision(
+                    "raise_budget",
+                    f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}",
+                )
+            self.loop.decide("refuse_budget", "no budget left to give", by="rules")
+        return review.Decision("ask_person", f"nothing left to try for {e.reason}")
+
+    def _decide_escalation(self, e: Escalation) -> review.Decision:
+        """A review on the escalation: the strategic model's one call when there is one, else the rules."""
+        if not review.model_reachable(self.project, self.meta):
+            return self._rules(e)
+        options = self._options(e)
+        esc = {"from": e.source, "reason": e.reason, "details": e.details[:1000]}
+        got = review.ask_model(
+            self.project, self.meta, self.task, self._summary(), options, "escalation", esc
+        )
+        if isinstance(got, str):
+            d = self._rules(e)
+            d.why = f"{got}; by rules: {d.why}"
+            return d
+        return got
+
+    def _summary(self) -> dict[str, Any]:
+        return review.summary(
+            self.project,
+            self.sid,
+            started=self.started,
+            budget=float(self.meta["budget"]) if self.meta.get("budget") else None,
+            current=self.current,
+            skill=self.current_cand.get("skill"),
+            tried=list(self.tried),
+            left=[c["skill"] for c in self.candidates if c["skill"] not in self.tried],
+            parallel=int(self.params["parallel"]) if self.params.get("parallel") else None,
+        )
+
+    def _act(self, d: review.Decision, e: Escalation) -> int | None:
+        """Carry out an escalation's decision; its `decision` event says what, why and who decided."""
+        if d.what == "decompose":
+            p = decompose.plan(self.task, self.params, d.parts)
             self.decomposed = True
             self.loop.decide(
                 "decompose",
-                f"{skill} found the task too big: split it with {spec['skill']}",
-                skill=spec["skill"],
+                f"{d.why} ({p.how})",
+                skill=p.spec["skill"],
+                **d.fields(),
             )
-            self._launch(spec)
+            self._launch(p.spec, task=p.task)
             return None
-        if e.reason in ("wrong_approach", "restart_intensity", "task_too_big"):
+        if d.what == "switch_skill":
             self.stages = []  # the composed plan is abandoned: the next pattern takes the whole task
-            nxt = next((c for c in self.candidates if c["skill"] not in self.tried), None)
+            nxt = next((c for c in self.candidates if c["skill"] == d.skill), None) or self._next_candidate()
             if nxt is not None:
-                self.loop.decide(
-                    "switch_skill",
-                    f"{skill} is not working ({e.reason}); try {nxt['skill']}",
-                    skill=nxt["skill"],
-                )
+                self.loop.decide("switch_skill", d.why, skill=nxt["skill"], **d.fields())
                 self._launch(nxt)
                 return None
-        if e.reason == "missing_context" and not self.explored:
-            explore: dict[str, Any] | None = self.params.get("explore")
-            if not explore and self.params.get("context"):
-                explore = {"skill": "rlm"}
-            if explore:
+        if d.what == "explore":
+            spec = self._explorer()
+            if spec is not None:
                 self.explored = True
-                spec = dict(explore)
-                self.loop.decide(
-                    "explore",
-                    f"{skill} lacks context ({e.details or 'unsaid'}): send a {spec.get('skill', 'rlm')} explorer",
-                    skill=spec.get("skill", "rlm"),
-                )
+                self.loop.decide("explore", d.why, skill=spec.get("skill", "rlm"), **d.fields())
                 resume = dict(self.current_cand)
                 sid = self._launch(
                     {"skill": "rlm", **spec},
@@ -310,20 +393,50 @@ class Orchestrator:
                 )
                 self.exploring = (sid, e, resume)
                 return None
-        if e.reason == "budget":
-            if self.budget_left is None or self.budget_left > 0:
-                extra = self.budget_left
-                self.loop.decide(
-                    "raise_budget",
-                    f"{skill} ran out of budget; give it {'more' if extra is None else f'${extra:.2f} more'}",
-                )
-                cand = dict(self.current_cand)
-                cand["budget"] = (self.current_budget or 0.0) + extra if extra is not None else None
-                self.budget_left = 0.0 if extra is not None else None
-                self._launch(cand, allocate=False)
-                return None
-            self.loop.decide("refuse_budget", "no budget left to give")
-        return self._ask(e)
+        if d.what == "raise_budget" and (self.budget_left is None or self.budget_left > 0):
+            extra = self.budget_left
+            self.loop.decide("raise_budget", d.why, **d.fields())
+            cand = dict(self.current_cand)
+            cand["budget"] = (self.current_budget or 0.0) + extra if extra is not None else None
+            self.budget_left = 0.0 if extra is not None else None
+            self._launch(cand, allocate=False)
+            return None
+        return self._ask(e, d)
+
+    # --- the review at the strategic level's own cadence ---------------------------------------------
+    def _review(self) -> None:
+        """Every `review_every` seconds while a supervisor runs: progress against budget, switch pattern,
+        reallocate parallelism; with a model in one call, else by rules; a `decision` event either way."""
+        if not self.current or self.asking or self.exploring:
+            return
+        cur = sessions.load_dir(self.project.session_dir(self.current))
+        if cur.terminal or cur.corrupt:
+            return
+        s = self._summary()
+        d: review.Decision | str = "offline"
+        if review.model_reachable(self.project, self.meta):
+            d = review.ask_model(self.project, self.meta, self.task, s, review.ON_CADENCE, "cadence")
+        if isinstance(d, str):
+            rules = review.cadence_rules(s)
+            if d != "offline":
+                rules.why = f"{d}; {rules.why}"
+            d = rules
+        self.loop.decide(d.what, d.why, review="cadence", summary=s, skill=d.skill, **d.fields())
+        if d.what == "switch_skill":
+            nxt = next((c for c in self.candidates if c["skill"] == d.skill), None) or self._next_candidate()
+            if nxt is not None:
+                self.stages = []
+                old = self.current
+                self.loop.act(f"stopping {old} to switch to {nxt['skill']}")
+                from scope_tui.substrate.control import kill
+
+                kill(self.project, old, why=f"switched by the strategic review: {d.why}"[:300])
+                self._launch(nxt)
+        elif d.what == "reallocate" and d.parallel:
+            self.params["parallel"] = d.parallel
+            sessions.put_message(
+                self.project.session_dir(self.current), "reallocate", d.why, parallel=d.parallel
+            )
 
     def _explored(self, o: Observation) -> int | None:
         assert self.exploring is not None
@@ -339,13 +452,15 @@ class Orchestrator:
         self._launch(resume)
         return None
 
-    def _ask(self, e: Escalation) -> int | None:
+    def _ask(self, e: Escalation, d: review.Decision | None = None) -> int | None:
         details = f"{e.details or e.reason} (answer with 'scope redirect {self.sid} MESSAGE')"
+        by = d.fields() if d is not None else {"by": "rules"}
+        why = d.why if d is not None else f"nothing left to try for {e.reason}"
         if self.meta.get("parent"):
-            self.loop.decide("escalate", f"cannot handle {e.reason} here: pass it up")
+            self.loop.decide("escalate", f"{why}: cannot handle {e.reason} here, pass it up", **by)
             escalate(self.dir, e.reason, e.details, [{"session": e.source, "seqs": e.evidence}])
             return 1
-        self.loop.decide("ask_person", f"nothing left to try for {e.reason}: ask the person", reason=e.reason)
+        self.loop.decide("ask_person", f"{why}: ask the person", reason=e.reason, **by)
         ask_person(self.dir, e.reason, details, [{"session": e.source, "seqs": e.evidence}])
         self.asking = e
         self.say(f"needs input: {details}")

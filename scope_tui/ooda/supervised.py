@@ -68,6 +68,21 @@ class SupervisedContext(EngineContext):
         text = before_action(self.project, self.session_dir, action)
         return text if text and self.pattern == "rlm" else None
 
+    def parallel_now(self, parallel: int) -> int:
+        """The strategic review may reallocate parallelism (a `reallocate` message in this session's
+        inbox): the children not yet started run that many at a time."""
+        for msg in sessions.take_messages(self.session_dir, "reallocate"):
+            try:
+                new = max(1, int(str(msg.get("parallel"))))
+            except (TypeError, ValueError):
+                continue
+            if new != parallel:
+                self.decide(
+                    "reallocate", f"the orchestrator reallocated: {new} at a time ({msg.get('text')})"
+                )
+                parallel = new
+        return parallel
+
     def on_child_failed(self, spec: ChildSpec, outcome: ChildOutcome, attempt: int) -> Policy:
         """Retry as the engine would (or as `params.restart` says), within the restart intensity.
 

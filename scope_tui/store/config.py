@@ -126,6 +126,12 @@ KEYS = (
     Key("opencode.model", "str", doc="provider/model as OpenCode names it, or a name on base_url's server"),
     Key("opencode.keep_open", "bool", doc="leave opencode serve running after the task is done"),
     Key("opencode.ready_timeout", "pos", doc="seconds for OpenCode's server to answer"),
+    Key("ooda", "table", doc="the supervision levels"),
+    Key(
+        "ooda.review_every",
+        "pos",
+        doc="seconds between the orchestrator's reviews of its subtree (default 60)",
+    ),
     Key("hooks", "table", trust=True, doc="commands run on events"),
     Key("sessions", "table", doc="what sessions may do"),
     Key("sessions.allow_command_workers", "bool", False, trust=True, doc="a session may spawn --cmd workers"),

@@ -392,11 +392,13 @@ def put_message(d: StrPath, kind: str, text: str, **fields: Any) -> str:
     return path
 
 
-def take_messages(d: StrPath) -> list[dict[str, Any]]:
-    """Consume the inbox in order: each message is moved to inbox/read/ and returned."""
+def take_messages(d: StrPath, kind: str | None = None) -> list[dict[str, Any]]:
+    """Consume the inbox in order (only messages of `kind`, when given): each message is moved to
+    inbox/read/ and returned."""
     inbox = os.path.join(d, INBOX)
+    end = f"-{kind}.json" if kind else ".json"
     try:
-        names = sorted(n for n in os.listdir(inbox) if n.endswith(".json") and not n.startswith("."))
+        names = sorted(n for n in os.listdir(inbox) if n.endswith(end) and not n.startswith("."))
     except FileNotFoundError:
         return []
     done = os.path.join(inbox, "read")

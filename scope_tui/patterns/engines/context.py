@@ -292,6 +292,10 @@ class EngineContext:
 
         return wait(self.project, list(sids), timeout=timeout, any_=any_).sessions
 
+    def parallel_now(self, parallel: int) -> int:
+        """How many children may run at once from now on (the supervisor may reallocate)."""
+        return parallel
+
     def run_children(
         self, specs: list[ChildSpec], parallel: int = 4, timeout: float | None = None
     ) -> list[ChildOutcome]:
@@ -319,6 +323,7 @@ class EngineContext:
             live[sid] = i
 
         while queue or live:
+            parallel = self.parallel_now(parallel)
             while queue and len(live) < parallel:
                 launch(queue.pop(0))
             if not live:
