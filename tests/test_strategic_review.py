@@ -26,8 +26,9 @@ def reviews(scope, sid: str) -> list[dict]:
 
 
 def waits_for(path) -> str:
-    """A child that works until the test says so (the file appears), printing as it goes."""
-    return f"while [ ! -e {shlex.quote(str(path))} ]; do sleep 0.1; done; echo finished"
+    """A ralph iteration (a command) that works until the test says so (the file appears), then keeps
+    the promise."""
+    return f"while [ ! -e {shlex.quote(str(path))} ]; do sleep 0.1; done; echo '<promise>DONE</promise>'"
 
 
 def test_offline_the_orchestrator_reviews_at_the_configured_cadence_by_rules(scope, tmp_path):
@@ -39,9 +40,7 @@ def test_offline_the_orchestrator_reviews_at_the_configured_cadence_by_rules(sco
         driver="orchestrator",
         level="strategic",
         budget=1.0,
-        params={
-            "candidates": [{"skill": "ralph", "params": {"children": [{"task": "t", "cmd": waits_for(go)}]}}]
-        },
+        params={"candidates": [{"skill": "ralph", "params": {"cmd": waits_for(go), "promise": "DONE"}}]},
     )
     seen = wait_until(  # reviews once the worker runs under the supervisor
         lambda: [r for r in reviews(scope, run.id) if r["summary"]["workers"] == 1][1:],
@@ -79,14 +78,13 @@ def test_with_a_model_the_cadence_review_switches_pattern_in_one_call(scope, stu
         level="strategic",
         params={
             "candidates": [
-                {
-                    "skill": "ralph",
-                    "params": {"children": [{"task": "t", "cmd": waits_for(tmp_path / "never")}]},
-                },
+                {"skill": "ralph", "params": {"cmd": waits_for(tmp_path / "never"), "promise": "DONE"}},
                 {
                     "skill": "map-reduce",
                     "params": {
-                        "children": [{"task": f"r{i}", "cmd": f"echo report {i} summarised"} for i in (1, 2)]
+                        "parts": [f"report {i} summarised" for i in (1, 2)],
+                        "cmd": "cat {file}",
+                        "reduce_cmd": "cat {results}",
                     },
                 },
             ]
@@ -139,14 +137,7 @@ def too_big_run(scope, task: str, **params):
         driver="orchestrator",
         level="strategic",
         params={
-            "candidates": [
-                {
-                    "skill": "rlm",
-                    "params": {
-                        "children": [{"task": "all", "cmd": escalate_cmd("task_too_big", "too long")}]
-                    },
-                }
-            ],
+            "candidates": [{"skill": "ralph", "params": {"cmd": escalate_cmd("task_too_big", "too long")}}],
             "parallel": 2,
             **params,
         },

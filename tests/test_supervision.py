@@ -343,7 +343,8 @@ def test_missing_context_sends_an_explorer_whose_findings_reach_the_retry(scope,
     explorer = f"{run.id}.2"
     assert scope.meta(explorer)["skill"] == "rlm"  # the explorer shows in the tree
     assert (scope.session(explorer) / "result.md").read_text().strip() == "the schema is users(id, name)"
-    [req] = sdk.requests
+    # the explorer's one turn; the other call is the strategic review of the escalation (its default model)
+    [req] = [r for r in sdk.requests if r.body["model"] == "claude-test-1"]
     assert "users(id, name)" not in req.text, "the context is a REPL variable, never the prompt"
     assert "users(id, name)" in (scope.session(f"{run.id}.3") / "task.md").read_text()
     whats = [d["what"] for d in decisions(scope, run.id)]
