@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -34,9 +35,10 @@ def phone(scope, tmp_path):
     for proc, page in opened:
         page.close()
         stop(proc)  # type: ignore[arg-type]
-    text = (tmp_path / "serve.out").read_text()
-    token = text.split("?token=", 1)[1].split()[0]
-    assert text.count(token) == 1, "the token reached serve's log"
+    if opened:
+        text = (tmp_path / "serve.out").read_text()
+        token = text.split("?token=", 1)[1].split()[0]
+        assert text.count(token) == 1, "the token reached serve's log"
 
 
 def test_a_phone_sees_the_tree_answers_the_asking_worker_and_approves_a_patch(scope, phone, monkeypatch):
@@ -114,3 +116,43 @@ def test_the_room_stacks_its_panels_under_70_columns_and_keeps_its_wide_layout_a
                 assert alerts.right <= patch.x and tree.right <= app.query_one("#right").region.x
 
     asyncio.run(main())
+
+
+def test_on_a_phone_a_patch_is_rejected_with_a_tap_a_reason_and_send(tmp_path, home):
+    from scope_tui.store.project import Project
+    from scope_tui.tui.app import ScopeApp
+    from scope_tui.tui.scene import write_scene
+
+    project = Project.create(tmp_path / "payments" / ".scope")
+    now = write_scene(project)
+    (pid,) = [p.stem for p in project.patches.glob("*.json")]
+    app = ScopeApp(project, clock=lambda: now, live_pane=False, sweep=False)
+
+    async def main() -> None:
+        async with app.run_test(size=(41, 40)) as pilot:
+            await asyncio.wait_for(app.loaded.wait(), 20)
+            await pilot.click("#tap-reject")
+            await until(pilot, lambda: app.screen.query("#send"), "the reason prompt")
+            await pilot.press(*"too broad for one chunk")
+            await pilot.click("#send")
+            await until(
+                pilot,
+                lambda: json.loads((project.patches / f"{pid}.json").read_text())["status"] == "rejected",
+                "the patch rejected on disk",
+            )
+            await until(pilot, lambda: "no patches waiting" in patch_text(app), "the patch panel emptied")
+
+    asyncio.run(main())
+    decided = json.loads((project.patches / f"{pid}.json").read_text())
+    assert decided["decided_by"] == "person" and decided["decision_note"] == "too broad for one chunk"
+
+
+def patch_text(app) -> str:
+    return "\n".join(strip.text for strip in app.query_one("#patch").lines)
+
+
+async def until(pilot, pred, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)

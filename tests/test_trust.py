@@ -294,15 +294,19 @@ def test_the_room_names_the_ignored_keys_of_an_untrusted_project(scope):
 
 # --- doctor -----------------------------------------------------------------------------------------
 def test_doctor_reports_trust_serve_and_the_modes_of_dot_scope(scope):
-    (scope.scope_dir / "config.toml").write_text('[claude]\nbin = "./x"\n[serve]\nhost = "192.0.2.7"\n')
+    (scope.scope_dir / "config.toml").write_text(
+        '[claude]\nbin = "./x"\n[serve]\nhost = "192.0.2.7"\npublic_url = "https://box.tail1.ts.net"\n'
+    )
     out = scope.run("doctor").stdout
-    assert "trust: not trusted; ignoring claude.bin, serve.host" in out
+    assert "trust: not trusted; ignoring claude.bin, serve.host, serve.public_url" in out
     assert "serve: binds 127.0.0.1:8000, behind a token URL; no password (loopback only)" in out
     scope.ok("trust")
     p = scope.run("doctor")
     assert "ok  trust: trusted" in p.stdout
     assert (
-        "!!  serve: binds 192.0.2.7:8000, behind a token URL; no password" in p.stdout and p.returncode == 1
+        "!!  serve: binds 192.0.2.7:8000 (shown at https://box.tail1.ts.net), behind a token URL; no password"
+        in p.stdout
+        and p.returncode == 1
     )
     os.chmod(scope.scope_dir, 0o755)
     (scope.scope_dir / "config.toml").chmod(0o644)

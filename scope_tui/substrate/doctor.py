@@ -107,8 +107,10 @@ def _sandbox() -> Check:
 
 def _serve() -> Check:
     """Where `scope serve` would listen, and whether a password lets it listen beyond loopback."""
+    from urllib.parse import urlsplit
+
     from scope_tui.store import config
-    from scope_tui.store.serving import configured, is_loopback
+    from scope_tui.store.serving import configured, is_loopback, public_url
 
     found = project_mod.find()
     try:
@@ -116,14 +118,16 @@ def _serve() -> Check:
     except Exception:  # reported by the trust line
         cfg = {}
     host, port, pw = configured(cfg)
-    loopback = is_loopback(host)
+    public = public_url(cfg)
+    loopback = is_loopback(host) and (not public or is_loopback(urlsplit(public).hostname or ""))
     if pw:
         ok = os.path.isfile(os.path.expanduser(str(pw)))
         said = f"password file {pw}" + ("" if ok else " (missing)")
     else:
         ok, said = loopback, "no password (loopback only)" if loopback else "no password"
     fix = "" if ok else "set [serve] password_file (then `scope trust`), or give --password-file"
-    return ok, f"serve: binds {host}:{port}, behind a token URL; {said}", fix
+    tunnel = f" (shown at {public})" if public else ""
+    return ok, f"serve: binds {host}:{port}{tunnel}, behind a token URL; {said}", fix
 
 
 def _trust() -> Check:

@@ -62,7 +62,8 @@ def start_serve(cwd: Path, env: dict[str, str], out: Path) -> tuple[subprocess.P
 
     url = wait(printed, 30, "serve to print its URL", lambda: time.sleep(0.05))
     if proc.poll() is not None:
-        raise AssertionError(f"scope serve exited {proc.returncode}: {out.read_text()[-400:]}")
+        said = re.sub(r"token=\S+", "token=[token]", out.read_text()[-400:])
+        raise AssertionError(f"scope serve exited {proc.returncode}: {said}")
 
     def listening() -> bool:
         with socket.socket() as s:
