@@ -413,6 +413,8 @@ def test_memory_tab_and_agents_screen_read_the_agent(project, scope, home):
     heur = home / ".scope" / "agents" / "ada" / "memory" / "heuristics.json"
     heur.parent.mkdir(parents=True, exist_ok=True)
     heur.write_text("{broken")  # a corrupt memory file is named, not a crash
+    avoid = "'migrate the ledger' failed (exit 1); next time: NEVER migrate before a backup."
+    (heur.parent / "failures.json").write_text(json.dumps({"failures": [{"task": "x", "avoid": avoid}]}))
     sid = make(project, "Reconcile the ledger", agent="ada")
     app = quiet(project)
 
@@ -426,6 +428,8 @@ def test_memory_tab_and_agents_screen_read_the_agent(project, scope, home):
         await until(pilot, lambda: "@ada" in memory_text(), what=lambda: f"the memory tab: {memory_text()!r}")
         text = memory_text()
         assert "junior" in text and "good at ledgers" in text and "heuristics.json" in text
+        flat = " ".join(text.split())  # as read, across the lines the tab wraps
+        assert "failures to avoid" in flat and "next time: NEVER migrate before a backup." in flat, text
         await pilot.press("g")
         await until(pilot, lambda: type(app.screen).__name__ == "AgentsScreen")
         shown = str(app.screen.query_one("VerticalScroll > Static").render())

@@ -95,8 +95,12 @@ def test_demo_seeds_its_own_project_and_runs(scope, tmp_path, monkeypatch):
         monkeypatch.setenv("SCOPE_AGENTS_DIR", str(where / "agents"))  # as `scope demo` sets for its room
         panel, memory = _room(where, second)
         assert panel.startswith("test: v2 3/3 · v1 3/3 · +$0.00")
-        assert "@ada" in memory and "contain-error v1 (evolving, 1 uses, 100% success)" in memory, memory
-        assert "map-reduce worked for a task about contain, error, log, api" in memory, memory
+        flat = " ".join(memory.split())  # as read, across the lines the tab wraps
+        assert "@ada" in flat and "contain-error v1 (evolving, 1 uses, 100% success)" in flat, memory
+        assert "map-reduce worked for a task about contain, error, log, api" in flat, memory
+        assert "this project 2 tasks (2 done, 0 failed); skills used: contain-error, map-reduce" in flat, (
+            memory
+        )
     finally:
         subprocess.run(["tmux", "-L", socket_for(where), "kill-server"], capture_output=True)
 

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from scope_tui.store.drivers import installed
-from scope_tui.store.glyphs import GLYPHS, words
+from scope_tui.store.glyphs import GLYPHS, printable, words
 
 
 class SpawnScreen(ModalScreen[dict[str, Any] | None]):
@@ -252,9 +252,22 @@ def agent_summary(name: str, project: Any = None) -> Text:
     heur = info.get("heuristics") or []
     for h in heur[-8:]:
         txt = h.get("text") or h.get("rule") or json.dumps(h) if isinstance(h, dict) else str(h)
-        t.append(f"  · {str(txt)[:200]}\n")
+        t.append(f"  · {printable(str(txt))[:200]}\n")
     if not heur:
         t.append("  (none yet)\n")
+    fails = info.get("failures") or []
+    if fails:
+        t.append("failures to avoid\n", style="bold")
+        for f in fails[-3:]:
+            said = f.get("avoid") or f.get("task") or "" if isinstance(f, dict) else f
+            t.append(f"  · {printable(str(said))[:200]}\n")
+    for c in info.get("contexts") or []:
+        used = ", ".join(sorted(c.get("skills_used") or {})) or "none"
+        t.append("this project\n", style="bold")
+        done, failed = c.get("done", 0), c.get("failed", 0)
+        t.append(
+            f"  {c.get('tasks', 0)} tasks ({done} done, {failed} failed); skills used: {printable(used)}\n"
+        )
     for prob in info.get("problems") or []:
         t.append(f"  ⚠ {prob}\n", style="bold")
     return t
