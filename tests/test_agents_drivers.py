@@ -11,28 +11,17 @@ from typing import Any
 
 import pytest
 
-from scope_tui.agents import home
+from tests.test_agents_carry import MR_RULE as APPLIES  # a map-reduce heuristic of ada's
+from tests.test_agents_carry import OTHER_PROJECT_RULE as OTHER_PROJECT
+from tests.test_agents_carry import RALPH_RULE as OTHER_SKILL
+from tests.test_agents_carry import _ada as ada  # ada, "log forensics", with the three heuristics
 from tests.test_claude import claude_home  # noqa: F401  (fixtures: each CLI's private home and stub)
 from tests.test_codex import codex  # noqa: F401
 from tests.test_gemini import gemini  # noqa: F401
 from tests.test_opencode import opencode  # noqa: F401
 
-APPLIES = "Count with grep -c per part; never estimate a count."  # a map-reduce heuristic
-OTHER_SKILL = "Keep each ralph iteration under ten lines of change."
-OTHER_PROJECT = "In the billing repo always run make migrate first."
 TASK = "Say in one line how you would count the ERROR lines of many logs."
 ANSWER = "grep -c ERROR on each log, then add the counts."
-
-
-def ada(scope) -> None:
-    scope.ok("agent", "new", "ada", "--strengths", "log forensics")
-    rules = [
-        {"id": "h1", "text": APPLIES, "source": "person", "skill": "map-reduce", "project": None},
-        {"id": "h2", "text": OTHER_SKILL, "source": "person", "skill": "ralph", "project": None},
-        {"id": "h3", "text": OTHER_PROJECT, "source": "person", "skill": None, "project": "/elsewhere"},
-    ]
-    path = home.agents_dir() / "ada" / "memory" / "heuristics.json"
-    path.write_text(json.dumps({"heuristics": rules, "pulled": [], "proposed": 0}))
 
 
 def answer(body: dict[str, Any]) -> dict[str, Any]:
