@@ -192,7 +192,7 @@ def run_worker(session_dir: StrPath) -> int:
     return code or 1
 
 
-def _assign_by_strength(ctx: Any, abouts: list[str]) -> list[tuple[str | None, str]]:
+def _assign_by_strength(ctx: Any, abouts: list[str]) -> list[tuple[str | None, str]] | None:
     from scope_tui.agents.assign import pick
 
     return pick(ctx.project, ctx.meta, abouts)

@@ -98,7 +98,7 @@ def fill(template: str, **values: Any) -> str:
 # Who takes each part of a run by strength: given the context and what each part is about, returns
 # (agent or None, why) a part. Set by the layer that starts the engine (api.run_worker, for a run of an
 # agent's task, with the agents layer's pick); this layer cannot ask the agents itself.
-Assigner = Callable[["EngineContext", list[str]], list[tuple[str | None, str]]]
+Assigner = Callable[["EngineContext", list[str]], list[tuple[str | None, str]] | None]
 
 
 class EngineContext:
@@ -205,6 +205,8 @@ class EngineContext:
         if not open_:
             return
         picks = self.assigner(self, [about for _, about in open_])
+        if picks is None:  # no one to choose from
+            return
         for (spec, _), (agent, why) in zip(open_, picks, strict=True):
             self.decide("assign", why, key=spec.key, role=spec.role, agent=agent)
             if agent:
