@@ -1,18 +1,17 @@
 """The control room: a live OODA tree, the selected agent's pane, alerts, pending patches, and keys.
 
-The app composes the panels (tui/widgets/, one file each), routes their messages (tui/messages.py),
-and keeps the bindings and actions. It never writes a state file itself: every key calls the API the
-CLI calls (scope_tui.api, substrate.control, gepa.patches, store.config). The tree is driven by one
-watcher of `.scope/` (tui/watcher.py); what tmux is asked lives in tui/live.py.
+The app composes the panels (tui/widgets/, one file each), routes their messages (tui/messages.py)
+and the Changes of `.scope/` to them, and keeps the bindings; their actions are tui/actions.py. It never
+writes a state file itself: every key calls the API the CLI calls (scope_tui.api, substrate.control,
+gepa.patches, store.config). What is read from `.scope/` and when is tui/feed.py; what tmux is asked,
+tui/live.py; the settings, tui/settings.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from textual import on, work
@@ -24,13 +23,13 @@ from textual.widgets import Input, TabbedContent
 from scope_tui.store import config, sessions
 from scope_tui.store.errors import ScopeError
 from scope_tui.store.project import Project
-from scope_tui.tui import labels
+from scope_tui.tui import labels, settings, themes
 from scope_tui.tui.actions import RoomActions
-from scope_tui.tui.commands import ScopeCommands
+from scope_tui.tui.commands import ScopeCommands, key_table
+from scope_tui.tui.feed import RoomFeed
 from scope_tui.tui.index import Change, Index
 from scope_tui.tui.live import RoomTmux, live_target
 from scope_tui.tui.messages import Banner, FilesChanged, JumpToSession, PaneOutput, SessionHighlighted
-from scope_tui.tui.watcher import StateWatcher
 from scope_tui.tui.widgets.alerts import AlertsPanel
 from scope_tui.tui.widgets.details import DetailsTabs
 from scope_tui.tui.widgets.keys_footer import KeysFooter
@@ -39,10 +38,6 @@ from scope_tui.tui.widgets.phone_bar import PhoneBar
 from scope_tui.tui.widgets.session_tree import SessionTree, visible_ids
 from scope_tui.tui.widgets.topbar import Banner as BannerBar
 from scope_tui.tui.widgets.topbar import TopBar
-
-RECHECK_S = (0.1, 0.4, 1.5)
-INLINE_PATHS = 24
-DEFER_S = 0.3  # the events of finished sessions are read this long after the tree is shown
 
 
 class ScopeApp(RoomActions):
@@ -94,44 +89,21 @@ class ScopeApp(RoomActions):
         self.serve = serve
         self.attach_runner = attach_runner
         self.index = Index(project)
-        self.lock = threading.Lock()
         self.filter_text = ""
         self.hide_finished = False
         self.palette = labels.Palette()
         self.patch_idx = 0
         self.loaded = asyncio.Event()  # the tree is on screen
-        self.settled = asyncio.Event()  # and the alerts of finished sessions too
-        self._pane_key: tuple[str, str] | None = None
+        self.feed = RoomFeed(self, self.index, self.apply, watch=watch)
+        self.settled = self.feed.settled  # and the alerts of finished sessions too
         self.session_tree = SessionTree("sessions", clock=clock, id="tree")
         self.details = DetailsTabs(project, id="right")
-        self.watcher = StateWatcher(
-            project.root, self._files_changed, partial(self.notify, severity="warning")
-        )
         self.tmux = RoomTmux(
             self, project, shown=self._pane_on_show, live=self.index.live, pane=live_pane, sweep=sweep
         )
-        self.untrusted = ""  # said in the banner: a project whose trust-gated settings are ignored
-        try:
-            self.settings, ignored = config.load_trusted(project.config_path)
-        except ScopeError as exc:
-            self.settings = dict(config.DEFAULTS)
-            self._config_error: str | None = str(exc)
-        else:
-            self._config_error = None
-            if ignored:
-                self.untrusted = (
-                    f"untrusted project: ignoring {', '.join(ignored)} in .scope/config.toml "
-                    "(run `scope trust` outside any session to let them apply)"
-                )
-        from scope_tui.tui.themes import load_themes
-
-        # Chosen before the first mount, so the stylesheet is built once, for this theme.
-        self.theme_names: list[str] = []
-        for th in load_themes():
-            self.register_theme(th)
-            self.theme_names.append(th.name)
-        want = str(self.settings.get("theme") or "scope-dark")
-        self.theme = want if want in self.available_themes else "scope-dark"
+        # untrusted: said in the banner, a project whose trust-gated settings are ignored
+        self.settings, self._config_error, self.untrusted = settings.load(project)
+        self.theme_names = themes.register(self, str(self.settings.get("theme") or "scope-dark"))
 
     @property
     def room(self) -> Any:
@@ -170,7 +142,6 @@ class ScopeApp(RoomActions):
         if self.untrusted:
             self.set_banner("")
         self.load_all()
-        self.set_interval(1.0, self.session_tree.tick_ages)
         if isinstance(self.settings.get("notify"), dict):  # an open room sends from the same outbox
             self.set_interval(5.0, self.send_alerts)
         self.tmux.start()
@@ -196,117 +167,30 @@ class ScopeApp(RoomActions):
     # -- loading and watching ----------------------------------------------------------------------
     @work(group="load")
     async def load_all(self) -> None:
-        """Arm the watcher first, then read everything: a change in between is seen by one or the other.
-
-        The events of finished sessions (their alerts) are read after the first full frame, in a thread;
-        `settled` is set once they are in.
-        """
-
-        def scan() -> Change:
-            with self.lock:
-                return self.index.scan(defer_finished=True)
-
-        ch: Change | None = None
-        if self.watch_on:
-            armed = self.watcher.arm()
-            if armed:
-                # Here, not in a thread: on the UI thread this is ~0.2 s for 1,000 sessions, while a thread
-                # competing with Textual's start for the GIL took twice that. The kernel keeps the events.
-                ch = scan()
-            self.run_worker(self.watcher.run(), group="watch", exclusive=True)
-            await self.watcher.armed.wait()  # watchfiles first, then the scan
-        if ch is None:
-            ch = await asyncio.to_thread(scan)
+        """Read everything (tui/feed.py), then show it once the tree has its width; `settled` follows."""
+        ch = await self.feed.first()
         try:  # rows are made once, at the width the tree has on screen
             await asyncio.wait_for(self.session_tree.sized.wait(), 2.0)
         except TimeoutError:
             pass  # never laid out (hidden?): the rows are relabelled if it ever is
         self.watch_theme(self.theme)
         self.apply(ch, initial=True)
-        if self.watch_on:
-            self.follow_hosts()
+        if self.watch_on and not self._config_error:
+            self.feed.hosts()
         if self.index.problem:
             self.set_banner(self.index.problem)
         self.loaded.set()
-        if self.index.deferred:
-
-            def rest() -> Change:
-                with self.lock:
-                    return self.index.read_deferred()
-
-            # Once the first frame is out: a thread reading files while Textual paints slows both (the GIL).
-            self.set_timer(DEFER_S, partial(self._load_rest, rest))
-        else:
-            self.settled.set()
-
-    def follow_hosts(self) -> None:
-        """One `ssh NAME scope watch --json` stream per configured host, its rows in the same tree."""
-        from scope_tui import api
-        from scope_tui.tui.remote import RemoteHost
-
-        try:
-            names = list(api.hosts(self.project)) if not self._config_error else []
-        except ScopeError:
-            names = []
-        for name in names:
-            self.run_worker(
-                RemoteHost(self.project, name, self.index, self.apply).run(), group=f"host:{name}"
-            )
-
-    @work(group="load")
-    async def _load_rest(self, rest: Callable[[], Change]) -> None:
-        ch = await asyncio.to_thread(rest)
-        if ch:
-            self.apply(ch)
-        self.settled.set()
-
-    def _files_changed(self, paths: set[str], resync: bool) -> None:
-        self.post_message(FilesChanged(paths, resync=resync))
+        self.feed.rest()
 
     @on(FilesChanged)
     async def files_changed(self, msg: FilesChanged) -> None:
-        if msg.resync:
-
-            def rescan() -> Change:
-                with self.lock:
-                    return self.index.scan()
-
-            ch = await asyncio.to_thread(rescan)
-            if ch:
-                self.apply(ch)
-            if not msg.paths:
-                return
-        paths = list(msg.paths)
-        if len(paths) <= INLINE_PATHS and self.lock.acquire(blocking=False):
-            # A few files of a few sessions: reading them here (well under a millisecond each) saves
-            # a thread hop, which is most of the latency on a busy machine.
-            try:
-                ch = self.index.refresh_paths(paths)
-            finally:
-                self.lock.release()
-        else:
-
-            def refresh() -> Change:
-                with self.lock:
-                    return self.index.refresh_paths(paths)
-
-            ch = await asyncio.to_thread(refresh)
-        if ch:
-            self.apply(ch)
+        await self.feed.read(msg)
 
     def apply(self, ch: Change, initial: bool = False) -> None:
         """Put what changed on screen: tree nodes in place, counts, alerts, patches, the open tabs."""
         if not self.session_tree.is_attached:
             return  # quitting: the room's widgets are gone, and a late file event has nowhere to go
-        if not initial:
-            # inotify watches a new folder only once it has seen it: files written in that first
-            # instant can be missed, so a new session is read again a few times while it settles.
-            for sid in ch.added:
-                for delay in RECHECK_S:
-                    self.set_timer(delay, partial(self.recheck, sid))
-        for sid in ch.creating:
-            # A folder left empty (a spawn that died before writing) shows as corrupt once it is old enough.
-            self.set_timer(sessions.CREATING_S + 0.5, partial(self.recheck, sid))
+        self.feed.settle(ch, initial=initial)
         self.session_tree.sessions = self.index.sessions
         self.session_tree.relabel(ch.changed)
         self.sync_tree(initial=initial)
@@ -331,9 +215,6 @@ class ScopeApp(RoomActions):
                 self.settings = config.load(self.project.config_path)
             except ScopeError:
                 pass
-
-    def recheck(self, sid: str) -> None:
-        self.post_message(FilesChanged({str(self.project.session_dir(sid) / sessions.STATE)}))
 
     # -- routing -------------------------------------------------------------------------------------
     def sync_tree(self, initial: bool = False) -> None:
@@ -360,14 +241,7 @@ class ScopeApp(RoomActions):
         s = self.index.sessions.get(sid)
         if s is None:
             return
-        self.details.show(s, changed=changed)
-        if not self.live_pane or live_target(s) is None:
-            key = (s.id, "log:" + s.status)
-            if self._pane_key != key:  # a finished session's pane is its log, read once per status
-                self._pane_key = key
-                self.details.show_pane_log(s)
-        else:
-            self._pane_key = None
+        self.details.show(s, changed=changed, pane_log=not self.live_pane or live_target(s) is None)
         self.tmux.follow()
 
     @on(TabbedContent.TabActivated)
@@ -425,13 +299,7 @@ class ScopeApp(RoomActions):
     # -- keys ----------------------------------------------------------------------------------------
     def key_table(self) -> list[tuple[str, str, str]]:
         """(key, description, action) for every binding of the room, as the keymap has them now."""
-        out = []
-        keymap = self._keymap if hasattr(self, "_keymap") else {}
-        for b in [*self.BINDINGS, *SessionTree.BINDINGS]:
-            assert isinstance(b, Binding)
-            key = keymap.get(b.id, b.key) if b.id else b.key
-            out.append((key, b.description, b.action))
-        return out
+        return key_table([*self.BINDINGS, *SessionTree.BINDINGS], getattr(self, "_keymap", {}))
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:
@@ -454,5 +322,5 @@ class ScopeApp(RoomActions):
         self.stop_watching()
 
     def stop_watching(self) -> None:
-        self.watcher.stop()
+        self.feed.stop()
         self.tmux.stop()

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import partial
+from typing import Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+
+def key_table(bindings: Iterable[Any], keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(key, description, action) of each binding, its key as `keymap` (binding id -> keys) has it."""
+    out = []
+    for b in bindings:
+        assert isinstance(b, Binding)
+        out.append((keymap.get(b.id, b.key) if b.id else b.key, b.description, b.action))
+    return out
 
 
 class ScopeCommands(Provider):

@@ -68,3 +68,15 @@ def load_themes(folder: Path | None = None) -> list[Theme]:
     if not any(t.name == FALLBACK.name for t in out):
         out.insert(0, FALLBACK)
     return out
+
+
+def register(app: Any, wanted: str) -> list[str]:
+    """Register every theme with `app` and choose `wanted` (scope-dark when it is not there); their names.
+
+    Called before the first mount, so the stylesheet is built once, for that theme."""
+    names: list[str] = []
+    for th in load_themes():
+        app.register_theme(th)
+        names.append(th.name)
+    app.theme = wanted if wanted in app.available_themes else FALLBACK.name
+    return names

@@ -66,6 +66,7 @@ class DetailsTabs(TabbedContent):
         self.shown: str | None = None  # the session the tabs are about
         self.session: sessions.Session | None = None
         self._ev_reader: events.EventReader | None = None
+        self._pane_log_of: tuple[str, str] | None = None  # the (session, status) whose pane log is shown
         for title, tab, log in (
             ("Pane", "tab-pane", RichLog(id="pane", max_lines=2000, min_width=20)),
             ("Task", "tab-task", RichLog(id="task", wrap=True)),
@@ -81,7 +82,9 @@ class DetailsTabs(TabbedContent):
         return self.query_one(f"#{name}", RichLog)
 
     def show(self, s: sessions.Session, *, changed: bool = False, pane_log: bool = False) -> None:
-        """Fill the tabs for `s`; again for the same session, only what may have moved (events, result)."""
+        """Fill the tabs for `s`; again for the same session, only what may have moved (events, result).
+
+        `pane_log`: the Pane tab shows what the session's window printed (it has no live pane to capture)."""
         first = self.shown != s.id
         self.shown, self.session = s.id, s
         p = self.palette
@@ -116,8 +119,12 @@ class DetailsTabs(TabbedContent):
             r = s.result()
             result.write(printable(r) if r is not None else Text("(no result yet)", style=p.muted))
             self.show_trajectory(s)
-        if first and pane_log:
-            self.show_pane_log(s)
+        if pane_log:
+            if self._pane_log_of != (s.id, s.status):  # read once per status, not at every change
+                self._pane_log_of = (s.id, s.status)
+                self.show_pane_log(s)
+        else:
+            self._pane_log_of = None
         if first and self.active == "tab-diff":
             self.load_diff(s)
 

@@ -17,7 +17,8 @@ from scope_tui.store.sessions import Session
 from scope_tui.tui import labels
 from scope_tui.tui.messages import SessionHighlighted
 
-MACHINERY_ROLES = ("eval",)  # sessions the learning machinery starts: folded, one node a patch
+MACHINERY_ROLES = ("eval",)
+AGE_TICK_S = 1.0  # how often the live rows on screen are asked whether their age text moved  # sessions the learning machinery starts: folded, one node a patch
 
 
 def fold_of(s: Session) -> str | None:
@@ -105,6 +106,7 @@ class SessionTree(Tree[str]):
 
     def on_mount(self) -> None:
         self.root.expand()
+        self.set_interval(AGE_TICK_S, self.tick_ages)
 
     # -- rows ------------------------------------------------------------------------------------
     def row(self, s: Session, now: float) -> Text:
