@@ -389,7 +389,9 @@ def test_a_pattern_run_that_asks_the_person_tells_the_managers_live_session_firs
     told = [i for i, e in enumerate(evs) if e["type"] == "escalation_routed"]
     assert asked and told and told[0] > asked[0], "the person is asked, the manager told as well"
     routed = evs[told[0]]
-    assert not _decisions(scope, sid, "assign"), "no other agent has strengths: nothing to choose, nothing said"
+    assert not _decisions(scope, sid, "assign"), (
+        "no other agent has strengths: nothing to choose, nothing said"
+    )
     assert (routed["to_agent"], routed["session"], routed["how"]) == ("bob", live, "to its live session")
     inbox = " ".join(p.read_text() for p in (scope.session(live) / "inbox").glob("*-escalation.json"))
     assert f"ada (who reports to you) escalated session {sid} (missing_context)" in inbox

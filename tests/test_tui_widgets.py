@@ -336,3 +336,73 @@ def test_details_tabs_escape_control_characters_from_state(project):
         await until(pilot, lambda: "a \\x1b]0;OWNED\\x07 result" in lines_of(tabs.tab_log("result")))
 
     mounted(tabs, body, size=(100, 30))
+
+
+def test_top_bar_and_banner_alone(project):
+    """The counts across the top, wrapped whole on a phone's width; the banner shown only while it says something."""
+    from textual.containers import Vertical
+
+    from scope_tui.tui.widgets.topbar import Banner, TopBar
+
+    bar, banner = TopBar(), Banner(classes="hidden")
+    counts = {"running": 3, "needs_input": 1, "alerts": 2, "patches": 0, "sessions": 9}
+
+    async def body(pilot, app):
+        bar.show("proj", counts, labels.Palette(), hide_finished=True, filter_text="scan")
+        await pilot.pause()
+        line = str(bar.render())
+        for part in ("◉ Scope", "proj", "● 3 running", "◆ 1 needs input", "⚠ 2 alerts", "9 sessions"):
+            assert part in line, line
+        assert "(finished hidden)" in line and "filter: scan" in line
+        assert banner.display is False
+        banner.say("tmux server for this project is not running")
+        await pilot.pause()
+        assert banner.display is True and "not running" in str(banner.render())
+        banner.say("")
+        await pilot.pause()
+        assert banner.display is False
+
+    mounted(Vertical(bar, banner), body, size=(160, 6))
+
+    narrow = TopBar()
+
+    async def phone(pilot, app):
+        narrow.show("proj", counts, labels.Palette(), hide_finished=False, filter_text="")
+        await pilot.pause()
+        lines = str(narrow.render()).splitlines()
+        assert len(lines) > 1 and all(len(ln) <= 40 for ln in lines), lines
+        assert any(ln.strip().startswith("◆ 1 needs input") for ln in lines)  # a part is never cut
+
+    mounted(narrow, phone, size=(40, 6))
+
+
+def test_keys_footer_alone_shows_the_keys_and_is_not_rebuilt_for_nothing():
+    """A focus change that leaves the keys as they were keeps the footer's widgets (Textual's own rebuilds)."""
+    from textual.binding import Binding
+    from textual.widgets import Button
+
+    from scope_tui.tui.widgets.keys_footer import KeysFooter
+
+    class Keys(Frame):
+        BINDINGS = [Binding("n", "spawn", "Spawn"), Binding("q", "quit", "Quit")]
+
+        def compose(self) -> ComposeResult:
+            yield Button("a", id="a")
+            yield Button("b", id="b")
+            yield KeysFooter()
+
+    app = Keys(Widget())
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 10)) as pilot:
+            footer = app.query_one(KeysFooter)
+            await until(pilot, lambda: "Spawn" in str(app.export_screenshot()), what="the keys")
+            assert "Quit" in str(app.export_screenshot())
+            before = list(footer.children)
+            app.query_one("#b").focus()
+            await pilot.pause()
+            app.query_one("#a").focus()
+            await pilot.pause()
+            assert list(footer.children) == before
+
+    asyncio.run(main())
