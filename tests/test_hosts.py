@@ -164,6 +164,8 @@ def test_spawn_on_a_host_and_every_id_command_takes_name_colon_id(scope, remote,
     assert scope.ok("poll", ref).splitlines()[1].split()[0] == ref
     assert "echo forty-two" in scope.ok("log", ref)
     assert f" {ref}  " in scope.ok("tree", ref)
+    p = scope.run("resume", ref)  # resume takes NAME:ID too: the host's own scope says why not
+    assert p.returncode == 2 and f"session {sid} is done, not lost" in p.stderr
     live = scope.spawn("--host", "box", "--cmd", "sleep 30", "wait a while")
     lid = live.split(":", 1)[1]
     remote.wait_status(lid, "running")

@@ -39,6 +39,19 @@ def test_resume_refuses_what_is_not_lost_or_not_built(scope):
     assert p.returncode == 2 and "not lost" in p.stderr
     p = scope.run("resume")
     assert p.returncode == 2 and "--all" in p.stderr
+    p = scope.run("resume", "9")
+    assert p.returncode == 2 and "no session 9" in p.stderr and "Traceback" not in p.stderr
+    p = scope.run("resume", "x;y")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    # a driver that does not resume yet says so
+    from scope_tui.store import sessions
+    from scope_tui.store.project import Project
+
+    s = sessions.create(Project(scope.scope_dir), "a codex task", driver="codex")
+    sessions.set_status(s.dir, "failed", reason="lost")
+    p = scope.run("resume", s.id)
+    assert p.returncode == 2 and "a codex session does not resume yet" in p.stderr
+    assert f"{s.id}: session {s.id} (codex)" in scope.ok("resume", "--all")
 
 
 def _lost(scope, *sids: str) -> None:

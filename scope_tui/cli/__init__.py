@@ -58,7 +58,7 @@ PRINTS_STATE = frozenset(
 
 
 # Commands that take `NAME:ID` for a session on another host: they run there, through ssh.
-REMOTE_IDS = frozenset(["wait", "poll", "tree", "kill", "redirect", "attach", "log"])
+REMOTE_IDS = frozenset(["wait", "poll", "tree", "kill", "redirect", "attach", "log", "resume"])
 
 
 def _read_plain(argv: list[str]) -> Args | None:

@@ -169,13 +169,16 @@ def replaced(project: Project, old: str, new: str) -> None:
 
 
 def resume_all(project: Project, *, rerun: bool = False) -> list[tuple[str, str]]:
-    """(old id, new id or why not) for every lost session whose parent is not lost too (a lost parent
-    resumes its children itself)."""
+    """(old id, new id or why not) for every lost session, except the children of a lost pattern or
+    orchestrator session (resuming it resumes them)."""
     out = []
     listed = sessions.list_all(project)
-    lost_ids = {s.id for s in listed if lost(s)}
+    by_id = {s.id: s for s in listed}
     for s in listed:
-        if s.id in lost_ids and str(s.meta.get("parent") or "") not in lost_ids:
+        up = by_id.get(str(s.meta.get("parent") or ""))
+        if up is not None and lost(up) and up.meta.get("driver") in ("pattern", "orchestrator"):
+            continue
+        if lost(s):
             try:
                 out.append((s.id, resume(project, s.id, rerun=rerun).id))
             except UsageError as exc:

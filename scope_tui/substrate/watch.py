@@ -17,14 +17,16 @@ from pathlib import Path
 
 from scope_tui.store.atomic import is_temp
 from scope_tui.store.sessions import PANE_LOG
+from scope_tui.store.transcript import TRANSCRIPT
 
 _warned = False
 
 
 def keep_path(path: str) -> bool:
     """The one file filter of every watcher: a writer's temp file or a lock is not a change anyone should see,
-    and neither is a pane log growing (tmux appends each line a pane prints; nothing's state is in it)."""
-    return not is_temp(path) and not path.endswith((".lock", "/" + PANE_LOG))
+    and neither is a pane log growing (tmux appends each line a pane prints) nor a built-in's transcript
+    (a message a turn, read only by `scope resume`): nothing's state is in them."""
+    return not is_temp(path) and not path.endswith((".lock", "/" + PANE_LOG, "/" + TRANSCRIPT))
 
 
 def _keep(_change: object, path: str) -> bool:  # watchfiles' filter signature
