@@ -42,6 +42,14 @@ def spawn(
         from scope_tui.agents.lifecycle import check
 
         check(opts["agent"])  # an unknown or retired agent is refused before a session folder exists
+        spawner = opts.get("parent", True)
+        spawner = current_session(project) if spawner is True else spawner or None
+        if spawner and os.path.isdir(
+            project.session_path(str(spawner))
+        ):  # from inside an agent's session: only a senior or staff agent spawns a junior
+            from scope_tui.agents.lifecycle import check_spawn
+
+            check_spawn(sessions.load(project, str(spawner)).meta, str(opts["agent"]))
     worktree = bool(opts.pop("worktree", False))
     if opts.get("skill") and "@" in str(opts["skill"]):  # --skill NAME@vN pins a version (an eval's runs)
         from scope_tui.gepa.scores import split_ref
@@ -152,7 +160,15 @@ def run_worker(session_dir: StrPath) -> int:
     if driver == "builtin":
         from scope_tui.workers import tools
 
-        tools.check_agent = _check_agent  # the `spawn` tool's `agent` is refused at once when it cannot
+        spawner = s.meta
+
+        def may_take(name: str) -> None:  # the `spawn` tool's `agent` is refused at once when it cannot
+            _check_agent(name)
+            from scope_tui.agents.lifecycle import check_spawn
+
+            check_spawn(spawner, name)
+
+        tools.check_agent = may_take
     if s.meta.get("agent") and driver in ("pattern", "orchestrator"):
         from scope_tui.ooda import escalation
 

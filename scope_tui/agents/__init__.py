@@ -6,15 +6,18 @@ every task. Every file is plain, hand-editable, and read tolerantly: a broken on
 person wrote it, never overwritten and never fatal. The shapes (stable; the control room reads them):
 
     config.toml                     growth thresholds and settings for all agents (home.DEFAULTS):
-                                    [growth.intermediate|senior|staff] experience, own_skills,
-                                    heuristics, success_rate; [skills] stable_after_uses,
+                                    [growth] window, min_runs; [growth.intermediate|senior|staff]
+                                    experience, verified_success, skills_used_by_others,
+                                    heuristics_raised; [stages.<stage>] stall_after, repeat_limit,
+                                    error_streak (a junior's lower monitor limits); [skills] stable_after_uses,
                                     stable_success_rate, match_threshold; [memory] consolidate_after,
                                     prompt_heuristics, prompt_failures
     <name>/identity.md              Markdown; `- key: value` lines before the first `## ` heading:
                                     created, status (active|retired), preferences, strengths,
                                     weaknesses, working style, reports to; anything else is free notes
     <name>/stats.json               {"tasks", "done", "failed", "killed", "stage",
-                                     "history": [{"session", "project", "status", "skill", "t"}] (last 50)}
+                                     "history": [{"session", "project", "status", "skill", "score",
+                                     "deviations", "t"}] (last 200)}
     <name>/skills/<skill>/vN.md     own skills in the shipped skill format (TOML front matter: name,
                                     version, description, when, keywords, base, owner; then the prompt)
     <name>/skills/<skill>/lineage.json

@@ -30,11 +30,30 @@ STAGES = ("junior", "intermediate", "senior", "staff")
 # Growth thresholds and other settings shared by all agents; written to config.toml on first use.
 DEFAULTS: dict[str, Any] = {
     "growth": {
-        # a stage is reached when every threshold of it is met (success_rate as a fraction)
-        "intermediate": {"experience": 5, "own_skills": 1, "heuristics": 0, "success_rate": 0.6},
-        "senior": {"experience": 50, "own_skills": 10, "heuristics": 50, "success_rate": 0.75},
-        "staff": {"experience": 200, "own_skills": 30, "heuristics": 200, "success_rate": 0.85},
+        "window": 20,  # verified success is measured over the last this many tasks
+        "min_runs": 5,  # runs of a skill before and after a heuristic, at least, to judge it
+        # a stage is reached when every threshold of it is met (verified_success as a fraction)
+        "intermediate": {
+            "experience": 5,
+            "verified_success": 0.5,
+            "skills_used_by_others": 0,
+            "heuristics_raised": 0,
+        },
+        "senior": {
+            "experience": 20,
+            "verified_success": 0.7,
+            "skills_used_by_others": 1,
+            "heuristics_raised": 1,
+        },
+        "staff": {
+            "experience": 50,
+            "verified_success": 0.85,
+            "skills_used_by_others": 3,
+            "heuristics_raised": 3,
+        },
     },
+    # what a stage changes in supervision: a junior's sessions carry lower monitor limits (meta `asks`)
+    "stages": {"junior": {"stall_after": 300, "repeat_limit": 2, "error_streak": 2}},
     "skills": {
         "stable_after_uses": 5,  # an own skill turns stable after this many uses ...
         "stable_success_rate": 0.8,  # ... at this success rate or better
@@ -52,8 +71,17 @@ DEFAULTS: dict[str, Any] = {
 # The agents home's config.toml, one line a key (store/schema.py kinds).
 CONFIG_KEYS = (
     Key("growth", "table"),
+    Key("growth.window", "int+"),
+    Key("growth.min_runs", "int+"),
     *(Key(f"growth.{st}", "table") for st in STAGES[1:]),
     *(Key(f"growth.{st}.{m}", "num+") for st in STAGES[1:] for m in DEFAULTS["growth"]["staff"]),
+    Key("stages", "table"),
+    *(Key(f"stages.{st}", "table") for st in STAGES),
+    *(
+        Key(f"stages.{st}.{k}", "pos")
+        for st in STAGES
+        for k in ("stall_after", "repeat_limit", "error_streak")
+    ),
     Key("skills", "table"),
     Key("skills.stable_after_uses", "int+"),
     Key("skills.stable_success_rate", "num+"),

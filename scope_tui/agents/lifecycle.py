@@ -39,6 +39,23 @@ def check(name: str | None) -> None:
         )
 
 
+def check_spawn(spawner: dict[str, Any], name: str) -> None:
+    """Raise UsageError when the agent whose session `spawner` (its meta) is may not hand agent `name`
+    a task: only a senior or staff agent spawns a junior. A pattern engine's or an orchestrator's pick
+    (a DAG node the person named, a part given by strength) is Scope's procedure, not the agent's."""
+    boss = spawner.get("agent") or spawner.get("works_for")
+    if not boss or boss == name or spawner.get("driver") in ("pattern", "orchestrator"):
+        return
+    if not home.exists(str(boss)) or growth.current_stage(name) != "junior":
+        return
+    stage = growth.current_stage(str(boss))
+    if stage not in ("senior", "staff"):
+        raise UsageError(
+            f"{boss} is {stage}: only a senior or staff agent may spawn a junior ({name} is junior); "
+            "do it yourself, or escalate"
+        )
+
+
 def _report(session_dir: Path | None, name: str, problems: list[str], *, stderr: bool = True) -> None:
     """A broken hand-edited file is reported (event and a line on stderr), never fatal."""
     if not problems:
@@ -164,6 +181,15 @@ def prepare_session(project: Project, session: sessions.Session) -> None:
         why=why,
         candidates=[c.as_dict() for c in cands[:5]],
     )
+    st = growth.read_stats(d)
+    stage = (
+        growth.stage_for(growth.measures(name, st.value, heur, cfg), cfg)
+        if not st.problem
+        else str(st.value.get("stage") or "junior")
+    )
+    lim = growth.asks(stage, cfg)
+    if lim:  # a junior asks sooner: its supervisor's monitor (ooda/monitor.py) reads these limits
+        session.meta["asks"] = lim
     ver = relationships.verifier(d, name)
     if ver:  # a maker-checker run of this agent's is checked by the agent its relationships name
         session.meta["checker_agent"] = {"name": ver[0], "why": ver[1]}
@@ -361,6 +387,17 @@ def _skills_used(project: Project, s: sessions.Session) -> list[str]:
     return sorted({str(u) for u in used if u})
 
 
+def _deviations(project: Project, s: sessions.Session) -> list[str]:
+    """The deviation signatures of the run: its own and its workers' (a heuristic's effect is judged on them)."""
+    found: list[str] = []
+    for x in [s, *_children(project, s.id)]:
+        for e in events.read_all(x.dir):
+            sig = e.get("signature") if e.get("type") == "deviation" else None
+            if sig and str(sig) not in found:
+                found.append(str(sig))
+    return found
+
+
 def _verified(s: sessions.Session) -> dict[str, Any] | None:
     """The learning layer's verdict on the session (score, verifier, detail), None without a verifier."""
     try:
@@ -538,6 +575,8 @@ def after_terminal(project: Project, session_dir: Path) -> None:
                         "project": str(project.home),
                         "status": s.status,
                         "skill": s.meta.get("skill"),
+                        "score": verified["score"] if verified is not None else None,
+                        "deviations": _deviations(project, s),
                         "t": round(time.time(), 3),
                     }
                 ]
@@ -676,7 +715,7 @@ def after_terminal(project: Project, session_dir: Path) -> None:
             update["relationships"] = rels
         # stage
         hr = memory.read_heuristics(d)
-        m = growth.measures(stats, len(own_skills.own(d, project)[0]), len(hr.value["heuristics"]))
+        m = growth.measures(name, stats, hr.value["heuristics"], cfg)
         stage = growth.stage_for(m, cfg)
         if not st.problem:
             if stage != stats.get("stage"):

@@ -362,6 +362,7 @@ def give(giver_dir: Path, giver: str, to_dir: Path, name: str, project: Project 
         "owner": to_dir.name,
         "forked_from": src.get("forked_from"),
         "given_by": giver,
+        "source_skill": name,
         "created_after": f"given by {giver} ({name} v{sk.version})",
         "keywords": src.get("keywords", []),
         "uses": 0,

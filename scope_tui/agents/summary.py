@@ -49,7 +49,7 @@ def summarize(name: str, project: Project | None = None, *, pull: bool = True) -
     for r in (hr, fr, rr, st):
         if r.problem:
             problems.append(r.problem)
-    m = growth.measures(st.value, len(mine), len(hr.value["heuristics"]))
+    m = growth.measures(name, st.value, hr.value["heuristics"], cfg)
     stage = growth.stage_for(m, cfg) if not st.problem else st.value.get("stage", "junior")
     contexts = []
     if project is not None:
@@ -65,6 +65,8 @@ def summarize(name: str, project: Project | None = None, *, pull: bool = True) -
         "status": fields.get("status", "active") or "active",
         "stage": stage,
         "next_stage": growth.next_stage_gap(m, stage, cfg),
+        "stage_figures": {k: m[k] for k in growth.MEASURES} | {"detail": m["detail"]},
+        "stage_why": growth.explain(m, stage, cfg),
         "experience": int(st.value.get("tasks", 0)),
         "done": int(st.value.get("done", 0)),
         "failed": int(st.value.get("failed", 0)),

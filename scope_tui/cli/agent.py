@@ -89,8 +89,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  experience {s['experience']} tasks ({s['done']} done, {s['failed']} failed"
         + (f", {s['success_rate']:.0%} success)" if s["done"] + s["failed"] else ")")
     )
-    if s["next_stage"]:
-        print(f"  next: {s['next_stage']}")
+    print(f"  stage {s['stage']}, from its outcomes:")
+    for line in s["stage_why"]:
+        print(f"    {line}")
     for k in ("preferences", "strengths", "weaknesses", "working style", "reports to"):
         if ident.get(k):
             print(f"  {k}: {ident[k]}")

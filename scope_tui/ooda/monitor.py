@@ -4,7 +4,8 @@ Watching is by file events (substrate.watch.ticks on the sessions folder), not t
 stream and state are read only when something changed or a tick passes. Trouble is: a child ended (done
 is reported too), no progress event for `stall_after` seconds, the same action repeated `repeat_limit`
 times in a row, `error_streak` errors in a row, `needs_input` left unanswered for `answer_after` seconds,
-or an `escalation` event in its stream.
+or an `escalation` event in its stream. A child whose meta carries `asks` (an agent's stage's limits,
+agents/growth.py: a junior asks sooner) is watched with those limits where they are lower.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class _Child:
     reported: set[str] = field(default_factory=set)
     needs_input_since: float | None = None
     recent: list[Any] = field(default_factory=list)  # the seqs of the last events
+    stall_after: float | None = None
+    repeat_limit: int = 4
+    error_streak: int = 3
+    why: str = ""  # whose limits these are, when the child's meta lowered them
 
 
 class Monitor:
@@ -84,7 +89,20 @@ class Monitor:
         d = self.project.session_dir(sid)
         reader = events.EventReader(d / events.EVENTS)
         reader.read_new()
-        self.children[sid] = _Child(sid, d, reader, time.monotonic() if now is None else now)
+        c = _Child(sid, d, reader, time.monotonic() if now is None else now)
+        c.stall_after, c.repeat_limit, c.error_streak = self.stall_after, self.repeat_limit, self.error_streak
+        asks = sessions.load_dir(d).meta.get("asks")
+        if isinstance(asks, dict):
+            lowered = []
+            for k in ("stall_after", "repeat_limit", "error_streak"):
+                v = asks.get(k)
+                mine = getattr(c, k)
+                if isinstance(v, (int, float)) and v > 0 and (mine is None or v < mine):
+                    setattr(c, k, int(v) if k != "stall_after" else float(v))
+                    lowered.append(k)
+            if lowered:
+                c.why = f" (a {asks.get('stage') or 'junior'}'s limit)"
+        self.children[sid] = c
 
     def forget(self, sid: str) -> None:
         self.children.pop(sid, None)
@@ -122,13 +140,13 @@ class Monitor:
                 )
             if typ == "error":
                 c.errors += 1
-                if c.errors >= self.error_streak and "error_streak" not in c.reported:
+                if c.errors >= c.error_streak and "error_streak" not in c.reported:
                     c.reported.add("error_streak")
                     out.append(
                         Observation(
                             c.sid,
                             "error_streak",
-                            details=f"{c.errors} errors in a row, last: {e.get('error', '')}"[:300],
+                            details=f"{c.errors} errors in a row{c.why}, last: {e.get('error', '')}"[:300],
                             evidence=c.recent[-c.errors :],
                         )
                     )
@@ -140,13 +158,13 @@ class Monitor:
                 )
                 c.same_actions = c.same_actions + 1 if key == c.last_action else 1
                 c.last_action = key
-                if c.same_actions >= self.repeat_limit and "repeated" not in c.reported:
+                if c.same_actions >= c.repeat_limit and "repeated" not in c.reported:
                     c.reported.add("repeated")
                     out.append(
                         Observation(
                             c.sid,
                             "repeated",
-                            details=f"the same {typ} {c.same_actions} times in a row",
+                            details=f"the same {typ} {c.same_actions} times in a row{c.why}",
                             evidence=c.recent[-c.same_actions :],
                         )
                     )
@@ -188,9 +206,9 @@ class Monitor:
             c.needs_input_since = None
             c.reported.discard("needs_input")
         if (
-            self.stall_after is not None
+            c.stall_after is not None
             and s.status != "waiting"  # a child waiting on its own children is not idle
-            and now - c.last_progress >= self.stall_after
+            and now - c.last_progress >= c.stall_after
             and "stalled" not in c.reported
         ):
             c.reported.add("stalled")
@@ -198,7 +216,7 @@ class Monitor:
                 Observation(
                     c.sid,
                     "stalled",
-                    details=f"no progress event for {now - c.last_progress:.0f}s (limit {self.stall_after:g}s)",
+                    details=f"no progress event for {now - c.last_progress:.0f}s (limit {c.stall_after:g}s{c.why})",
                     evidence=c.recent[-1:],
                 )
             )

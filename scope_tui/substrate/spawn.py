@@ -148,6 +148,8 @@ def spawn(
             meta["works_for"] = up.get("agent") or up.get("works_for")
             if up.get("agent_skill"):  # the agent's own skill for the task: its procedure reaches each part
                 meta.setdefault("agent_skill", up["agent_skill"])
+            if up.get("asks"):  # the agent's stage's monitor limits (a junior asks sooner) reach each part
+                meta.setdefault("asks", up["asks"])
     s = sessions.create(project, task, parent=parent, level=level, driver=driver, **meta)
     if launch_now:
         try:
