@@ -213,3 +213,33 @@ def test_a_lost_orchestrator_resumes_its_supervisor_which_keeps_what_finished(sc
     mapped = json.loads((scope.session(new_sup) / "map_results.json").read_text())["mapped"]
     assert [m["result"].strip() for m in mapped] == ["2", "3", "4"]
     assert scope.ok("wait", run.id)
+
+
+def test_a_lost_plain_supervisor_keeps_its_done_child_and_starts_the_lost_one_again(scope, tmp_path):
+    from scope_tui import api
+    from scope_tui.store.project import Project
+
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    sup = api.spawn(
+        Project(scope.scope_dir),
+        "two parts",
+        driver="pattern",
+        level="tactical",
+        params={
+            "children": [
+                {"task": "part 1", "cmd": f"echo one >> {runs}"},
+                {"task": "part 2", "cmd": f"echo two >> {runs}; while [ ! -e {go} ]; do sleep 0.1; done"},
+            ]
+        },
+    ).id
+    scope.wait_status(f"{sup}.1", "done", timeout=60)
+    wait_until(lambda: runs.exists() and "two" in runs.read_text(), 60)
+    _lost(scope, sup, f"{sup}.2")
+    go.write_text("")
+    new = _resumed(scope, sup)
+    st = scope.wait_status(new, "done", "failed", "escalated", timeout=90)
+    assert st["status"] == "done", (st, scope.events(new)[-5:])
+    assert runs.read_text().split() == ["one", "two", "two"]  # part 1 kept, part 2 started again
+    again = scope.meta(f"{sup}.2")["resumed_as"]
+    assert again.rpartition(".")[0] == new and scope.status(again) == "done"
+    assert [e["what"] for e in scope.events(new) if e["type"] == "decision"].count("kept") == 1
