@@ -243,3 +243,20 @@ def test_a_lost_plain_supervisor_keeps_its_done_child_and_starts_the_lost_one_ag
     again = scope.meta(f"{sup}.2")["resumed_as"]
     assert again.rpartition(".")[0] == new and scope.status(again) == "done"
     assert [e["what"] for e in scope.events(new) if e["type"] == "decision"].count("kept") == 1
+
+
+def test_another_hosts_resumed_row_is_replaced_by_that_hosts_successor_not_a_local_id():
+    from scope_tui.store import succession
+    from scope_tui.store.sessions import Session
+
+    def row(sid: str, **meta: str) -> Session:
+        return Session(sid, sid, meta, {"status": "running"}, None)
+
+    by_id = {
+        "3": row("3"),
+        "4": row("4"),
+        "box:3": row("box:3", resumed_as="4"),  # the host's meta names its own ids, bare
+        "box:3.1": row("box:3.1"),
+        "box:4": row("box:4", resumed_from="3"),
+    }
+    assert succession.order(by_id) == [("3", 0), ("4", 0), ("box:4", 0), ("box:3.1", 1)]

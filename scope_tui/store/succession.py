@@ -16,12 +16,18 @@ if TYPE_CHECKING:
     from scope_tui.store.sessions import Session
 
 
+def _on_host_of(sid: str, ref: object) -> object:
+    """`ref` (an id a session's meta names) as the room keys it: another host's row's ids carry `NAME:`."""
+    host, colon, _ = sid.rpartition(":")
+    return f"{host}:{ref}" if colon and isinstance(ref, str) else ref
+
+
 def successor(by_id: Mapping[str, Session], sid: str) -> str:
     """The session that carries `sid` on among those listed: the end of its `resumed_as` chain."""
     seen = {sid}
     while True:
         s = by_id.get(sid)
-        nxt = s.meta.get("resumed_as") if s is not None else None
+        nxt = _on_host_of(sid, s.meta.get("resumed_as")) if s is not None else None
         if not isinstance(nxt, str) or nxt not in by_id or nxt in seen:
             return sid
         seen.add(nxt)
@@ -44,7 +50,7 @@ def place(by_id: Mapping[str, Session], sid: str) -> tuple[int, ...]:
     seen = {sid}
     while True:
         s = by_id.get(sid)
-        before = s.meta.get("resumed_from") if s is not None else None
+        before = _on_host_of(sid, s.meta.get("resumed_from")) if s is not None else None
         if not isinstance(before, str) or before not in by_id or before in seen:
             return ids.sort_key(sid)
         seen.add(before)
