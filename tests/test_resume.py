@@ -95,11 +95,14 @@ def test_a_lost_builtin_session_goes_on_from_its_whole_transcript(scope, stub):
     read = lines[2]["content"][0]["content"]
     assert "line 39: detail" in read and stub.key not in read and "key=" in read
 
+    # what its prompt.md said (an agent's identity and memory) goes on with it, not prepared anew
+    (scope.session(sid) / "prompt.md").write_text("You are ada, who checks twice.\n")
     new = _resumed(scope, sid)
     st = scope.wait_status(new, "done", "failed", "escalated", timeout=60)
     assert st["status"] == "done", (st, scope.events(new)[-5:])
     assert scope.meta(new)["resumed_from"] == sid and scope.state(sid)["status"] == "failed"
     # the model was sent the old conversation, the cut-short call answered, and told what happened
+    assert "You are ada, who checks twice." in json.dumps(stub.requests[-1].body["system"])
     msgs = stub.requests[-1].body["messages"]
     assert len(msgs) == 5 and msgs[0]["content"][0]["text"] == task
     assert "line 39: detail" in json.dumps(msgs[2])

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from scope_tui.store import events, sessions, transcript
-from scope_tui.store.atomic import write_json
+from scope_tui.store.atomic import write_json, write_text
 from scope_tui.store.errors import UsageError
 from scope_tui.store.project import Project
 
@@ -99,6 +99,9 @@ def resume(
         **{k: s.meta[k] for k in _SPAWN_ARGS if s.meta.get(k) is not None},
         **extra,
     )
+    prompt = s.dir / sessions.PROMPT
+    if prompt.is_file():  # an agent's identity and memory as the conversation had them (not prepared anew)
+        write_text(new.dir / sessions.PROMPT, prompt.read_text())
     if driver == "builtin":
         _carry_transcript(s, new)
     s.meta["resumed_as"] = new.id
