@@ -260,13 +260,15 @@ def test_the_rooms_keys_work_on_a_hosts_rows_through_ssh(scope, remote, sshd):
     _add_box(scope, remote)
     ref = scope.spawn("--host", "box", "--cmd", "sleep 60", "a remote one")
     rid = ref.split(":", 1)[1]
-    remote.wait_status(rid, "running")
+    other = scope.spawn("--host", "box", "--cmd", "sleep 60", "another one there")
+    oid = other.split(":", 1)[1]
+    remote.wait_status(rid, "running"), remote.wait_status(oid, "running")
     attached: list[list[str]] = []
     project = Project(str(scope.scope_dir))
     app = ScopeApp(project, live_pane=False, attach_runner=attached.append)
 
-    def label() -> str:
-        node = app.session_tree.nodes.get(ref)
+    def label(sid: str = ref) -> str:
+        node = app.session_tree.nodes.get(sid)
         return node.label.plain if node is not None else ""
 
     def inbox() -> list[str]:
@@ -303,6 +305,22 @@ def test_the_rooms_keys_work_on_a_hosts_rows_through_ssh(scope, remote, sshd):
             await until(pilot, lambda: app.screen.query("#yes"), "the confirmation")
             await pilot.press("y")
             await until(pilot, lambda: "killed" in label(), "the row killed")
+            # the host reboots (its tmux server goes): R resumes its lost row there, through ssh
+            remote.kill_server()
+            remote.run("poll", "--all")
+            await until(pilot, lambda: "failed" in label(other), "the other row lost")
+            app.select(other)
+            await pilot.pause()
+            await pilot.press("R")
+            await until(pilot, lambda: app.screen.query("#yes"), "the --rerun confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: remote.meta(oid).get("resumed_as"), "resumed there")
+            new = f"box:{remote.meta(oid)['resumed_as']}"
+            await until(
+                pilot,
+                lambda: new in app.session_tree.nodes and other not in app.session_tree.nodes,
+                "in place",
+            )
 
     asyncio.run(main())
     assert remote.status(rid) == "killed"
