@@ -816,6 +816,26 @@ def teach(giver: str, to: str, skill: str, project: Project | None) -> str:
     return own_skills.give(home.agent_dir(giver), giver, to_dir, skill, project)
 
 
+def review_patch(project: Project, pid: str, verdict: str, why: str) -> dict[str, Any]:
+    """From inside a staff agent's session: its review of a junior's patch, kept on the patch as a
+    proposal to the person; the patch stays undecided. Refused outside a session (the person decides
+    with approve or reject), from any other agent, or for a patch that is not a junior's."""
+    from scope_tui.agents.lifecycle import review_patch as check
+    from scope_tui.gepa.patches import add_review, load_patch
+
+    if verdict not in ("approve", "reject"):
+        raise UsageError(f"a review says approve or reject, not {verdict!r}")
+    sid = current_session(project)
+    if not sid:
+        raise UsageError(
+            "a review is a staff agent's proposal from inside its session; you decide: "
+            "'scope patches approve|reject ID'"
+        )
+    check_secret(str(project.session_path(sid)))  # a session reviews as itself, never as another
+    patch = load_patch(project, pid)
+    return add_review(project, pid, check(project, sid, patch, verdict, why))
+
+
 def delegate(name: str, task: str) -> str | None:
     """Which agent `name` hands `task` to, by its relationships; None when none fits."""
     from scope_tui.agents.delegate import pick

@@ -56,6 +56,42 @@ def check_spawn(spawner: dict[str, Any], name: str) -> None:
         )
 
 
+def review_patch(
+    project: Project, reviewer_sid: str, patch: dict[str, Any], verdict: str, why: str
+) -> dict[str, Any]:
+    """A staff agent's review of a junior's patch, as a proposal to the person (never a decision): the
+    review record for gepa.patches.add_review; UsageError when the reviewer is not staff or the patch is
+    not a junior's."""
+    me = sessions.load(project, reviewer_sid).meta
+    boss = me.get("agent") or me.get("works_for")
+    if not boss or not home.exists(str(boss)):
+        raise UsageError(
+            f"session {reviewer_sid} works for no agent: only a staff agent reviews a junior's patch"
+        )
+    stage = growth.current_stage(str(boss))
+    if stage != "staff":
+        raise UsageError(f"{boss} is {stage}: only a staff agent may review a junior's patch")
+    src = patch.get("session")
+    author = None
+    if src and project.session_dir(str(src)).is_dir():
+        m = sessions.load(project, str(src)).meta
+        author = m.get("agent") or m.get("works_for")
+    if not author or not home.exists(str(author)):
+        raise UsageError(f"patch {patch['id']} is no agent's: only a junior's patch is reviewed by staff")
+    if growth.current_stage(str(author)) != "junior":
+        raise UsageError(
+            f"patch {patch['id']} is {author}'s, who is {growth.current_stage(str(author))}: staff review a junior's"
+        )
+    return {
+        "by": str(boss),
+        "stage": stage,
+        "author": str(author),
+        "verdict": verdict,
+        "why": why,
+        "session": reviewer_sid,
+    }
+
+
 def _report(session_dir: Path | None, name: str, problems: list[str], *, stderr: bool = True) -> None:
     """A broken hand-edited file is reported (event and a line on stderr), never fatal."""
     if not problems:

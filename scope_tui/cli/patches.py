@@ -96,6 +96,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 )
         if p.get("auto_note"):
             print(p["auto_note"])
+    for r in p.get("reviews") or []:  # a staff agent's proposal; the person decides
+        print(f"review: {r.get('by')} ({r.get('stage')}) proposes {r.get('verdict')}: {r.get('why') or '-'}")
     if p.get("decided_by"):
         note = f": {p['decision_note']}" if p.get("decision_note") else ""
         made = (
@@ -191,6 +193,14 @@ def cmd_rate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from scope_tui import api
+
+    p = api.review_patch(_project(), args.id, args.verdict, args.why)
+    print(f"reviewed {p['id']}: {args.verdict} proposed to the person (the patch stays {p['status']})")
+    return 0
+
+
 def register(sub: Any) -> None:
     r = sub.add_parser("rate", help="your verdict on a finished run: good or bad (scores its skill version)")
     r.add_argument("id", metavar="ID")
@@ -224,6 +234,14 @@ def register(sub: Any) -> None:
     q.add_argument("id", metavar="ID")
     q.add_argument("--reason", required=True, metavar="TEXT", help="why it is rejected")
     q.set_defaults(func=cmd_reject)
+
+    q = ps.add_parser(
+        "review", help="(inside a staff agent's session) propose approve or reject for a junior's patch"
+    )
+    q.add_argument("id", metavar="ID")
+    q.add_argument("verdict", choices=["approve", "reject"])
+    q.add_argument("--why", default="", metavar="TEXT", help="the reason, for the person who decides")
+    q.set_defaults(func=cmd_review)
 
     q = ps.add_parser("edit", help="edit the patch's new text in $EDITOR, then approve it")
     q.add_argument("id", metavar="ID")

@@ -495,6 +495,17 @@ def _pending(project: Project, pid: str) -> dict[str, Any]:
     return patch
 
 
+def add_review(project: Project, pid: str, review: dict[str, Any]) -> dict[str, Any]:
+    """Keep a reviewer's proposal on an undecided patch (`reviews`: by, stage, verdict, why, session, t).
+    It is advice for the person: the patch's status and decision do not change."""
+    with deciding(project, pid):
+        patch = _pending(project, pid)
+        patch["reviews"] = [*(patch.get("reviews") or []), {**review, "t": round(time.time(), 3)}]
+        _save(project, patch)
+    _session_event(project, patch.get("session"), "patch_reviewed", patch=patch["id"], **review)
+    return patch
+
+
 def approve(
     project: Project, pid: str, by: str = "person", text: str | None = None, note: str | None = None
 ) -> int:
