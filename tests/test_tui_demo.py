@@ -192,3 +192,6 @@ def test_quitting_the_demo_asks_before_stopping_its_server(scope):
     assert "keep running" in said and server.alive() and "[y/N]" in asked[0]
     said = finish(project, ask=lambda q: "y")
     assert "stopped" in said and not server.alive()
+    (project.home / "agents" / "ada").mkdir(parents=True)  # the demo's agents home: said how to read it
+    said = finish(project, ask=lambda q: "")
+    assert f"`SCOPE_AGENTS_DIR={project.home / 'agents'} scope agent show ada` shows what ada learned" in said

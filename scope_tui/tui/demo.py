@@ -283,7 +283,13 @@ def finish(project: Project, ask: Callable[[str], str] = input) -> str:
         answer = ask("scope demo: stop the demo's tmux server? Its workers end; their history stays. [y/N] ")
     except EOFError:
         answer = ""
+    ada = project.home / "agents" / "ada"  # the demo's agents home, not the one a later shell has
+    learned = (
+        f"; `SCOPE_AGENTS_DIR={ada.parent} scope agent show ada` shows what ada learned"
+        if ada.is_dir()
+        else ""
+    )
     if answer.strip().lower() in ("y", "yes"):
         api.stop_tmux(project)
-        return f"scope demo: tmux server stopped; `SCOPE_DIR={root} scope tree` shows what ran"
-    return f"scope demo: workers keep running; `SCOPE_DIR={root} scope tree` shows them"
+        return f"scope demo: tmux server stopped; `SCOPE_DIR={root} scope tree` shows what ran{learned}"
+    return f"scope demo: workers keep running; `SCOPE_DIR={root} scope tree` shows them{learned}"
