@@ -191,3 +191,78 @@ def test_with_a_model_the_parts_of_a_decomposition_are_the_models(scope, stub, m
     assert d["by"] == "model" and "the strategic model proposed 3 parts" in d["why"]
     mapped = json.loads((scope.session(mr) / "map_results.json").read_text())
     assert len(mapped["mapped"]) == 3 and not mapped["failed"]
+
+
+def test_with_a_model_the_review_reallocates_parallelism_of_the_parts_not_yet_started(
+    scope, stub, monkeypatch, tmp_path
+):
+    for k, v in stub.env.items():
+        monkeypatch.setenv(k, v)
+    config.update(
+        scope.scope_dir / "config.toml",
+        {"models": {"strategic": "claude-strategic-test"}, "ooda": {"review_every": 0.3}},
+    )
+    why = "the parts cost more than planned: one at a time"
+    stub.respond_with(
+        lambda body: {"text": json.dumps({"decision": "reallocate", "parallel": 1, "why": why})}
+    )
+    go = tmp_path / "go"
+    run = api.spawn(
+        Project(scope.scope_dir),
+        "summarise the four reports",
+        driver="orchestrator",
+        level="strategic",
+        params={
+            "parallel": 2,
+            "candidates": [
+                {
+                    "skill": "map-reduce",
+                    "params": {
+                        "parts": [f"report {i}" for i in range(1, 5)],
+                        "cmd": f"while [ ! -e {shlex.quote(str(go))} ]; do sleep 0.1; done; cat {{file}}",
+                        "reduce_cmd": "cat {results}",
+                    },
+                }
+            ],
+        },
+    )
+    mr = f"{run.id}.1"
+    wait_until(
+        lambda: [e for e in reviews(scope, run.id) if e["what"] == "reallocate"], 30, what="a reallocation"
+    )
+    [first] = [e for e in reviews(scope, run.id) if e["what"] == "reallocate"][:1]
+    assert (first["by"], first["parallel"], first["why"]) == ("model", 1, why)
+    assert first["summary"]["parallel"] == 2
+    inbox = scope.session(mr) / "inbox"
+    wait_until(lambda: list(inbox.rglob("*-reallocate.json")), 10, what="the message to the map-reduce")
+    go.write_text("")
+    scope.wait_status(run.id, "done", "failed", "needs_input", timeout=60)
+    assert scope.status(run.id) == "done", scope.state(run.id)
+    [d] = [e for e in scope.events(mr) if e["type"] == "decision" and e["what"] == "reallocate"]
+    assert "1 at a time" in d["why"]
+    # the first two ran side by side; after the reallocation the other two ran one after the other
+    spans = {}
+    for i in (3, 4):
+        evs = scope.events(f"{mr}.{i}")
+        spans[i] = (scope.meta(f"{mr}.{i}")["created_at"], max(e["t"] for e in evs))
+    assert spans[3][1] <= spans[4][0], spans
+    assert "report 4" in (scope.session(run.id) / "result.md").read_text()
+
+
+def test_offline_cadence_rules_switch_when_failures_dominate_and_slow_down_before_the_budget_passes():
+    from scope_tui.ooda.review import cadence_rules
+
+    base = {
+        "workers": 4,
+        "pattern": "map-reduce",
+        "left": ["ralph"],
+        "budget": 1.0,
+        "spent": 0.6,
+        "parallel": 4,
+    }
+    d = cadence_rules({**base, "workers_by_status": {"failed": 2, "done": 1, "running": 1}})
+    assert (d.what, d.skill, d.by) == ("switch_skill", "ralph", "rules")
+    d = cadence_rules({**base, "workers_by_status": {"done": 1, "running": 3}})
+    assert (d.what, d.parallel) == ("reallocate", 1) and "$0.6000 a worker, 3 more would pass" in d.why
+    d = cadence_rules({**base, "spent": 0.1, "workers_by_status": {"done": 1, "running": 3}})
+    assert d.what == "continue" and d.why.startswith("offline, by rules: 1 of 4 workers done")
