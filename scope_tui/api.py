@@ -413,12 +413,17 @@ def __getattr__(name: str) -> Any:
 
 
 def watch_stream(
-    project: Project, emit: Any, *, since: dict[str, int] | None = None, once: bool = False
+    project: Project,
+    emit: Any,
+    *,
+    since: dict[str, int] | None = None,
+    once: bool = False,
+    alive: float | None = None,
 ) -> Any:
     """The coroutine behind `scope watch`: `emit(records)` for every state change and event (substrate.feed)."""
     from scope_tui.substrate.feed import stream
 
-    return stream(project, emit, since=since, once=once)
+    return stream(project, emit, since=since, once=once, alive=alive)
 
 
 def keep_path(path: str) -> bool:

@@ -115,6 +115,27 @@ def test_watch_json_prints_state_and_events_and_resumes_from_an_offset(scope):
     assert scope.run("watch", "--since", "nonsense").returncode == 2
 
 
+def test_watch_json_ends_when_its_reader_goes_even_while_nothing_changes(scope):
+    """A watcher on another host whose ssh dropped must not linger: a quiet stream says it is alive,
+    so the write fails once the reader went, and the process ends (with no traceback)."""
+    w = subprocess.Popen(
+        [sys.executable, "-m", "scope_tui", "watch", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=scope.environ({"SCOPE_WATCH_ALIVE_S": "0.2"}),
+        cwd=scope.root,
+    )
+    try:
+        assert json.loads(w.stdout.readline()) == {"type": "synced"}
+        assert json.loads(w.stdout.readline()) == {"type": "alive"}  # nothing changed: it says so
+        w.stdout.close()  # the reader goes
+        assert w.wait(timeout=30) == 0
+        assert b"Traceback" not in w.stderr.read()
+    finally:
+        w.kill()
+        w.wait()
+
+
 def test_hosts_config_is_checked_and_trust_gated(scope, remote):
     cfg = scope.scope_dir / "config.toml"
     cfg.write_text('theme = "scope-dark"\n\n[hosts.box]\nssh = 3\npath = "/x"\n')

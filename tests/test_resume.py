@@ -116,6 +116,51 @@ def test_a_lost_builtin_session_goes_on_from_its_whole_transcript(scope, stub):
             assert stub.key.encode() not in path.read_bytes(), path
 
 
+def test_a_worker_whose_pane_hangs_up_before_its_sighup_comes_is_lost_and_resumes(scope, stub, tmp_path):
+    """A write to a pane that already went fails with EIO before the pane's SIGHUP is handled: that is a
+    lost session (which resume continues), not a `worker error` (which it refuses)."""
+    import os
+    import subprocess
+    import sys
+
+    from scope_tui.store.project import Project
+    from scope_tui.substrate.spawn import spawn
+
+    go = tmp_path / "go"
+
+    def script(body):
+        if len(body["messages"]) == 1:
+            wait = f"while [ ! -e {go} ]; do sleep 0.05; done; echo the pane is gone by now"
+            return {"tool_use": {"name": "bash", "input": {"command": wait}}}
+        return {"tool_use": {"name": "finish", "input": {"result": "should not get here"}}}
+
+    stub.respond_with(script)
+    scope.env.update(stub.env)
+    s = spawn(Project(scope.scope_dir), "wait for go", model="claude-test-1", launch_now=False)
+    master, slave = os.openpty()
+    # the worker writes to a terminal it does not control, so closing the master hangs it up without a SIGHUP
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "scope_tui", "worker", str(s.dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=scope.environ(),
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        wait_until(lambda: len(stub.requests) == 1 and scope.state(s.id).get("phase") == "act", 60)
+        os.close(master)
+        go.write_text("")
+        worker.wait(timeout=60)
+    finally:
+        worker.kill()
+    st = scope.state(s.id)
+    assert (st["status"], st.get("reason")) == ("failed", "lost"), (st, scope.events(s.id)[-3:])
+    assert any("its tmux pane went" in str(e.get("error")) for e in scope.events(s.id))
+    assert "resumed as " in scope.ok("resume", s.id)
+
+
 def _children(scope, sid: str) -> list[str]:
     return sorted(
         (p.name for p in scope.scope_dir.joinpath("sessions").iterdir() if p.name.rpartition(".")[0] == sid),

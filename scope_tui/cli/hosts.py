@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from scope_tui.store.errors import UsageError
+
+ALIVE_S = 10.0  # `scope watch --json` says it is alive this often when nothing else is said
 
 
 def _since(values: list[str] | None) -> dict[str, int]:
@@ -19,6 +22,14 @@ def _since(values: list[str] | None) -> dict[str, int]:
                 raise UsageError(f"--since {part}: expected ID=OFFSET (an offset record of scope watch)")
             out[sid] = int(off)
     return out
+
+
+def _seconds(text: str | None, default: float) -> float:
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def _human(rec: dict[str, Any]) -> str | None:
@@ -51,10 +62,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     out.write(line + "\n")
         out.flush()
 
+    # JSON lines go to a program (the room, over ssh): a quiet stream says it is alive, so a reader that
+    # went is noticed as a broken pipe within that time, and this process ends instead of lingering
+    alive = _seconds(os.environ.get("SCOPE_WATCH_ALIVE_S"), ALIVE_S) if args.json else None
     try:
-        asyncio.run(api.watch_stream(project, emit, since=since, once=args.once))
+        asyncio.run(api.watch_stream(project, emit, since=since, once=args.once, alive=alive))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went: nothing left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet
+        return 0
     return 0
 
 

@@ -5,6 +5,9 @@ files change, `{"type": "event", "id", "event"}` for each new line of its events
 `{"type": "offset", "id", "offset"}`: the byte offset in that events.jsonl read up to, which a consumer
 passes back as `--since ID=OFFSET` to resume where it left off. `{"type": "synced"}` ends the first
 catch-up. Events carry their `seq`, so a consumer that resumed from an older offset drops repeats.
+With `alive`, a quiet stream says `{"type": "alive"}` every `alive` seconds: a reader that went (an ssh
+connection that dropped) turns that write into a broken pipe, so a watcher on another host never outlives
+the room that started it.
 
 The records come from the same StateWatcher the room uses in-process (substrate/statewatch.py).
 """
@@ -87,6 +90,7 @@ async def stream(
     *,
     since: dict[str, int] | None = None,
     once: bool = False,
+    alive: float | None = None,
     warn: Callable[[str], None] = lambda _t: None,
 ) -> None:
     """Call `emit(records)` with the snapshot, then with each change until cancelled (or after the
@@ -103,14 +107,19 @@ async def stream(
         if not armed:
             await watcher.armed.wait()
         emit(feed.snapshot())
+        loop = asyncio.get_running_loop()
+        said = loop.time()
         while True:
             try:
-                paths, resync = await asyncio.wait_for(queue.get(), SWEEP_S)
+                paths, resync = await asyncio.wait_for(queue.get(), min(SWEEP_S, alive or SWEEP_S))
             except TimeoutError:
                 paths, resync = set(), True  # a quiet moment: anything inotify missed is read now
             records = feed.changed(paths, resync)
+            if not records and alive and loop.time() - said >= alive:
+                records = [{"type": "alive"}]
             if records:
                 emit(records)
+                said = loop.time()
     finally:
         watcher.stop()
         await task
