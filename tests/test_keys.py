@@ -44,7 +44,8 @@ def pane_environ(scope, sid: str) -> bytes:
 def test_a_command_worker_gets_no_key_and_tmux_never_holds_one(scope, tmux_argv):
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_AUTH_TOKEN": TOKEN}
     sid = scope.spawn("--cmd", "env; sleep 30", "show the environment", env=env)
-    wait_until(lambda: b"PATH=" in (scope.session(sid) / "pane.log").read_bytes(), what="env printed")
+    log = scope.session(sid) / "pane.log"  # tmux's pipe opens it just after the window starts
+    wait_until(lambda: log.exists() and b"PATH=" in log.read_bytes(), what="env printed")
 
     assert KEY.encode() not in tmux_argv.read_bytes() and TOKEN.encode() not in tmux_argv.read_bytes()
     global_env = scope.tmux("show-environment", "-g").stdout

@@ -72,25 +72,45 @@ def _providers() -> list[Check]:
 
 
 def _drivers() -> list[Check]:
-    """Each agent CLI driver (store/drivers.py rows with a `bin`): found, and its version."""
+    """Each agent CLI driver (store/drivers.py rows with a `bin`): found, and its version.
+
+    The `--version` runs are started together and then read: each is a Node start of about half a
+    second, so asked in turn they made doctor wait for all of them one after another."""
     from scope_tui.store.drivers import TABLE
 
-    out: list[Check] = []
+    asked: list[tuple[str, str | None, subprocess.Popen[str] | None]] = []
     for name, row in TABLE.items():
         if not row.get("bin"):
             continue
         title = f"{row['title']} (--driver {name})"
         exe = shutil.which(str(row["bin"]))
         if not exe:
-            out.append(
-                (None, f"{title}: not found", str(row.get("package", "")).replace("npm ", "npm install -g "))
-            )
+            asked.append((title, str(row.get("package", "")).replace("npm ", "npm install -g "), None))
             continue
         try:
-            res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20)
-            version = (res.stdout.strip() or res.stderr.strip()).splitlines()[0]
-        except (OSError, subprocess.SubprocessError, IndexError):
-            version = "present"
+            proc = subprocess.Popen(
+                [exe, "--version"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError:
+            proc = None
+        asked.append((title, None, proc))
+    out: list[Check] = []
+    for title, install, proc in asked:
+        if install is not None:
+            out.append((None, f"{title}: not found", install))
+            continue
+        version = "present"
+        if proc is not None:
+            try:
+                said, err = proc.communicate(timeout=20)
+                version = (said.strip() or err.strip()).splitlines()[0]
+            except (subprocess.SubprocessError, IndexError):
+                proc.kill()
+                proc.wait()
         out.append((True, f"{title}: {version}", ""))
     return out
 
