@@ -188,8 +188,8 @@ class ScopeApp(RoomActions):
 
     def apply(self, ch: Change, initial: bool = False) -> None:
         """Put what changed on screen: tree nodes in place, counts, alerts, patches, the open tabs."""
-        if not self.session_tree.is_attached:
-            return  # quitting: the room's widgets are gone, and a late file event has nowhere to go
+        if not (self.session_tree.is_attached and self.room.query(TopBar)):
+            return  # quitting: the room's widgets are going, and a late file event has nowhere to go
         self.feed.settle(ch, initial=initial)
         self.session_tree.sessions = self.index.sessions
         self.session_tree.relabel(ch.changed)
