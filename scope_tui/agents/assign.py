@@ -10,11 +10,11 @@ lead stays with the lead. The engine records each pick as an `assign` decision w
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from scope_tui.agents import home, identity, relationships
+from scope_tui.models.base import json_object
 from scope_tui.store.project import Project
 
 
@@ -110,15 +110,16 @@ def by_model(
             max_tokens=600,
             purpose="agent_assignment",
         )
-        text = str(getattr(reply, "text", "") or "")
-        data = json.loads(text[text.find("{") : text.rfind("}") + 1])
     except Exception:
+        return None
+    data = json_object(reply)
+    if data is None:
         return None
     known = {a.name for a in agents}
     model = getattr(m, "name", "") or "the model"
     out: list[tuple[str | None, str]] = []
     for i in range(len(abouts)):
-        v = data.get(str(i)) if isinstance(data, dict) else None
+        v = data.get(str(i))
         name = v[0] if isinstance(v, list) and v else None
         why = str(v[1]) if isinstance(v, list) and len(v) > 1 else ""
         if name not in known or name == lead:

@@ -69,3 +69,16 @@ def text_reply(text: str, model: str, **usage: int) -> Reply:
     return Reply(
         [{"type": "text", "text": text}], "end_turn", {"input_tokens": 0, "output_tokens": 0, **usage}, model
     )
+
+
+def json_object(reply: Any) -> dict[str, Any] | None:
+    """The JSON object a model's reply holds, from its first `{` to its last `}` (a model may wrap it in
+    prose or a code fence); None when there is none."""
+    import json
+
+    text = str(getattr(reply, "text", "") or "")
+    try:
+        data = json.loads(text[text.find("{") : text.rfind("}") + 1])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

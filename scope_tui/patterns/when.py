@@ -10,13 +10,13 @@ with the profile (judge_numbers), and keyword rules are the last resort. Each re
 from __future__ import annotations
 
 import ast
-import json
 import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scope_tui.models.base import json_object
 from scope_tui.patterns.profile import TaskProfile
 from scope_tui.store.project import Project
 
@@ -266,8 +266,9 @@ def _judge_with_model(
             max_tokens=600,
             purpose="skill_selection",
         )
-        text = getattr(reply, "text", "") or ""
-        data = json.loads(text[text.find("{") : text.rfind("}") + 1])
+        data = json_object(reply)
+        if data is None:
+            return None
         return {int(k): (bool(v[0]), str(v[1]) if len(v) > 1 else "") for k, v in data.items()}
     except Exception:
         return None
